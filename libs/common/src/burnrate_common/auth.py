@@ -1,0 +1,146 @@
+"""API keys: ``Authorization: Bearer <key>``, stored as SHA-256 hashes, carrying scopes.
+
+The contracts service issues keys and publishes ``apikey.issued`` (hash only); every other
+service keeps a replica of the hashes through :data:`REPLICA_HANDLERS`. The key named by
+``BURNRATE_BOOTSTRAP_API_KEY`` is accepted as an admin key (development and tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import asyncpg
+from fastapi import Request
+
+from burnrate_common.errors import Problem
+from burnrate_common.events import ApiKeyIssued, ApiKeyRevoked, Envelope, EventType, Payload
+
+SCOPES = frozenset(
+    {
+        "admin",
+        "contracts:read",
+        "contracts:write",
+        "worklogs:read",
+        "worklogs:write",
+        "rules:read",
+        "rules:write",
+        "notifications:read",
+        "reports:read",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: uuid.UUID | None
+    name: str
+    scopes: frozenset[str]
+
+    def allows(self, scope: str) -> bool:
+        return "admin" in self.scopes or scope in self.scopes
+
+
+def new_key() -> str:
+    return "br_" + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256 random bits, so a plain SHA-256 is safe to store (no need for a slow KDF).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def upsert_key(
+    conn: asyncpg.Connection, key_id: uuid.UUID, name: str, key_hash: str, scopes: list[str]
+) -> None:
+    await conn.execute(
+        """INSERT INTO api_keys (id, name, key_hash, scopes) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (id) DO UPDATE SET name = excluded.name, scopes = excluded.scopes""",
+        key_id,
+        name,
+        key_hash,
+        scopes,
+    )
+
+
+async def revoke_key(conn: asyncpg.Connection, key_id: uuid.UUID) -> bool:
+    status: str = await conn.execute(
+        "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
+    )
+    return status.endswith(" 1")
+
+
+async def _on_issued(conn: asyncpg.Connection, _: Envelope, payload: Payload) -> None:
+    assert isinstance(payload, ApiKeyIssued)
+    await upsert_key(conn, payload.id, payload.name, payload.key_hash, payload.scopes)
+
+
+async def _on_revoked(conn: asyncpg.Connection, _: Envelope, payload: Payload) -> None:
+    assert isinstance(payload, ApiKeyRevoked)
+    await revoke_key(conn, payload.id)
+
+
+REPLICA_HANDLERS: dict[
+    EventType, Callable[[asyncpg.Connection, Envelope, Payload], Awaitable[None]]
+] = {
+    EventType.APIKEY_ISSUED: _on_issued,
+    EventType.APIKEY_REVOKED: _on_revoked,
+}
+
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+
+async def authenticate(request: Request) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise Problem(
+            401,
+            "Unauthorized",
+            "Send 'Authorization: Bearer <api key>'.",
+            field="Authorization",
+            headers=_UNAUTHORIZED,
+        )
+    key = key.strip()
+    runtime = request.app.state.runtime
+    bootstrap = runtime.settings.bootstrap_api_key
+    if bootstrap is not None and hmac.compare_digest(key, bootstrap.get_secret_value()):
+        return Principal(None, "bootstrap", frozenset({"admin"}))
+    async with runtime.pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT id, name, scopes FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            hash_key(key),
+        )
+    if row is None:
+        raise Problem(
+            401,
+            "Unauthorized",
+            "The API key is unknown or revoked.",
+            field="Authorization",
+            headers=_UNAUTHORIZED,
+        )
+    return Principal(row["id"], row["name"], frozenset(row["scopes"]))
+
+
+def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
+    """A FastAPI dependency: the caller's key must carry ``scope`` (or ``admin``)."""
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope}")
+
+    async def dependency(request: Request) -> Principal:
+        principal = await authenticate(request)
+        if not principal.allows(scope):
+            raise Problem(
+                403,
+                "Forbidden",
+                f"The API key lacks the scope '{scope}'.",
+                field="Authorization",
+                required_scope=scope,
+            )
+        return principal
+
+    return dependency

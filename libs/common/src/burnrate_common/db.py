@@ -1,0 +1,121 @@
+"""The asyncpg pool (one schema per service) and the migration runner."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # jsonb in and out as Python objects.
+    for type_name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(
+    dsn: str, schema: str, *, min_size: int = 2, max_size: int = 10
+) -> asyncpg.Pool:
+    """A pool whose connections see only ``schema`` (then ``public``) by default."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings={
+            "search_path": f"{schema},public",
+            "application_name": f"burnrate-{schema}",
+        },
+    )
+    assert pool is not None
+    return pool
+
+
+async def ensure_database(dsn: str) -> None:
+    """Create the database named in ``dsn`` if it does not exist (development convenience)."""
+    parts = urlsplit(dsn)
+    name = parts.path.lstrip("/")
+    try:
+        conn = await asyncpg.connect(dsn)
+    except asyncpg.InvalidCatalogNameError:
+        admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        except asyncpg.DuplicateDatabaseError:
+            pass  # another service created it first
+        finally:
+            await admin.close()
+    else:
+        await conn.close()
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def load_migrations(package: str, prefix: str) -> list[Migration]:
+    """Numbered ``NNNN_name.sql`` files of a package's ``migrations`` folder, in order."""
+    folder: Traversable = resources.files(package) / "migrations"
+    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    return [Migration(f"{prefix}/{f.name.removesuffix('.sql')}", f.read_text()) for f in files]
+
+
+async def migrate(dsn: str, schema: str, migrations: list[Migration]) -> list[str]:
+    """Apply what is not applied yet, each migration in its own transaction.
+
+    A session advisory lock keyed by the schema makes two replicas starting at once take
+    turns; the second finds everything applied. A changed, already applied file is an error.
+    """
+    conn: asyncpg.Connection = await asyncpg.connect(dsn)
+    applied_now: list[str] = []
+    try:
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"burnrate-migrate:{schema}")
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(f'SET search_path TO "{schema}", public')
+        await conn.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version text PRIMARY KEY,
+                   checksum text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+        done: dict[str, Any] = {
+            r["version"]: r["checksum"]
+            for r in await conn.fetch("SELECT version, checksum FROM schema_migrations")
+        }
+        for migration in migrations:
+            if migration.version in done:
+                if done[migration.version] != migration.checksum:
+                    raise RuntimeError(
+                        f"migration {migration.version} changed after it was applied"
+                    )
+                continue
+            async with conn.transaction():
+                await conn.execute(migration.sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (version, checksum) VALUES ($1, $2)",
+                    migration.version,
+                    migration.checksum,
+                )
+            applied_now.append(migration.version)
+            log.info("migration applied", extra={"version": migration.version, "schema": schema})
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"burnrate-migrate:{schema}")
+        await conn.close()
+    return applied_now

@@ -1,0 +1,28 @@
+"""FastAPI dependencies shared by every router."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Query, Request
+
+from burnrate_common.pagination import MAX_PAGE_SIZE
+from burnrate_common.runtime import Runtime
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+    async with get_runtime(request).pool.acquire() as conn:
+        yield conn
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ConnectionDep = Annotated[asyncpg.Connection, Depends(get_connection)]
+LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]
+CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page")]

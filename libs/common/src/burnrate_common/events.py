@@ -1,0 +1,230 @@
+"""The event envelope and the registry of every routing key with its payload model.
+
+No routing key is typed at a call site: use :class:`EventType`. A breaking change to a
+payload bumps its version; the old model stays registered until consumers move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from burnrate_common.logs import correlation_id as current_correlation_id
+
+
+class EventType(StrEnum):
+    """Routing keys (``aggregate.event``, past tense)."""
+
+    CUSTOMER_CREATED = "customer.created"
+    CUSTOMER_UPDATED = "customer.updated"
+    CONTRACT_CREATED = "contract.created"
+    CONTRACT_UPDATED = "contract.updated"
+    WORKLOG_RECORDED = "worklog.recorded"
+    WORKLOG_CORRECTED = "worklog.corrected"
+    WORKLOG_DELETED = "worklog.deleted"
+    CONSUMPTION_RECORDED = "consumption.recorded"
+    ALERT_RAISED = "alert.raised"
+    NOTIFICATION_SENT = "notification.sent"
+    NOTIFICATION_FAILED = "notification.failed"
+    APIKEY_ISSUED = "apikey.issued"
+    APIKEY_REVOKED = "apikey.revoked"
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(Payload):
+    id: uuid.UUID
+    name: str
+    email: EmailStr
+    language: str
+
+
+class CustomerChanged(Payload):
+    """Full state of a customer after a change (``customer.created`` / ``customer.updated``)."""
+
+    id: uuid.UUID
+    name: str
+    contacts: list[Contact]
+
+
+class ContractPeriod(Payload):
+    """One window of a contract: ``start_date`` ≤ local day ≤ ``end_date`` in the contract zone."""
+
+    start_date: dt.date
+    end_date: dt.date
+    planned_seconds: int
+
+
+class ContractChanged(Payload):
+    """Full state of a contract after a change, periods included, so no consumer re-derives them."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    code: str
+    title: str
+    owner_email: EmailStr
+    start_date: dt.date
+    end_date: dt.date
+    timezone: str
+    period: str
+    planned_hours: Decimal
+    teams: list[str]
+    work_accounts: list[str]
+    periods: list[ContractPeriod]
+
+
+class Worklog(Payload):
+    """Full state of a worklog (``worklog.recorded`` / ``worklog.corrected`` / ``worklog.deleted``)."""
+
+    id: uuid.UUID
+    source: str
+    external_id: str
+    contract_id: uuid.UUID
+    period_start: dt.date
+    author: str
+    team: str
+    activity: str
+    started_at: dt.datetime
+    seconds: int
+    outside_dates: bool
+    ticket: str | None = None
+
+
+class ConsumptionRecorded(Payload):
+    """A signed delta of executed seconds for one contract period, team and activity.
+
+    Deltas commute: totals are sums, so order and replicas do not matter.
+    """
+
+    contract_id: uuid.UUID
+    period_start: dt.date
+    period_end: dt.date
+    team: str
+    activity: str
+    delta_seconds: int
+    delta_worklogs: int
+    delta_outside_dates_seconds: int = 0
+
+
+class Audience(Payload):
+    owner: bool = True
+    customer_contacts: bool = False
+    emails: list[EmailStr] = Field(default_factory=list)
+
+
+class AlertRaised(Payload):
+    """One stage of a rule crossed for one contract period (at most once per stage and period)."""
+
+    alert_id: uuid.UUID
+    rule_id: uuid.UUID
+    rule_name: str
+    contract_id: uuid.UUID
+    period_start: dt.date
+    period_end: dt.date
+    trigger: str
+    stage: str
+    planned_seconds: int
+    executed_seconds: int
+    audience: Audience
+
+
+class NotificationOutcome(Payload):
+    delivery_id: uuid.UUID
+    alert_id: uuid.UUID
+    contract_id: uuid.UUID
+    channel: str
+    recipient: str
+    attempts: int
+    error: str | None = None
+
+
+class ApiKeyIssued(Payload):
+    """Only the hash travels; the key itself is shown once, to whoever asked for it."""
+
+    id: uuid.UUID
+    name: str
+    key_hash: str
+    scopes: list[str]
+
+
+class ApiKeyRevoked(Payload):
+    id: uuid.UUID
+
+
+#: (type, version) → payload model. A breaking change adds (type, version + 1).
+REGISTRY: dict[tuple[EventType, int], type[Payload]] = {
+    (EventType.CUSTOMER_CREATED, 1): CustomerChanged,
+    (EventType.CUSTOMER_UPDATED, 1): CustomerChanged,
+    (EventType.CONTRACT_CREATED, 1): ContractChanged,
+    (EventType.CONTRACT_UPDATED, 1): ContractChanged,
+    (EventType.WORKLOG_RECORDED, 1): Worklog,
+    (EventType.WORKLOG_CORRECTED, 1): Worklog,
+    (EventType.WORKLOG_DELETED, 1): Worklog,
+    (EventType.CONSUMPTION_RECORDED, 1): ConsumptionRecorded,
+    (EventType.ALERT_RAISED, 1): AlertRaised,
+    (EventType.NOTIFICATION_SENT, 1): NotificationOutcome,
+    (EventType.NOTIFICATION_FAILED, 1): NotificationOutcome,
+    (EventType.APIKEY_ISSUED, 1): ApiKeyIssued,
+    (EventType.APIKEY_REVOKED, 1): ApiKeyRevoked,
+}
+
+CURRENT_VERSION: dict[EventType, int] = {
+    event_type: max(v for (t, v) in REGISTRY if t == event_type) for event_type in EventType
+}
+
+
+class Envelope(BaseModel):
+    """What travels on the bus; ``data`` is validated against the registry at both ends."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: uuid.UUID
+    type: EventType
+    version: int
+    occurred_at: dt.datetime
+    producer: str
+    correlation_id: str
+    causation_id: str | None
+    key: str
+    data: dict[str, Any]
+
+    def payload(self) -> Payload:
+        """The typed payload; raises ``KeyError`` for an unknown version, ValidationError if bad."""
+        model = REGISTRY[(self.type, self.version)]
+        return model.model_validate(self.data)
+
+
+def new_event(
+    event_type: EventType,
+    payload: Payload,
+    *,
+    key: str | uuid.UUID,
+    producer: str,
+    correlation_id: str | None = None,
+    causation_id: str | uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
+    """Build an envelope, checking the payload model against the registry."""
+    version = CURRENT_VERSION[event_type]
+    expected = REGISTRY[(event_type, version)]
+    if not isinstance(payload, expected):
+        raise TypeError(f"{event_type} v{version} carries {expected.__name__}")
+    event_id = event_id or uuid.uuid4()
+    return Envelope(
+        id=event_id,
+        type=event_type,
+        version=version,
+        occurred_at=dt.datetime.now(dt.UTC),
+        producer=producer,
+        correlation_id=correlation_id or current_correlation_id.get() or str(event_id),
+        causation_id=str(causation_id) if causation_id else None,
+        key=str(key),
+        data=payload.model_dump(mode="json"),
+    )

@@ -1,0 +1,120 @@
+"""The transactional outbox and its relay.
+
+Producers call :func:`add` inside the transaction that makes the change. The relay re-reads
+every unsent row (not only this process's), publishes them with confirms, and marks them
+sent. ``FOR UPDATE SKIP LOCKED`` lets two relays run side by side without publishing a row
+twice in the normal case; after a crash between confirm and commit a row is published again,
+which the consumers' inbox absorbs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import asyncpg
+
+from burnrate_common.bus import TRANSIENT_ERRORS, Publisher
+from burnrate_common.events import Envelope
+from burnrate_common.metrics import ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "burnrate_outbox"
+
+
+async def add(conn: asyncpg.Connection, envelopes: Iterable[Envelope]) -> None:
+    """Write events in the caller's transaction and wake the relay at commit."""
+    rows = [(e.id, e.type.value, e.model_dump(mode="json")) for e in envelopes]
+    if not rows:
+        return
+    await conn.executemany("INSERT INTO outbox (id, type, envelope) VALUES ($1, $2, $3)", rows)
+    # NOTIFY is delivered at commit only, and not at all on rollback.
+    await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        publisher: Publisher,
+        metrics: ServiceMetrics,
+        *,
+        batch_size: int,
+        poll_seconds: float,
+        retention: str = "7 days",
+    ) -> None:
+        self._pool = pool
+        self._publisher = publisher
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._retention = retention
+        self._wake = asyncio.Event()
+
+    async def relay_once(self) -> int:
+        """Publish one batch of unsent rows; returns how many were published."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """SELECT id, envelope FROM outbox WHERE published_at IS NULL
+                   ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED""",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            await self._publisher.publish_all(Envelope.model_validate(r["envelope"]) for r in rows)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = any($1::uuid[])",
+                [r["id"] for r in rows],
+            )
+        return len(rows)
+
+    async def backlog(self) -> int:
+        async with self._pool.acquire() as conn:
+            count: int = await conn.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
+        return count
+
+    async def purge_published(self) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute(
+                "DELETE FROM outbox WHERE published_at < now() - $1::interval", self._retention
+            )
+
+    async def run(self) -> None:
+        """Relay forever: woken by NOTIFY at each commit, polling as a fallback."""
+        rounds = 0
+        while True:
+            try:
+                async with self._pool.acquire() as listener:
+                    await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                    try:
+                        while True:
+                            while await self.relay_once() == self._batch_size:
+                                pass
+                            self._metrics.outbox_backlog.set(await self.backlog())
+                            rounds += 1
+                            if rounds % 3600 == 0:
+                                await self.purge_published()
+                            await self._sleep()
+                    finally:
+                        if not listener.is_closed():
+                            await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("outbox relay waiting for the database", extra={"error": str(exc)})
+            except Exception:
+                # Broker away or a publish refused: the rows stay unsent and are retried.
+                log.exception("outbox relay round failed")
+            await self._sleep()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _sleep(self) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+        except TimeoutError:
+            pass
+        self._wake.clear()

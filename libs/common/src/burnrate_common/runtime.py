@@ -1,0 +1,165 @@
+"""The composition every service shares: what a service declares, and how it is started.
+
+A service describes itself with a :class:`ServiceDefinition` in its ``bootstrap.py``;
+:func:`running` builds the pool, the broker channels, the outbox relay, the consumer and the
+service's background loops, and tears them down in reverse. Nothing connects at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from aio_pika.abc import AbstractChannel, AbstractRobustConnection
+from fastapi import APIRouter
+
+from burnrate_common import auth, bus, db
+from burnrate_common.events import EventType
+from burnrate_common.metrics import ServiceMetrics
+from burnrate_common.outbox import OutboxRelay
+from burnrate_common.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+BackgroundLoop = Callable[["Runtime"], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    settings: ServiceSettings
+    #: the service's package; its ``migrations`` folder holds the numbered SQL files.
+    package: str
+    title: str
+    routers: Sequence[APIRouter] = ()
+    handlers: Mapping[EventType, bus.Handler] = field(default_factory=dict)
+    background: Sequence[BackgroundLoop] = ()
+    #: the service that issues API keys does not replicate them from the bus.
+    replicate_api_keys: bool = True
+    #: service-specific objects built in bootstrap (SMTP settings, clocks …).
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def all_handlers(self) -> dict[EventType, bus.Handler]:
+        handlers = dict(self.handlers)
+        if self.replicate_api_keys:
+            handlers.update(auth.REPLICA_HANDLERS)
+        return handlers
+
+    @property
+    def topology(self) -> bus.Topology:
+        return bus.Topology(
+            prefix=self.settings.amqp_prefix,
+            service=self.settings.service_name,
+            max_attempts=self.settings.consumer_max_attempts,
+            retry_base_seconds=self.settings.consumer_retry_base_seconds,
+        )
+
+    def migrations(self) -> list[db.Migration]:
+        return db.load_migrations("burnrate_common", "common") + db.load_migrations(
+            self.package, self.settings.db_schema
+        )
+
+
+@dataclass
+class Runtime:
+    definition: ServiceDefinition
+    metrics: ServiceMetrics
+    pool: asyncpg.Pool
+    connection: AbstractRobustConnection
+    channel: AbstractChannel
+    publisher: bus.Publisher
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def settings(self) -> ServiceSettings:
+        return self.definition.settings
+
+    @property
+    def extras(self) -> Mapping[str, Any]:
+        return self.definition.extras
+
+    async def ready(self) -> dict[str, bool]:
+        checks = {"database": False, "broker": not self.connection.is_closed}
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2), self.pool.acquire() as conn:
+                checks["database"] = await conn.fetchval("SELECT true")
+        return checks
+
+
+async def migrate(definition: ServiceDefinition) -> list[str]:
+    settings = definition.settings
+    await db.ensure_database(settings.database_url)
+    return await db.migrate(settings.database_url, settings.db_schema, definition.migrations())
+
+
+async def _connect_broker(url: str, attempts: int = 30) -> AbstractRobustConnection:
+    for attempt in range(1, attempts + 1):
+        try:
+            return await bus.connect(url)
+        except (OSError, ConnectionError) as exc:
+            if attempt == attempts:
+                raise
+            log.warning("broker not reachable yet", extra={"error": str(exc), "attempt": attempt})
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def _watch_dead_letters(runtime: Runtime) -> None:
+    topology = runtime.definition.topology
+    channel = await runtime.connection.channel()
+    while True:
+        with contextlib.suppress(Exception):
+            runtime.metrics.dead_letter_depth.set(await bus.dead_letter_depth(channel, topology))
+        await asyncio.sleep(15)
+
+
+@contextlib.asynccontextmanager
+async def running(definition: ServiceDefinition, metrics: ServiceMetrics) -> AsyncIterator[Runtime]:
+    settings = definition.settings
+    await migrate(definition)
+    pool = await db.create_pool(
+        settings.database_url,
+        settings.db_schema,
+        min_size=settings.db_pool_min_size,
+        max_size=settings.db_pool_max_size,
+    )
+    connection = await _connect_broker(settings.amqp_url)
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await bus.declare_exchange(channel, definition.topology)
+        publisher = bus.Publisher(exchange, settings.outbox_publish_window, metrics)
+        runtime = Runtime(definition, metrics, pool, connection, channel, publisher, tasks)
+        relay = OutboxRelay(
+            pool,
+            publisher,
+            metrics,
+            batch_size=settings.outbox_batch_size,
+            poll_seconds=settings.outbox_poll_seconds,
+        )
+        tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        handlers = definition.all_handlers
+        if handlers:
+            consumer = bus.Consumer(
+                pool=pool,
+                channel=await connection.channel(),
+                topology=definition.topology,
+                handlers=handlers,
+                metrics=metrics,
+            )
+            await consumer.start(settings.consumer_prefetch)
+            tasks.append(asyncio.create_task(_watch_dead_letters(runtime)))
+        for loop in definition.background:
+            tasks.append(asyncio.create_task(loop(runtime), name=loop.__name__))
+        yield runtime
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await connection.close()
+        await pool.close()

@@ -1,0 +1,50 @@
+"""Settings shared by every service; each service subclasses :class:`ServiceSettings`."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Environment variables prefixed ``BURNRATE_``; defaults fit the local PostgreSQL and RabbitMQ."""
+
+    model_config = SettingsConfigDict(env_prefix="BURNRATE_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/burnrate"
+    amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
+    # Prefix of the exchange and queue names, so several stacks (or tests) share one broker.
+    amqp_prefix: str = "burnrate"
+    host: str = "127.0.0.1"
+    log_level: str = "INFO"
+    bootstrap_api_key: SecretStr | None = None
+    # Consumers: prefetch, attempts before dead-lettering, first retry delay.
+    consumer_prefetch: int = Field(default=64, ge=1, le=10_000)
+    consumer_max_attempts: int = Field(default=5, ge=1, le=20)
+    consumer_retry_base_seconds: float = Field(default=1.0, gt=0)
+    # Outbox relay: rows per publish round, unconfirmed publishes in flight, idle poll.
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_publish_window: int = Field(default=256, ge=1, le=10_000)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    db_pool_min_size: int = Field(default=2, ge=1)
+    db_pool_max_size: int = Field(default=10, ge=1)
+
+    # Each service overrides both; its port is read from ``BURNRATE_<SERVICE>_PORT``.
+    service_name: str = "service"
+    port: int = 8000
+
+    # One schema per service in the shared database; tests give each test its own.
+    database_schema: str | None = None
+
+    @property
+    def db_schema(self) -> str:
+        return self.database_schema or self.service_name.replace("-", "_")
+
+    @model_validator(mode="after")
+    def _no_dev_secrets_in_production(self) -> ServiceSettings:
+        if self.environment == "production" and self.bootstrap_api_key is not None:
+            raise ValueError("BURNRATE_BOOTSTRAP_API_KEY is for development and tests only")
+        return self
