@@ -1,4 +1,5 @@
 import datetime as dt
+import itertools
 
 import pytest
 from burnrate_contracts.domain.periods import PeriodKind, add_months, compute_periods
@@ -44,7 +45,7 @@ def test_other_period_kinds(kind, count):
 
 def test_periods_tile_the_contract_without_gaps():
     periods = compute_periods(D(2025, 3, 31), D(2027, 3, 30), PeriodKind.MONTHLY, 1)
-    for before, after in zip(periods, periods[1:], strict=False):
+    for before, after in itertools.pairwise(periods):
         assert after.start_date == before.end_date + dt.timedelta(days=1)
 
 
