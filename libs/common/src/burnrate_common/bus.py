@@ -259,12 +259,18 @@ class Consumer:
 
 
 async def replay_dead_letters(channel: AbstractChannel, topology: Topology) -> int:
-    """Move every message of the dead-letter queue back into the service queue, attempts reset."""
-    dead = await channel.declare_queue(
-        topology.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
-    )
+    """Move the messages now in the dead-letter queue back into the service queue.
+
+    Only as many as were there when the replay began: one that fails again lands back in
+    the dead-letter queue and must not be picked up by this same replay.
+    """
+    waiting = await dead_letter_depth(channel, topology)
+    dead = await channel.declare_queue(topology.dead_letter_queue, passive=True)
     moved = 0
-    while (message := await dead.get(no_ack=False, fail=False)) is not None:
+    for _ in range(waiting):
+        message = await dead.get(no_ack=False, fail=False)
+        if message is None:
+            break
         headers = dict(message.headers or {})
         headers[ATTEMPT_HEADER] = 1
         await channel.default_exchange.publish(
@@ -287,8 +293,10 @@ async def replay_dead_letters(channel: AbstractChannel, topology: Topology) -> i
 
 
 async def dead_letter_depth(channel: AbstractChannel, topology: Topology) -> int:
-    queue = await channel.declare_queue(topology.dead_letter_queue, passive=True)
-    return queue.declaration_result.message_count or 0
+    """Messages waiting in the dead-letter queue (a fresh passive declare each call)."""
+    underlay = await channel.get_underlay_channel()
+    result = await underlay.queue_declare(topology.dead_letter_queue, passive=True)
+    return result.message_count or 0
 
 
 async def connect(url: str) -> AbstractRobustConnection:

@@ -1,0 +1,200 @@
+"""The bus, the outbox relay, the inbox and the migration runner on the real servers."""
+
+import asyncio
+import uuid
+
+import aio_pika
+import asyncpg
+import pytest
+
+from burnrate_common import bus, db, outbox
+from burnrate_common.events import ApiKeyRevoked, EventType, new_event
+from burnrate_common.metrics import ServiceMetrics
+from burnrate_common.testing import EventProbe, eventually
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = db.load_migrations("burnrate_common", "common")
+
+
+@pytest.fixture
+async def schema(isolation):
+    name = f"common_{isolation.suffix}"
+    await db.migrate(isolation.database_url, name, MIGRATIONS)
+    pool = await db.create_pool(isolation.database_url, name)
+    yield pool
+    await pool.close()
+
+
+def revoked(n: int = 0):
+    return new_event(EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key=str(n), producer="test")
+
+
+async def test_two_relays_publish_every_row_once(isolation, schema):
+    probe = EventProbe(isolation.amqp_url, isolation.amqp_prefix)
+    await probe.start("apikey.*")
+    events = [revoked(n) for n in range(300)]
+    async with schema.acquire() as conn, conn.transaction():
+        await outbox.add(conn, events)
+
+    connection = await aio_pika.connect(isolation.amqp_url)
+    metrics = ServiceMetrics("test")
+    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+    relays = []
+    for _ in range(2):
+        channel = await connection.channel(publisher_confirms=True)
+        exchange = await bus.declare_exchange(channel, topology)
+        relays.append(
+            outbox.OutboxRelay(schema, bus.Publisher(exchange, 16, metrics), metrics,
+                               batch_size=50, poll_seconds=0.1)
+        )
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        await eventually(lambda: _count(probe, 300), timeout=20)
+        await asyncio.sleep(0.3)
+        assert sorted(e.id for e in probe.events) == sorted(e.id for e in events)
+        assert await relays[0].backlog() == 0
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await connection.close()
+        await probe.close()
+
+
+async def _count(probe, n):
+    return len(probe.events) >= n
+
+
+async def test_rolled_back_transaction_publishes_nothing(schema):
+    with pytest.raises(RuntimeError):
+        async with schema.acquire() as conn, conn.transaction():
+            await outbox.add(conn, [revoked()])
+            raise RuntimeError("business rule failed")
+    async with schema.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+class Consumed:
+    def __init__(self):
+        self.calls = []
+        self.fail_times = 0
+
+    async def handle(self, conn, envelope, payload):
+        self.calls.append(envelope.id)
+        if self.fail_times:
+            self.fail_times -= 1
+            raise RuntimeError("handler bug")
+        await conn.execute("CREATE TABLE IF NOT EXISTS effects (id uuid PRIMARY KEY)")
+        await conn.execute("INSERT INTO effects VALUES ($1)", envelope.id)
+
+
+@pytest.fixture
+async def consumer_setup(isolation, schema):
+    connection = await aio_pika.connect_robust(isolation.amqp_url)
+    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+    consumed = Consumed()
+    metrics = ServiceMetrics("test")
+    consumer = bus.Consumer(pool=schema, channel=await connection.channel(), topology=topology,
+                            handlers={EventType.APIKEY_REVOKED: consumed.handle}, metrics=metrics)
+    await consumer.start(prefetch=10)
+    publish_channel = await connection.channel()
+    exchange = await bus.declare_exchange(publish_channel, topology)
+    yield consumed, exchange, topology, connection, metrics
+    await connection.close()
+
+
+async def effects(pool):
+    async with pool.acquire() as conn:
+        exists = await conn.fetchval("SELECT to_regclass('effects') IS NOT NULL")
+        return await conn.fetchval("SELECT count(*) FROM effects") if exists else 0
+
+
+def consumed_count(metrics, kind, status):
+    value = metrics.registry.get_sample_value(
+        "burnrate_test_messages_consumed_total", {"type": kind, "status": status})
+    return value or 0
+
+
+async def test_redelivered_event_has_one_effect(consumer_setup, schema):
+    consumed, exchange, *_ , metrics = consumer_setup
+    event = revoked()
+    for _ in range(3):
+        await exchange.publish(bus.to_message(event), routing_key=event.type.value)
+
+    async def handled_three_times():
+        return consumed_count(metrics, "apikey.revoked", "duplicate") == 2
+
+    await eventually(handled_three_times)
+    assert await effects(schema) == 1
+    assert consumed.calls == [event.id]
+
+
+async def test_failing_handler_is_retried_then_succeeds(consumer_setup, schema):
+    consumed, exchange, *_ = consumer_setup
+    consumed.fail_times = 2
+    event = revoked()
+    await exchange.publish(bus.to_message(event), routing_key=event.type.value)
+    await eventually(lambda: effects(schema), timeout=10)
+    assert consumed.calls == [event.id] * 3
+
+
+async def test_poison_and_unparseable_messages_are_dead_lettered_and_replayable(consumer_setup, schema):
+    consumed, exchange, topology, connection, metrics = consumer_setup
+    consumed.fail_times = 3  # max_attempts is 3: the third failure dead-letters
+    event = revoked()
+    await exchange.publish(bus.to_message(event), routing_key=event.type.value)
+    await exchange.publish(aio_pika.Message(b"{not json", type="apikey.revoked"),
+                           routing_key="apikey.revoked")
+    channel = await connection.channel()
+
+    async def depth():
+        return await bus.dead_letter_depth(channel, topology) == 2
+
+    await eventually(depth, timeout=10)
+    assert await effects(schema) == 0
+    assert consumed_count(metrics, "apikey.revoked", "dead_lettered") == 2
+
+    # After the fix, a replay delivers it again; the garbage goes back to the dead letters.
+    assert await bus.replay_dead_letters(channel, topology) == 2
+    await eventually(lambda: effects(schema), timeout=10)
+    await eventually(lambda: _depth_is(channel, topology, 1), timeout=10)
+
+
+async def _depth_is(channel, topology, n):
+    return await bus.dead_letter_depth(channel, topology) == n
+
+
+async def test_unknown_event_types_are_acked_and_counted(consumer_setup):
+    consumed, exchange, topology, connection, metrics = consumer_setup
+    queue_channel = await connection.channel()
+    queue = await queue_channel.declare_queue(topology.queue, passive=True)
+    # Bind an extra key the consumer has no handler for.
+    await queue.bind(exchange, routing_key="customer.created")
+    from burnrate_common.events import CustomerChanged
+    event = new_event(EventType.CUSTOMER_CREATED, CustomerChanged(id=uuid.uuid4(), name="x", contacts=[]),
+                      key="c", producer="test")
+    await exchange.publish(bus.to_message(event), routing_key="customer.created")
+
+    async def ignored():
+        return consumed_count(metrics, "customer.created", "ignored") == 1
+
+    await eventually(ignored)
+    assert consumed.calls == []
+
+
+async def test_migrations_from_two_replicas_at_once_apply_once(isolation):
+    schema_name = f"race_{isolation.suffix}"
+    migrations = [db.Migration("t/0001", "CREATE TABLE t (id int PRIMARY KEY)"),
+                  db.Migration("t/0002", "INSERT INTO t VALUES (1)")]
+    results = await asyncio.gather(*(db.migrate(isolation.database_url, schema_name, migrations)
+                                     for _ in range(3)))
+    assert sorted(len(r) for r in results) == [0, 0, 2]
+    conn = await asyncpg.connect(isolation.database_url)
+    try:
+        assert await conn.fetchval(f"SELECT count(*) FROM {schema_name}.t") == 1
+    finally:
+        await conn.close()
+    changed = [migrations[0], db.Migration("t/0002", "INSERT INTO t VALUES (2)")]
+    with pytest.raises(RuntimeError, match="changed after it was applied"):
+        await db.migrate(isolation.database_url, schema_name, changed)

@@ -1,0 +1,57 @@
+import uuid
+
+import pytest
+from pydantic import ValidationError
+
+from burnrate_common.bus import Topology, to_message
+from burnrate_common.events import (
+    CURRENT_VERSION,
+    REGISTRY,
+    ApiKeyRevoked,
+    Envelope,
+    EventType,
+    new_event,
+)
+from burnrate_common.logs import correlation_id
+
+
+def test_every_event_type_has_a_payload_model():
+    assert set(CURRENT_VERSION) == set(EventType)
+    assert all((t, CURRENT_VERSION[t]) in REGISTRY for t in EventType)
+
+
+def test_new_event_checks_the_payload_model():
+    with pytest.raises(TypeError):
+        new_event(EventType.CONTRACT_CREATED, ApiKeyRevoked(id=uuid.uuid4()), key="k", producer="t")
+
+
+def test_envelope_round_trip_and_amqp_properties():
+    key_id = uuid.uuid4()
+    token = correlation_id.set("req-42")
+    try:
+        event = new_event(EventType.APIKEY_REVOKED, ApiKeyRevoked(id=key_id), key=key_id, producer="t")
+    finally:
+        correlation_id.reset(token)
+    assert event.correlation_id == "req-42"
+    parsed = Envelope.model_validate_json(event.model_dump_json())
+    assert parsed == event and parsed.payload() == ApiKeyRevoked(id=key_id)
+    message = to_message(event)
+    assert message.message_id == str(event.id)
+    assert message.type == "apikey.revoked"
+    assert message.correlation_id == "req-42"
+    assert message.headers["version"] == 1
+
+
+def test_a_payload_that_does_not_match_its_schema_is_rejected():
+    event = new_event(EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key="k", producer="t")
+    broken = event.model_copy(update={"data": {"id": "not-a-uuid"}})
+    with pytest.raises(ValidationError):
+        broken.payload()
+    with pytest.raises(KeyError):
+        event.model_copy(update={"version": 99}).payload()
+
+
+def test_retry_delays_grow_exponentially():
+    topology = Topology(prefix="p", service="rules", max_attempts=4, retry_base_seconds=0.5)
+    assert [topology.retry_delay_ms(n) for n in (1, 2, 3)] == [500, 2000, 8000]
+    assert topology.queue == "p.rules" and topology.dead_letter_queue == "p.rules.dead"
