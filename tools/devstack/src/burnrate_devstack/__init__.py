@@ -1,0 +1,1 @@
+"""Developer tooling: the local stack, the SMTP sink and the demo."""

@@ -1,0 +1,115 @@
+"""``burnrate-dev``: run the local stack, the SMTP sink, or the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+from burnrate_common.db import ensure_database
+from burnrate_common.settings import ServiceSettings
+
+from burnrate_devstack import demo
+from burnrate_devstack.stack import SERVICES, Stack
+
+DEV_API_KEY = "dev-admin-key"
+
+
+def _settings_env() -> dict[str, str]:
+    env = {
+        "BURNRATE_BOOTSTRAP_API_KEY": os.environ.get("BURNRATE_BOOTSTRAP_API_KEY", DEV_API_KEY),
+        "BURNRATE_SMTP_HOST": os.environ.get("BURNRATE_SMTP_HOST", "127.0.0.1"),
+        "BURNRATE_SMTP_PORT": os.environ.get("BURNRATE_SMTP_PORT", "1025"),
+    }
+    return env
+
+
+async def _up(args: argparse.Namespace) -> None:
+    env = _settings_env()
+    await ensure_database(ServiceSettings().database_url)
+    stack = Stack(env=env, log_dir=Path(args.var) / "log")
+    mail_folder = Path(args.var) / "mail"
+    if not args.no_smtp_sink:
+        stack.start_process(
+            "smtp-sink",
+            [
+                "-m",
+                "burnrate_devstack.smtp_sink",
+                "--folder",
+                str(mail_folder),
+                "--smtp-port",
+                env["BURNRATE_SMTP_PORT"],
+                "--web-port",
+                str(args.mail_web_port),
+            ],
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stack.start_all()
+        print("\nBurnrate is running (Ctrl-C stops it):\n")
+        for service in SERVICES:
+            print(f"  {service:<15} {stack.url(service)}/docs")
+        if not args.no_smtp_sink:
+            print(
+                f"  {'mail':<15} http://127.0.0.1:{args.mail_web_port}/  (files in {mail_folder.resolve()})"
+            )
+        print(f"  {'logs':<15} {(Path(args.var) / 'log').resolve()}")
+        print(f"\n  API key (development): {env['BURNRATE_BOOTSTRAP_API_KEY']}")
+        print("  Play the 40-hour month:  make demo\n", flush=True)
+        while not stop.is_set():
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.returncode}; see its log", file=sys.stderr)
+                    stop.set()
+            try:
+                await asyncio.wait_for(stop.wait(), 1)
+            except TimeoutError:
+                pass
+    finally:
+        stack.stop_all()
+
+
+async def _demo(args: argparse.Namespace) -> None:
+    urls = {s: f"http://127.0.0.1:{p}" for s, (_, p) in SERVICES.items()}
+    key = os.environ.get("BURNRATE_BOOTSTRAP_API_KEY", DEV_API_KEY)
+    played = await demo.play(urls, key, pause=args.pause)
+    print(f"Contract {played.code}: 15 worklogs of 4 h logged in {played.period}.")
+    deadline = time.monotonic() + 30
+    while True:
+        report = await demo.report(urls, key, played)
+        sent = [n for n in await demo.notifications(urls, key, played) if n["state"] == "sent"]
+        if (report["executed_hours"] == 60 and len(sent) == 6) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.5)
+    print(
+        f"Report: planned {report['planned_hours']} h, executed {report['executed_hours']} h, "
+        f"overage {report['overage_hours']} h; by team: "
+        + ", ".join(f"{t['team']} {t['executed_hours']} h" for t in report["by_team"])
+    )
+    print(f"E-mails sent: {len(sent)}")
+    for n in sorted(sent, key=lambda n: n["created_at"]):
+        print(f"  to {n['recipient']:<28} {n['subject']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="burnrate-dev", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="start the SMTP sink and the five services")
+    up.add_argument("--var", default="var", help="folder for logs and received mail")
+    up.add_argument("--mail-web-port", type=int, default=8025)
+    up.add_argument("--no-smtp-sink", action="store_true", help="use your own SMTP server")
+    play = commands.add_parser("demo", help="play the 40-hour month against a running stack")
+    play.add_argument("--pause", type=float, default=0.3, help="seconds between worklogs")
+    args = parser.parse_args()
+    asyncio.run(_up(args) if args.command == "up" else _demo(args))
+
+
+if __name__ == "__main__":
+    main()
