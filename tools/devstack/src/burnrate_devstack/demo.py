@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +67,12 @@ async def post_until_known(
 
 
 async def play(
-    urls: Mapping[str, str], api_key: str, *, pause: float = 0.0, today: dt.date | None = None
+    urls: Mapping[str, str],
+    api_key: str,
+    *,
+    pause: float = 0.0,
+    today: dt.date | None = None,
+    after_worklog: Callable[[int], Awaitable[None]] | None = None,
 ) -> FortyHourMonth:
     """Create the customer, contract and rule, then log 60 h in 15 worklogs this month."""
     today = today or dt.date.today()
