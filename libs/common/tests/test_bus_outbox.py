@@ -6,7 +6,6 @@ import uuid
 import aio_pika
 import asyncpg
 import pytest
-
 from burnrate_common import bus, db, outbox
 from burnrate_common.events import ApiKeyRevoked, EventType, new_event
 from burnrate_common.metrics import ServiceMetrics
@@ -27,7 +26,9 @@ async def schema(isolation):
 
 
 def revoked(n: int = 0):
-    return new_event(EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key=str(n), producer="test")
+    return new_event(
+        EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key=str(n), producer="test"
+    )
 
 
 async def test_two_relays_publish_every_row_once(isolation, schema):
@@ -45,8 +46,13 @@ async def test_two_relays_publish_every_row_once(isolation, schema):
         channel = await connection.channel(publisher_confirms=True)
         exchange = await bus.declare_exchange(channel, topology)
         relays.append(
-            outbox.OutboxRelay(schema, bus.Publisher(exchange, 16, metrics), metrics,
-                               batch_size=50, poll_seconds=0.1)
+            outbox.OutboxRelay(
+                schema,
+                bus.Publisher(exchange, 16, metrics),
+                metrics,
+                batch_size=50,
+                poll_seconds=0.1,
+            )
         )
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
@@ -95,8 +101,13 @@ async def consumer_setup(isolation, schema):
     topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
     consumed = Consumed()
     metrics = ServiceMetrics("test")
-    consumer = bus.Consumer(pool=schema, channel=await connection.channel(), topology=topology,
-                            handlers={EventType.APIKEY_REVOKED: consumed.handle}, metrics=metrics)
+    consumer = bus.Consumer(
+        pool=schema,
+        channel=await connection.channel(),
+        topology=topology,
+        handlers={EventType.APIKEY_REVOKED: consumed.handle},
+        metrics=metrics,
+    )
     await consumer.start(prefetch=10)
     publish_channel = await connection.channel()
     exchange = await bus.declare_exchange(publish_channel, topology)
@@ -112,12 +123,13 @@ async def effects(pool):
 
 def consumed_count(metrics, kind, status):
     value = metrics.registry.get_sample_value(
-        "burnrate_test_messages_consumed_total", {"type": kind, "status": status})
+        "burnrate_test_messages_consumed_total", {"type": kind, "status": status}
+    )
     return value or 0
 
 
 async def test_redelivered_event_has_one_effect(consumer_setup, schema):
-    consumed, exchange, *_ , metrics = consumer_setup
+    consumed, exchange, *_, metrics = consumer_setup
     event = revoked()
     for _ in range(3):
         await exchange.publish(bus.to_message(event), routing_key=event.type.value)
@@ -139,13 +151,16 @@ async def test_failing_handler_is_retried_then_succeeds(consumer_setup, schema):
     assert consumed.calls == [event.id] * 3
 
 
-async def test_poison_and_unparseable_messages_are_dead_lettered_and_replayable(consumer_setup, schema):
+async def test_poison_and_unparseable_messages_are_dead_lettered_and_replayable(
+    consumer_setup, schema
+):
     consumed, exchange, topology, connection, metrics = consumer_setup
     consumed.fail_times = 3  # max_attempts is 3: the third failure dead-letters
     event = revoked()
     await exchange.publish(bus.to_message(event), routing_key=event.type.value)
-    await exchange.publish(aio_pika.Message(b"{not json", type="apikey.revoked"),
-                           routing_key="apikey.revoked")
+    await exchange.publish(
+        aio_pika.Message(b"{not json", type="apikey.revoked"), routing_key="apikey.revoked"
+    )
     channel = await connection.channel()
 
     async def depth():
@@ -172,8 +187,13 @@ async def test_unknown_event_types_are_acked_and_counted(consumer_setup):
     # Bind an extra key the consumer has no handler for.
     await queue.bind(exchange, routing_key="customer.created")
     from burnrate_common.events import CustomerChanged
-    event = new_event(EventType.CUSTOMER_CREATED, CustomerChanged(id=uuid.uuid4(), name="x", contacts=[]),
-                      key="c", producer="test")
+
+    event = new_event(
+        EventType.CUSTOMER_CREATED,
+        CustomerChanged(id=uuid.uuid4(), name="x", contacts=[]),
+        key="c",
+        producer="test",
+    )
     await exchange.publish(bus.to_message(event), routing_key="customer.created")
 
     async def ignored():
@@ -185,10 +205,13 @@ async def test_unknown_event_types_are_acked_and_counted(consumer_setup):
 
 async def test_migrations_from_two_replicas_at_once_apply_once(isolation):
     schema_name = f"race_{isolation.suffix}"
-    migrations = [db.Migration("t/0001", "CREATE TABLE t (id int PRIMARY KEY)"),
-                  db.Migration("t/0002", "INSERT INTO t VALUES (1)")]
-    results = await asyncio.gather(*(db.migrate(isolation.database_url, schema_name, migrations)
-                                     for _ in range(3)))
+    migrations = [
+        db.Migration("t/0001", "CREATE TABLE t (id int PRIMARY KEY)"),
+        db.Migration("t/0002", "INSERT INTO t VALUES (1)"),
+    ]
+    results = await asyncio.gather(
+        *(db.migrate(isolation.database_url, schema_name, migrations) for _ in range(3))
+    )
     assert sorted(len(r) for r in results) == [0, 0, 2]
     conn = await asyncpg.connect(isolation.database_url)
     try:

@@ -1,8 +1,6 @@
 import uuid
 
 import pytest
-from pydantic import ValidationError
-
 from burnrate_common.bus import Topology, to_message
 from burnrate_common.events import (
     CURRENT_VERSION,
@@ -13,6 +11,7 @@ from burnrate_common.events import (
     new_event,
 )
 from burnrate_common.logs import correlation_id
+from pydantic import ValidationError
 
 
 def test_every_event_type_has_a_payload_model():
@@ -29,7 +28,9 @@ def test_envelope_round_trip_and_amqp_properties():
     key_id = uuid.uuid4()
     token = correlation_id.set("req-42")
     try:
-        event = new_event(EventType.APIKEY_REVOKED, ApiKeyRevoked(id=key_id), key=key_id, producer="t")
+        event = new_event(
+            EventType.APIKEY_REVOKED, ApiKeyRevoked(id=key_id), key=key_id, producer="t"
+        )
     finally:
         correlation_id.reset(token)
     assert event.correlation_id == "req-42"
@@ -43,7 +44,9 @@ def test_envelope_round_trip_and_amqp_properties():
 
 
 def test_a_payload_that_does_not_match_its_schema_is_rejected():
-    event = new_event(EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key="k", producer="t")
+    event = new_event(
+        EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key="k", producer="t"
+    )
     broken = event.model_copy(update={"data": {"id": "not-a-uuid"}})
     with pytest.raises(ValidationError):
         broken.payload()

@@ -14,9 +14,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-import asyncpg
 from fastapi import Request
 
+from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
 from burnrate_common.events import ApiKeyIssued, ApiKeyRevoked, Envelope, EventType, Payload
 
@@ -55,7 +55,7 @@ def hash_key(key: str) -> str:
 
 
 async def upsert_key(
-    conn: asyncpg.Connection, key_id: uuid.UUID, name: str, key_hash: str, scopes: list[str]
+    conn: Connection, key_id: uuid.UUID, name: str, key_hash: str, scopes: list[str]
 ) -> None:
     await conn.execute(
         """INSERT INTO api_keys (id, name, key_hash, scopes) VALUES ($1, $2, $3, $4)
@@ -67,26 +67,24 @@ async def upsert_key(
     )
 
 
-async def revoke_key(conn: asyncpg.Connection, key_id: uuid.UUID) -> bool:
+async def revoke_key(conn: Connection, key_id: uuid.UUID) -> bool:
     status: str = await conn.execute(
         "UPDATE api_keys SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL", key_id
     )
     return status.endswith(" 1")
 
 
-async def _on_issued(conn: asyncpg.Connection, _: Envelope, payload: Payload) -> None:
+async def _on_issued(conn: Connection, _: Envelope, payload: Payload) -> None:
     assert isinstance(payload, ApiKeyIssued)
     await upsert_key(conn, payload.id, payload.name, payload.key_hash, payload.scopes)
 
 
-async def _on_revoked(conn: asyncpg.Connection, _: Envelope, payload: Payload) -> None:
+async def _on_revoked(conn: Connection, _: Envelope, payload: Payload) -> None:
     assert isinstance(payload, ApiKeyRevoked)
     await revoke_key(conn, payload.id)
 
 
-REPLICA_HANDLERS: dict[
-    EventType, Callable[[asyncpg.Connection, Envelope, Payload], Awaitable[None]]
-] = {
+REPLICA_HANDLERS: dict[EventType, Callable[[Connection, Envelope, Payload], Awaitable[None]]] = {
     EventType.APIKEY_ISSUED: _on_issued,
     EventType.APIKEY_REVOKED: _on_revoked,
 }

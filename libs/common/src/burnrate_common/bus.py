@@ -28,6 +28,7 @@ from aio_pika.abc import (
 from pydantic import ValidationError
 
 from burnrate_common import inbox
+from burnrate_common.db import Connection
 from burnrate_common.events import Envelope, EventType, Payload
 from burnrate_common.logs import correlation_id
 from burnrate_common.metrics import ServiceMetrics
@@ -46,7 +47,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncio.TimeoutError,
 )
 
-Handler = Callable[[asyncpg.Connection, Envelope, Payload], Awaitable[None]]
+Handler = Callable[[Connection, Envelope, Payload], Awaitable[None]]
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 
 log = logging.getLogger(__name__)
+
+#: What handlers and stores receive: a plain connection or one borrowed from the pool.
+Connection = asyncpg.Connection | PoolConnectionProxy
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -73,7 +77,7 @@ class Migration:
 def load_migrations(package: str, prefix: str) -> list[Migration]:
     """Numbered ``NNNN_name.sql`` files of a package's ``migrations`` folder, in order."""
     folder: Traversable = resources.files(package) / "migrations"
-    files = sorted(f for f in folder.iterdir() if f.name.endswith(".sql"))
+    files = sorted((f for f in folder.iterdir() if f.name.endswith(".sql")), key=lambda f: f.name)
     return [Migration(f"{prefix}/{f.name.removesuffix('.sql')}", f.read_text()) for f in files]
 
 

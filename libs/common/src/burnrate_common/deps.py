@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import asyncpg
 from fastapi import Depends, Query, Request
 
+from burnrate_common.db import Connection
 from burnrate_common.pagination import MAX_PAGE_SIZE
 from burnrate_common.runtime import Runtime
 
@@ -17,12 +17,12 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def get_connection(request: Request) -> AsyncIterator[asyncpg.Connection]:
+async def get_connection(request: Request) -> AsyncIterator[Connection]:
     async with get_runtime(request).pool.acquire() as conn:
         yield conn
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
-ConnectionDep = Annotated[asyncpg.Connection, Depends(get_connection)]
+ConnectionDep = Annotated[Connection, Depends(get_connection)]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]
 CursorQuery = Annotated[str | None, Query(description="next_cursor of the previous page")]

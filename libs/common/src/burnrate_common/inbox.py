@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncpg
-
+from burnrate_common.db import Connection
 from burnrate_common.events import Envelope
 
 
-async def claim(conn: asyncpg.Connection, envelope: Envelope) -> bool:
+async def claim(conn: Connection, envelope: Envelope) -> bool:
     """True the first time this event is seen; False for a redelivery (the effect is skipped).
 
     Idempotency by constraint, not by check-then-insert: two replicas racing on the same

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from burnrate_common.bus import TRANSIENT_ERRORS, Publisher
+from burnrate_common.db import Connection
 from burnrate_common.events import Envelope
 from burnrate_common.metrics import ServiceMetrics
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "burnrate_outbox"
 
 
-async def add(conn: asyncpg.Connection, envelopes: Iterable[Envelope]) -> None:
+async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
     """Write events in the caller's transaction and wake the relay at commit."""
     rows = [(e.id, e.type.value, e.model_dump(mode="json")) for e in envelopes]
     if not rows:

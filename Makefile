@@ -1,0 +1,45 @@
+# Burnrate — `make help` lists the targets.
+SHELL := /bin/bash
+UV_VERSION := 0.13.8
+UV := python3 -m uv
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+.PHONY: install
+install: ## Install uv and every package of the workspace (from uv.lock) into .venv
+	@python3 -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --frozen --all-packages
+
+.PHONY: services
+services: ## Start the local PostgreSQL and RabbitMQ if they are not running
+	@bash scripts/ensure-services.sh
+
+.PHONY: run
+run: install services ## Start Burnrate: the five services and a local SMTP sink (Ctrl-C stops)
+	$(UV) run --frozen burnrate-dev up
+
+.PHONY: demo
+demo: ## Play the 40-hour month against the running stack (start `make run` first)
+	$(UV) run --frozen burnrate-dev demo
+
+.PHONY: test
+test: install services ## Run every test: unit, integration (PostgreSQL, RabbitMQ) and end-to-end
+	$(UV) run --frozen pytest
+
+.PHONY: lint
+lint: install ## Lint and type-check (ruff, mypy strict on libs/common)
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy libs/common/src
+
+.PHONY: bench
+bench: install services ## Benchmarks (see bench/): print figures against a baseline
+	$(UV) run --frozen python bench/ingest.py
+
+.PHONY: clean
+clean: ## Remove the virtualenv, caches and var/ (logs and received mail)
+	rm -rf .venv var .pytest_cache .ruff_cache .mypy_cache
