@@ -1,0 +1,95 @@
+"""Events in → read models. Each handler runs in the consumer's transaction with the inbox row,
+so a redelivered event changes nothing; none depends on the order events arrive in."""
+
+from __future__ import annotations
+
+import asyncpg
+from burnrate_common.events import (
+    AlertRaised,
+    ConsumptionRecorded,
+    ContractChanged,
+    CustomerChanged,
+    Envelope,
+    EventType,
+    NotificationOutcome,
+    Payload,
+    Worklog,
+)
+
+from burnrate_reporting import store
+
+
+async def on_customer_changed(
+    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+) -> None:
+    assert isinstance(payload, CustomerChanged)
+    await store.upsert_customer(
+        conn,
+        payload.id,
+        payload.name,
+        [c.model_dump(mode="json") for c in payload.contacts],
+        envelope.occurred_at,
+    )
+
+
+async def on_contract_changed(
+    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+) -> None:
+    assert isinstance(payload, ContractChanged)
+    # An unknown zone would break every read of the contract list: retry, then dead-letter.
+    await store.check_timezone(conn, payload.timezone)
+    written = await store.upsert_contract(conn, payload.model_dump(), envelope.occurred_at)
+    if written:
+        await store.replace_periods(
+            conn,
+            payload.id,
+            [(p.start_date, p.end_date, p.planned_seconds) for p in payload.periods],
+        )
+    else:
+        await store.keep_earliest_created(conn, payload.id, envelope.occurred_at)
+
+
+async def on_consumption_recorded(
+    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+) -> None:
+    assert isinstance(payload, ConsumptionRecorded)
+    # Stored even when the contract is not known yet: its row may still be on its way.
+    await store.add_consumption(
+        conn,
+        payload.contract_id,
+        payload.period_start,
+        payload.team,
+        payload.activity,
+        payload.delta_seconds,
+        payload.delta_worklogs,
+        payload.delta_outside_dates_seconds,
+    )
+
+
+async def on_worklog_changed(
+    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+) -> None:
+    """Track the worklogs outside the contract dates (recorded, corrected or deleted)."""
+    assert isinstance(payload, Worklog)
+    deleted = envelope.type is EventType.WORKLOG_DELETED
+    if envelope.type is EventType.WORKLOG_RECORDED and not payload.outside_dates:
+        # A first version inside the dates lists nothing, and any later version is newer.
+        return
+    # Corrections and deletions are kept even inside the dates, as tombstones: an older
+    # "outside" version arriving after them must not put the worklog back on the list.
+    await store.upsert_worklog_version(
+        conn, payload.model_dump(), deleted=deleted, version_at=envelope.occurred_at
+    )
+
+
+async def on_alert_raised(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:
+    assert isinstance(payload, AlertRaised)
+    await store.insert_alert(conn, payload.model_dump(), envelope.occurred_at)
+
+
+async def on_notification_outcome(
+    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+) -> None:
+    assert isinstance(payload, NotificationOutcome)
+    status = "sent" if envelope.type is EventType.NOTIFICATION_SENT else "failed"
+    await store.upsert_notification(conn, payload.model_dump(), status, envelope.occurred_at)
