@@ -1,0 +1,258 @@
+"""All SQL of the worklog-ingest service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+# --- the routing replica -------------------------------------------------------------------
+
+
+async def upsert_contract(
+    conn: asyncpg.Connection,
+    contract_id: uuid.UUID,
+    timezone: str,
+    start_date: dt.date,
+    end_date: dt.date,
+    teams: list[str],
+    changed_at: dt.datetime,
+) -> bool:
+    """Store a contract's state unless a newer one is stored; True when this one was kept."""
+    kept = await conn.fetchval(
+        """INSERT INTO contracts (id, timezone, start_date, end_date, teams, changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6)
+           ON CONFLICT (id) DO UPDATE
+              SET timezone = excluded.timezone, start_date = excluded.start_date,
+                  end_date = excluded.end_date, teams = excluded.teams,
+                  changed_at = excluded.changed_at, replicated_at = now()
+              WHERE contracts.changed_at <= excluded.changed_at
+           RETURNING true""",
+        contract_id,
+        timezone,
+        start_date,
+        end_date,
+        teams,
+        changed_at,
+    )
+    return bool(kept)
+
+
+async def replace_periods(
+    conn: asyncpg.Connection,
+    contract_id: uuid.UUID,
+    periods: Sequence[tuple[dt.date, dt.date, int]],
+) -> None:
+    await conn.execute("DELETE FROM contract_periods WHERE contract_id = $1", contract_id)
+    await conn.execute(
+        """INSERT INTO contract_periods (contract_id, start_date, end_date, planned_seconds)
+           SELECT $1::uuid, * FROM unnest($2::date[], $3::date[], $4::bigint[])""",
+        contract_id,
+        [p[0] for p in periods],
+        [p[1] for p in periods],
+        [p[2] for p in periods],
+    )
+
+
+async def replace_work_accounts(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, work_accounts: list[str]
+) -> None:
+    await conn.execute("DELETE FROM contract_work_accounts WHERE contract_id = $1", contract_id)
+    await conn.execute(
+        """INSERT INTO contract_work_accounts (work_account, contract_id)
+           SELECT DISTINCT account, $1::uuid FROM unnest($2::text[]) AS account""",
+        contract_id,
+        work_accounts,
+    )
+
+
+_ROUTE_COLUMNS = """c.id, c.timezone, c.start_date, c.end_date,
+       array_agg(p.start_date ORDER BY p.start_date) AS period_starts,
+       array_agg(p.end_date ORDER BY p.start_date) AS period_ends"""
+
+
+async def routes_by_id(
+    conn: asyncpg.Connection, contract_ids: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    if not contract_ids:
+        return []
+    return await conn.fetch(
+        f"""SELECT {_ROUTE_COLUMNS}
+            FROM contracts c JOIN contract_periods p ON p.contract_id = c.id
+            WHERE c.id = any($1::uuid[])
+            GROUP BY c.id""",
+        list(contract_ids),
+    )
+
+
+async def routes_by_work_account(
+    conn: asyncpg.Connection, work_accounts: Sequence[str]
+) -> list[asyncpg.Record]:
+    """Every contract each work account routes to (one row per account and contract)."""
+    if not work_accounts:
+        return []
+    return await conn.fetch(
+        f"""SELECT w.work_account, {_ROUTE_COLUMNS}
+            FROM contract_work_accounts w
+            JOIN contracts c ON c.id = w.contract_id
+            JOIN contract_periods p ON p.contract_id = c.id
+            WHERE w.work_account = any($1::text[])
+            GROUP BY w.work_account, c.id""",
+        list(work_accounts),
+    )
+
+
+# --- worklogs ------------------------------------------------------------------------------
+
+#: What a new worklog row is made of, in this order.
+INSERT_COLUMNS = (
+    "id",
+    "source",
+    "external_id",
+    "contract_id",
+    "work_account",
+    "period_start",
+    "period_end",
+    "outside_dates",
+    "author",
+    "team",
+    "activity",
+    "started_at",
+    "seconds",
+    "ticket",
+)
+_INSERT_LIST = ", ".join(INSERT_COLUMNS)
+_COLUMNS = f"{_INSERT_LIST}, version, created_at, updated_at, deleted_at"
+
+
+async def insert_worklog(conn: asyncpg.Connection, row: Sequence[Any]) -> asyncpg.Record | None:
+    """Insert one worklog; None when (source, external_id) is already stored."""
+    placeholders = ", ".join(f"${i}" for i in range(1, len(INSERT_COLUMNS) + 1))
+    return await conn.fetchrow(
+        f"""INSERT INTO worklogs ({_INSERT_LIST}) VALUES ({placeholders})
+            ON CONFLICT (source, external_id) DO NOTHING
+            RETURNING {_COLUMNS}""",
+        *row,
+    )
+
+
+async def insert_worklogs(
+    conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]
+) -> list[asyncpg.Record]:
+    """Insert many worklogs in one statement; returns the rows actually created.
+
+    The rows are copied (binary COPY) into a temporary table dropped at commit, then moved
+    in key order, so two batches sharing keys never wait on each other in a cycle (deadlock),
+    and of two rows of one batch with the same (source, external_id) the first one wins.
+    Must run inside a transaction.
+    """
+    await conn.execute(
+        """CREATE TEMPORARY TABLE worklogs_in (
+               ord int NOT NULL, id uuid, source text, external_id text, contract_id uuid,
+               work_account text, period_start date, period_end date, outside_dates boolean,
+               author text, team text, activity text, started_at timestamptz, seconds integer,
+               ticket text
+           ) ON COMMIT DROP"""
+    )
+    await conn.copy_records_to_table(
+        "worklogs_in",
+        records=[(ord_, *row) for ord_, row in enumerate(rows)],
+        columns=("ord", *INSERT_COLUMNS),
+    )
+    return await conn.fetch(
+        f"""INSERT INTO worklogs ({_INSERT_LIST})
+            SELECT {_INSERT_LIST} FROM worklogs_in
+            ORDER BY source, external_id, ord
+            ON CONFLICT (source, external_id) DO NOTHING
+            RETURNING {_COLUMNS}"""
+    )
+
+
+async def worklogs_by_keys(
+    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+) -> list[asyncpg.Record]:
+    """The stored worklogs with these (source, external_id) pairs, deleted ones included."""
+    if not keys:
+        return []
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM worklogs
+            WHERE (source, external_id) IN (
+                SELECT * FROM unnest($1::text[], $2::text[]))""",
+        [k[0] for k in keys],
+        [k[1] for k in keys],
+    )
+
+
+async def get_worklog(
+    conn: asyncpg.Connection, worklog_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    """A live (not deleted) worklog; ``for_update`` locks it until the transaction ends."""
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM worklogs WHERE id = $1 AND deleted_at IS NULL{lock}",
+        worklog_id,
+    )
+
+
+async def list_worklogs(
+    conn: asyncpg.Connection,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
+    contract_id: uuid.UUID | None,
+) -> list[asyncpg.Record]:
+    created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM worklogs
+            WHERE deleted_at IS NULL AND (created_at, id) > ($1, $2)
+              AND ($4::uuid IS NULL OR contract_id = $4)
+            ORDER BY created_at, id LIMIT $3""",
+        created_at,
+        last_id,
+        limit,
+        contract_id,
+    )
+
+
+async def update_worklog(
+    conn: asyncpg.Connection, worklog_id: uuid.UUID, values: dict[str, Any]
+) -> asyncpg.Record:
+    """Replace the editable fields and the attribution; bumps ``version``.
+
+    The caller holds the row locked (``get_worklog(..., for_update=True)``), so it is there.
+    """
+    row = await conn.fetchrow(
+        f"""UPDATE worklogs
+            SET author = $2, team = $3, activity = $4, started_at = $5, seconds = $6,
+                ticket = $7, period_start = $8, period_end = $9, outside_dates = $10,
+                version = version + 1, updated_at = now()
+            WHERE id = $1
+            RETURNING {_COLUMNS}""",
+        worklog_id,
+        values["author"],
+        values["team"],
+        values["activity"],
+        values["started_at"],
+        values["seconds"],
+        values["ticket"],
+        values["period_start"],
+        values["period_end"],
+        values["outside_dates"],
+    )
+    assert row is not None
+    return row
+
+
+async def soft_delete_worklog(
+    conn: asyncpg.Connection, worklog_id: uuid.UUID
+) -> asyncpg.Record | None:
+    """Mark a live worklog deleted (the row stays); None if absent or already deleted."""
+    return await conn.fetchrow(
+        f"""UPDATE worklogs
+            SET deleted_at = now(), updated_at = now(), version = version + 1
+            WHERE id = $1 AND deleted_at IS NULL
+            RETURNING {_COLUMNS}""",
+        worklog_id,
+    )

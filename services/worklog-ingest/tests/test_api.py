@@ -1,0 +1,538 @@
+"""The worklog-ingest API against the real PostgreSQL and RabbitMQ.
+
+The routing replica is fed the way the contracts service feeds it: ``contract.*`` events on
+the test's exchange.
+"""
+
+import asyncio
+import datetime as dt
+import uuid
+from decimal import Decimal
+
+import pytest
+from burnrate_common.auth import hash_key
+from burnrate_common.events import (
+    ApiKeyIssued,
+    ContractChanged,
+    ContractPeriod,
+    EventType,
+    new_event,
+)
+from burnrate_common.testing import eventually, publish, serve
+from burnrate_worklog_ingest.bootstrap import build
+from burnrate_worklog_ingest.settings import WorklogIngestSettings
+
+pytestmark = pytest.mark.integration
+
+D = dt.date
+PLANNED = 40 * 3600
+START_2026, END_2026 = D(2026, 1, 1), D(2026, 12, 31)
+
+
+def monthly_periods(start, end):
+    periods, month = [], D(start.year, start.month, 1)
+    while month <= end:
+        following = D(month.year + month.month // 12, month.month % 12 + 1, 1)
+        periods.append(
+            ContractPeriod(
+                start_date=max(month, start),
+                end_date=min(following - dt.timedelta(days=1), end),
+                planned_seconds=PLANNED,
+            )
+        )
+        month = following
+    return periods
+
+
+def contract_event(
+    contract_id=None,
+    *,
+    start=START_2026,
+    end=END_2026,
+    timezone="Europe/Amsterdam",
+    work_accounts=("ACME-SUPPORT",),
+    event_type=EventType.CONTRACT_CREATED,
+):
+    contract_id = contract_id or uuid.uuid4()
+    payload = ContractChanged(
+        id=contract_id,
+        customer_id=uuid.UUID(int=7),
+        code=f"C-{contract_id.hex[:8]}",
+        title="Acme support",
+        owner_email="owner@msp.example",
+        start_date=start,
+        end_date=end,
+        timezone=timezone,
+        period="monthly",
+        planned_hours=Decimal(40),
+        teams=["servicedesk", "field"],
+        work_accounts=list(work_accounts),
+        periods=monthly_periods(start, end),
+    )
+    return new_event(event_type, payload, key=contract_id, producer="contracts")
+
+
+def worklog(contract_id=None, **overrides):
+    body = {
+        "source": "api",
+        "external_id": uuid.uuid4().hex,
+        "contract_id": str(contract_id) if contract_id else None,
+        "author": "tech1",
+        "team": "servicedesk",
+        "activity": "phone support",
+        "started_at": "2026-03-10T09:00:00+01:00",
+        "seconds": 10_800,
+        "ticket": "ACME-42",
+    }
+    return {k: v for k, v in (body | overrides).items() if v is not None}
+
+
+def consumption(contract_id, period_start, period_end, seconds, worklogs, outside=0, **key):
+    return {
+        "contract_id": str(contract_id),
+        "period_start": period_start,
+        "period_end": period_end,
+        "team": key.get("team", "servicedesk"),
+        "activity": key.get("activity", "phone support"),
+        "delta_seconds": seconds,
+        "delta_worklogs": worklogs,
+        "delta_outside_dates_seconds": outside,
+    }
+
+
+def handled(api, event_type, status="success"):
+    value = api.app.state.metrics.registry.get_sample_value(
+        "burnrate_worklog_ingest_messages_consumed_total",
+        {"type": event_type.value, "status": status},
+    )
+    return int(value or 0)
+
+
+async def replicate(api, isolation, *events):
+    """Publish contract events as the contracts service would, and wait until handled."""
+    before = handled(api, EventType.CONTRACT_CREATED) + handled(api, EventType.CONTRACT_UPDATED)
+    await publish(isolation.amqp_url, isolation.amqp_prefix, *events)
+
+    async def done():
+        now = handled(api, EventType.CONTRACT_CREATED) + handled(api, EventType.CONTRACT_UPDATED)
+        return now >= before + len(events)
+
+    await eventually(done)
+
+
+async def settled(probe, event_type, count):
+    """Exactly ``count`` events of that type were published (waits for late extras too)."""
+
+    async def arrived():
+        return len(probe.of_type(event_type)) >= count
+
+    await eventually(arrived)
+    await asyncio.sleep(0.3)
+    found = probe.of_type(event_type)
+    assert len(found) == count, [e.data for e in found]
+    return [e.data for e in found]
+
+
+@pytest.fixture
+async def api(isolation, probe):
+    await probe.start("worklog.*", "consumption.recorded")
+    async with serve(build(isolation.settings(WorklogIngestSettings))) as client:
+        yield client
+
+
+@pytest.fixture
+async def contract_id(api, isolation):
+    """A 2026 contract in Amsterdam with monthly periods, in the replica."""
+    event = contract_event()
+    await replicate(api, isolation, event)
+    return uuid.UUID(event.key)
+
+
+async def test_record_one_then_the_same_again_is_a_duplicate(api, isolation, probe):
+    event = contract_event()
+    cid = event.key
+    await publish(isolation.amqp_url, isolation.amqp_prefix, event)
+    body = worklog(cid)
+
+    async def recorded():
+        response = await api.post("/v1/worklogs", json=body)
+        assert response.status_code == 201, response.text
+        return response
+
+    response = await eventually(recorded)
+    created = response.json()
+    assert response.headers["location"] == f"/v1/worklogs/{created['id']}"
+    assert {k: created[k] for k in created if k not in ("id", "created_at", "updated_at")} == {
+        "source": "api",
+        "external_id": body["external_id"],
+        "contract_id": cid,
+        "work_account": None,
+        "period_start": "2026-03-01",
+        "period_end": "2026-03-31",
+        "outside_dates": False,
+        "author": "tech1",
+        "team": "servicedesk",
+        "activity": "phone support",
+        "started_at": "2026-03-10T08:00:00Z",
+        "seconds": 10_800,
+        "hours": 3.0,
+        "ticket": "ACME-42",
+        "version": 1,
+        "deleted_at": None,
+        "duplicate": False,
+    }
+
+    again = await api.post("/v1/worklogs", json=body | {"seconds": 60, "author": "someone"})
+    assert again.status_code == 200
+    assert again.json() == created | {"duplicate": True}
+
+    stored = (await api.get(f"/v1/worklogs/{created['id']}")).json()
+    assert stored["seconds"] == 10_800 and stored["version"] == 1
+
+    [recorded_event] = await settled(probe, EventType.WORKLOG_RECORDED, 1)
+    assert recorded_event["id"] == created["id"] and recorded_event["seconds"] == 10_800
+    assert await settled(probe, EventType.CONSUMPTION_RECORDED, 1) == [
+        consumption(cid, "2026-03-01", "2026-03-31", 10_800, 1)
+    ]
+    assert probe.of_type(EventType.CONSUMPTION_RECORDED)[0].key == cid
+
+
+async def test_a_work_account_routes_by_the_local_date_in_the_contract_zone(api, isolation):
+    c2025, c2026 = contract_event(start=D(2025, 1, 1), end=D(2025, 12, 31)), contract_event()
+    await replicate(api, isolation, c2025, c2026)
+
+    # 23:30 UTC on 31 December 2025 is already 1 January 2026 in Amsterdam.
+    new_year = await api.post(
+        "/v1/worklogs",
+        json=worklog(work_account="ACME-SUPPORT", started_at="2025-12-31T23:30:00Z"),
+    )
+    assert new_year.status_code == 201, new_year.text
+    assert (new_year.json()["contract_id"], new_year.json()["period_start"]) == (
+        c2026.key,
+        "2026-01-01",
+    )
+    old_year = await api.post(
+        "/v1/worklogs",
+        json=worklog(work_account="ACME-SUPPORT", started_at="2025-12-31T22:30:00Z"),
+    )
+    assert (old_year.json()["contract_id"], old_year.json()["period_start"]) == (
+        c2025.key,
+        "2025-12-01",
+    )
+    assert old_year.json()["work_account"] == "ACME-SUPPORT"
+
+    nowhere = await api.post(
+        "/v1/worklogs",
+        json=worklog(work_account="ACME-SUPPORT", started_at="2027-02-01T10:00:00Z"),
+    )
+    assert nowhere.status_code == 422
+    assert nowhere.json()["errors"][0]["field"] == "work_account"
+
+
+async def test_outside_the_dates_is_counted_and_flagged(api, contract_id, probe):
+    response = await api.post(
+        "/v1/worklogs", json=worklog(contract_id, started_at="2027-01-05T10:00:00+01:00")
+    )
+    assert response.status_code == 201
+    assert response.json()["outside_dates"] is True
+    assert response.json()["period_start"] == "2026-12-01"
+    assert await settled(probe, EventType.CONSUMPTION_RECORDED, 1) == [
+        consumption(contract_id, "2026-12-01", "2026-12-31", 10_800, 1, outside=10_800)
+    ]
+    assert probe.of_type(EventType.WORKLOG_RECORDED)[0].data["outside_dates"] is True
+
+
+async def test_a_batch_with_bad_items_stores_nothing_and_names_every_one(api, contract_id, probe):
+    items = [worklog(contract_id) for _ in range(5)]
+    items[1]["contract_id"] = str(uuid.uuid4())
+    items[3]["seconds"] = 0
+    items[4]["started_at"] = "2026-03-10T09:00:00"
+    response = await api.post("/v1/worklogs/batch", json={"worklogs": items})
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["field"] for e in response.json()["errors"]] == [
+        "worklogs.1.contract_id",
+        "worklogs.3.seconds",
+        "worklogs.4.started_at",
+    ]
+    assert "eventual consistency" in response.json()["errors"][0]["message"]
+    assert (await api.get("/v1/worklogs")).json()["items"] == []
+    await asyncio.sleep(0.5)
+    assert probe.events == []
+
+
+async def test_a_batch_is_aggregated_and_idempotent(api, contract_id, probe):
+    items = [worklog(contract_id, seconds=3600) for _ in range(3)]
+    items.append(worklog(contract_id, team="field", seconds=1800))
+    items.append(items[0] | {"seconds": 60})  # the same worklog twice in one batch
+    response = await api.post("/v1/worklogs/batch", json={"worklogs": items})
+    assert response.status_code == 201, response.text
+    result = response.json()
+    assert (result["created"], result["duplicates"]) == (4, 1)
+    assert result["worklogs"][4] == result["worklogs"][0]
+    assert len(set(result["worklogs"])) == 4
+
+    assert await settled(probe, EventType.CONSUMPTION_RECORDED, 2) == [
+        consumption(contract_id, "2026-03-01", "2026-03-31", 1800, 1, team="field"),
+        consumption(contract_id, "2026-03-01", "2026-03-31", 10_800, 3),
+    ]
+    recorded = await settled(probe, EventType.WORKLOG_RECORDED, 4)
+    assert [e["id"] for e in recorded] == result["worklogs"][:4]
+
+    again = await api.post("/v1/worklogs/batch", json={"worklogs": items})
+    assert again.status_code == 200
+    assert again.json() == {"created": 0, "duplicates": 5, "worklogs": result["worklogs"]}
+    await settled(probe, EventType.CONSUMPTION_RECORDED, 2)
+
+
+async def test_concurrent_batches_sharing_worklogs_store_each_once(api, contract_id, probe):
+    items = [worklog(contract_id, external_id=f"jira-{n}", seconds=60) for n in range(300)]
+    forward, backward = await asyncio.gather(
+        api.post("/v1/worklogs/batch", json={"worklogs": items}),
+        api.post("/v1/worklogs/batch", json={"worklogs": items[::-1]}),
+    )
+    assert {forward.status_code, backward.status_code} <= {200, 201}
+    assert forward.json()["created"] + backward.json()["created"] == 300
+    assert forward.json()["worklogs"] == backward.json()["worklogs"][::-1]
+    # One aggregated event per request that created something.
+    creators = sum(r.json()["created"] > 0 for r in (forward, backward))
+    deltas = await settled(probe, EventType.CONSUMPTION_RECORDED, creators)
+    assert sum(d["delta_seconds"] for d in deltas) == 300 * 60
+    assert sum(d["delta_worklogs"] for d in deltas) == 300
+
+
+async def test_ten_thousand_is_the_limit(api, contract_id):
+    items = [worklog(contract_id, external_id=f"tempo-{n}", seconds=60) for n in range(10_000)]
+    response = await api.post("/v1/worklogs/batch", json={"worklogs": items})
+    assert response.status_code == 201, response.text
+    assert response.json()["created"] == 10_000
+    assert len(set(response.json()["worklogs"])) == 10_000
+
+    too_many = await api.post("/v1/worklogs/batch", json={"worklogs": [*items, items[0]]})
+    assert too_many.status_code == 413
+    assert too_many.json()["errors"] == [
+        {"field": "worklogs", "message": "10001 worklogs; at most 10000 per batch."}
+    ]
+
+
+async def test_a_correction_publishes_the_exact_deltas(api, contract_id, probe):
+    created = (await api.post("/v1/worklogs", json=worklog(contract_id))).json()
+    update = {
+        "author": "tech1",
+        "team": "servicedesk",
+        "activity": "phone support",
+        "started_at": "2026-03-10T09:00:00+01:00",
+        "seconds": 3600,
+        "ticket": "ACME-42",
+    }
+    response = await api.put(f"/v1/worklogs/{created['id']}", json=update)
+    assert response.status_code == 200
+    assert (response.json()["seconds"], response.json()["version"]) == (3600, 2)
+    march = (contract_id, "2026-03-01", "2026-03-31")
+    assert await settled(probe, EventType.CONSUMPTION_RECORDED, 2) == [
+        consumption(*march, 10_800, 1),
+        consumption(*march, -7200, 0),
+    ]
+    corrected = await settled(probe, EventType.WORKLOG_CORRECTED, 1)
+    assert corrected[0]["seconds"] == 3600
+
+    # Unchanged: no new version, no event.
+    same = await api.put(f"/v1/worklogs/{created['id']}", json=update)
+    assert same.json()["version"] == 2
+
+    # 23:30 UTC on 31 March is April in Amsterdam; and another team.
+    moved = update | {"started_at": "2026-03-31T23:30:00Z", "team": "field", "seconds": 5400}
+    response = await api.put(f"/v1/worklogs/{created['id']}", json=moved)
+    assert (response.json()["period_start"], response.json()["version"]) == ("2026-04-01", 3)
+    events = await settled(probe, EventType.CONSUMPTION_RECORDED, 4)
+    assert events[2:] == [
+        consumption(*march, -3600, -1),
+        consumption(contract_id, "2026-04-01", "2026-04-30", 5400, 1, team="field"),
+    ]
+    await settled(probe, EventType.WORKLOG_CORRECTED, 2)
+
+    bad = await api.put(f"/v1/worklogs/{created['id']}", json=update | {"seconds": -5})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "seconds"
+    frozen = await api.put(f"/v1/worklogs/{created['id']}", json=update | {"source": "jira"})
+    assert frozen.status_code == 422 and frozen.json()["errors"][0]["field"] == "source"
+    missing = await api.put(f"/v1/worklogs/{uuid.uuid4()}", json=update)
+    assert missing.status_code == 404
+
+
+async def test_a_delete_takes_the_time_back_once(api, contract_id, probe):
+    body = worklog(contract_id, started_at="2025-12-20T10:00:00Z", seconds=5400)
+    created = (await api.post("/v1/worklogs", json=body)).json()
+    assert created["outside_dates"] is True
+
+    assert (await api.delete(f"/v1/worklogs/{created['id']}")).status_code == 204
+    assert await settled(probe, EventType.CONSUMPTION_RECORDED, 2) == [
+        consumption(contract_id, "2026-01-01", "2026-01-31", 5400, 1, outside=5400),
+        consumption(contract_id, "2026-01-01", "2026-01-31", -5400, -1, outside=-5400),
+    ]
+    [deleted] = await settled(probe, EventType.WORKLOG_DELETED, 1)
+    assert deleted["id"] == created["id"]
+
+    second = await api.delete(f"/v1/worklogs/{created['id']}")
+    assert second.status_code == 404 and second.json()["errors"][0]["field"] == "worklog_id"
+    assert (await api.get(f"/v1/worklogs/{created['id']}")).status_code == 404
+    assert (await api.get("/v1/worklogs")).json()["items"] == []
+    # The same worklog sent again does not come back to life.
+    replay = await api.post("/v1/worklogs", json=body)
+    assert replay.status_code == 200
+    assert replay.json()["duplicate"] is True and replay.json()["deleted_at"] is not None
+    assert replay.json()["version"] == 2
+    await settled(probe, EventType.CONSUMPTION_RECORDED, 2)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "title"),
+    [
+        (
+            {"contract_id": "00000000-0000-0000-0000-000000000001"},
+            "contract_id",
+            "Unknown contract",
+        ),
+        ({"contract_id": None, "work_account": "NOBODY"}, "work_account", "Unknown work account"),
+        ({"contract_id": None}, "contract_id", "Contract or work account required"),
+        ({"started_at": "2026-03-10T09:00:00"}, "started_at", "Invalid input"),
+        ({"seconds": 0}, "seconds", "Invalid input"),
+        ({"seconds": 24 * 3600 + 1}, "seconds", "Invalid input"),
+        ({"seconds": "3600s"}, "seconds", "Invalid input"),
+        ({"source": "excel"}, "source", "Invalid input"),
+        ({"author": "  "}, "author", "Invalid input"),
+    ],
+)
+async def test_bad_input_names_the_field_and_writes_nothing(
+    api, contract_id, probe, change, field, title
+):
+    body = {k: v for k, v in (worklog(contract_id) | change).items() if v is not None}
+    response = await api.post("/v1/worklogs", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert (problem["title"], [e["field"] for e in problem["errors"]]) == (title, [field])
+    if title.startswith("Unknown"):
+        assert "eventual consistency" in problem["detail"]
+    assert (await api.get("/v1/worklogs")).json()["items"] == []
+    assert probe.events == []
+
+
+async def test_malformed_json_is_a_400_for_one_and_for_a_batch(api):
+    for path in ("/v1/worklogs", "/v1/worklogs/batch"):
+        response = await api.post(
+            path, content=b'{"source": "api",', headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400, path
+        assert response.json()["title"] == "Malformed JSON"
+        assert response.json()["errors"][0]["field"] == "body"
+    shapeless = await api.post("/v1/worklogs/batch", json=[1, 2])
+    assert shapeless.status_code == 422
+
+
+async def test_keys_need_the_worklog_scopes(api, isolation, contract_id):
+    assert (await api.get("/v1/worklogs", headers={"Authorization": ""})).status_code == 401
+    unknown = await api.post(
+        "/v1/worklogs", json=worklog(contract_id), headers={"Authorization": "Bearer nope"}
+    )
+    assert unknown.status_code == 401
+    assert unknown.json()["errors"][0]["field"] == "Authorization"
+
+    key = "br_reader_only_key"
+    issued = ApiKeyIssued(
+        id=uuid.uuid4(), name="reporting", key_hash=hash_key(key), scopes=["worklogs:read"]
+    )
+    await publish(
+        isolation.amqp_url,
+        isolation.amqp_prefix,
+        new_event(EventType.APIKEY_ISSUED, issued, key=issued.id, producer="contracts"),
+    )
+    reader = {"Authorization": f"Bearer {key}"}
+
+    async def accepted():
+        return (await api.get("/v1/worklogs", headers=reader)).status_code == 200
+
+    await eventually(accepted)
+    forbidden = await api.post("/v1/worklogs", json=worklog(contract_id), headers=reader)
+    assert forbidden.status_code == 403
+    assert forbidden.json()["required_scope"] == "worklogs:write"
+    batch = await api.post("/v1/worklogs/batch", json={"worklogs": []}, headers=reader)
+    assert batch.status_code == 403
+    assert (await api.get("/v1/worklogs")).json()["items"] == []
+
+
+async def test_a_redelivered_or_stale_contract_event_changes_nothing(api, isolation):
+    cid = uuid.uuid4()
+    created = contract_event(cid, end=D(2026, 6, 30), work_accounts=["OLD"])
+    updated = contract_event(
+        cid, end=D(2026, 12, 31), work_accounts=["NEW"], event_type=EventType.CONTRACT_UPDATED
+    )
+    await replicate(api, isolation, created)
+    await replicate(api, isolation, updated)
+
+    # The same event again (inbox), and an older state under a new id (newer wins).
+    stale = contract_event(cid, end=D(2026, 3, 31), work_accounts=["OLD"]).model_copy(
+        update={"occurred_at": created.occurred_at - dt.timedelta(minutes=1)}
+    )
+    await publish(isolation.amqp_url, isolation.amqp_prefix, created)
+    await replicate(api, isolation, stale)
+
+    async def redelivery_dropped():
+        return handled(api, EventType.CONTRACT_CREATED, "duplicate") == 1
+
+    await eventually(redelivery_dropped)
+
+    september = await api.post(
+        "/v1/worklogs", json=worklog(work_account="NEW", started_at="2026-09-15T10:00:00Z")
+    )
+    assert september.status_code == 201, september.text
+    assert september.json()["period_start"] == "2026-09-01"
+    old_account = await api.post(
+        "/v1/worklogs", json=worklog(work_account="OLD", started_at="2026-02-15T10:00:00Z")
+    )
+    assert old_account.status_code == 422
+    assert old_account.json()["errors"][0]["field"] == "work_account"
+
+
+async def test_an_unroutable_contract_event_is_dead_lettered_and_the_consumer_goes_on(isolation):
+    settings = isolation.settings(WorklogIngestSettings, consumer_max_attempts=2)
+    async with serve(build(settings)) as api:
+        broken = contract_event(timezone="Mars/Olympus")
+        good = contract_event()
+        await publish(isolation.amqp_url, isolation.amqp_prefix, broken, good)
+
+        async def both_handled():
+            return (
+                handled(api, EventType.CONTRACT_CREATED, "dead_lettered") == 1
+                and handled(api, EventType.CONTRACT_CREATED) == 1
+            )
+
+        await eventually(both_handled)
+        refused = await api.post("/v1/worklogs", json=worklog(broken.key))
+        assert refused.status_code == 422
+        assert (await api.post("/v1/worklogs", json=worklog(good.key))).status_code == 201
+
+
+async def test_list_with_cursor_and_filter(api, isolation, contract_id):
+    other = contract_event(work_accounts=[])
+    await replicate(api, isolation, other)
+    items = [worklog(contract_id), worklog(other.key), worklog(contract_id), worklog(contract_id)]
+    ids = (await api.post("/v1/worklogs/batch", json={"worklogs": items})).json()["worklogs"]
+
+    seen, cursor = [], None
+    while True:
+        params = {"contract_id": str(contract_id), "limit": 2} | (
+            {"cursor": cursor} if cursor else {}
+        )
+        page = (await api.get("/v1/worklogs", params=params)).json()
+        seen += [w["id"] for w in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert sorted(seen) == sorted([ids[0], ids[2], ids[3]])
+    everything = (await api.get("/v1/worklogs", params={"limit": 10})).json()
+    assert len(everything["items"]) == 4 and everything["next_cursor"] is None
+
+    bad = await api.get("/v1/worklogs", params={"cursor": "garbage"})
+    assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "cursor"
+    too_big = await api.get("/v1/worklogs", params={"limit": 100_000})
+    assert too_big.status_code == 422 and too_big.json()["errors"][0]["field"] == "limit"
+    assert (await api.get("/openapi.json")).status_code == 200

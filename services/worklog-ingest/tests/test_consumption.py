@@ -1,0 +1,124 @@
+import datetime as dt
+import uuid
+from collections import Counter
+
+from burnrate_worklog_ingest.domain.consumption import (
+    ConsumptionKey,
+    Delta,
+    Share,
+    change,
+    summed,
+)
+from hypothesis import given
+from hypothesis import strategies as st
+
+CONTRACT = uuid.UUID(int=1)
+MARCH, APRIL = dt.date(2026, 3, 1), dt.date(2026, 4, 1)
+END = {MARCH: dt.date(2026, 3, 31), APRIL: dt.date(2026, 4, 30)}
+
+
+def share(seconds, period=MARCH, team="servicedesk", activity="phone", outside=False):
+    return Share(ConsumptionKey(CONTRACT, period, team, activity), END[period], seconds, outside)
+
+
+def key(period=MARCH, team="servicedesk", activity="phone"):
+    return ConsumptionKey(CONTRACT, period, team, activity)
+
+
+def test_a_new_worklog_adds_its_seconds_and_one_worklog():
+    assert change(None, share(3600)) == [Delta(key(), END[MARCH], 3600, 1, 0)]
+
+
+def test_a_delete_takes_everything_back_including_outside_seconds():
+    assert change(share(5400, outside=True), None) == [Delta(key(), END[MARCH], -5400, -1, -5400)]
+
+
+def test_three_hours_corrected_to_one_is_minus_7200_on_the_same_key():
+    assert change(share(10_800), share(3600)) == [Delta(key(), END[MARCH], -7200, 0, 0)]
+
+
+def test_moving_to_another_period_moves_the_whole_worklog():
+    assert change(share(3600), share(1800, period=APRIL)) == [
+        Delta(key(MARCH), END[MARCH], -3600, -1, 0),
+        Delta(key(APRIL), END[APRIL], 1800, 1, 0),
+    ]
+
+
+def test_moving_to_another_team_or_activity():
+    assert change(share(3600), share(3600, team="field")) == [
+        Delta(key(team="field"), END[MARCH], 3600, 1, 0),
+        Delta(key(), END[MARCH], -3600, -1, 0),
+    ]
+    assert change(share(3600), share(3600, activity="onsite")) == [
+        Delta(key(activity="onsite"), END[MARCH], 3600, 1, 0),
+        Delta(key(), END[MARCH], -3600, -1, 0),
+    ]
+
+
+def test_an_edit_that_changes_no_totals_yields_no_delta():
+    assert change(share(3600), share(3600)) == []
+
+
+def test_coming_inside_the_dates_only_moves_outside_seconds():
+    assert change(share(3600, outside=True), share(3600)) == [Delta(key(), END[MARCH], 0, 0, -3600)]
+
+
+def test_a_batch_is_summed_per_key_and_zero_sums_are_dropped():
+    changes = [
+        (None, share(3600)),
+        (None, share(1800, outside=True)),
+        (None, share(600, team="field")),
+        (share(600, team="field"), None),
+        (None, share(900, period=APRIL)),
+    ]
+    assert summed(changes) == [
+        Delta(key(MARCH), END[MARCH], 5400, 2, 1800),
+        Delta(key(APRIL), END[APRIL], 900, 1, 0),
+    ]
+
+
+shares = st.builds(
+    share,
+    st.integers(1, 86_400),
+    period=st.sampled_from([MARCH, APRIL]),
+    team=st.sampled_from(["servicedesk", "field"]),
+    activity=st.sampled_from(["phone", "onsite"]),
+    outside=st.booleans(),
+)
+operations = st.lists(st.tuples(st.integers(0, 5), st.none() | shares), max_size=60)
+
+
+@given(operations)
+def test_summed_deltas_equal_the_totals_of_the_surviving_worklogs(ops):
+    """Any sequence of creates, corrections and deletes over six worklogs."""
+    live: dict[int, Share] = {}
+    published: list[Delta] = []
+    changes = []
+    for worklog, after in ops:
+        changes.append((live.get(worklog), after))
+        published += change(live.get(worklog), after)
+        if after is None:
+            live.pop(worklog, None)
+        else:
+            live[worklog] = after
+
+    def totals_of(deltas):
+        totals: Counter = Counter()
+        for d in deltas:
+            totals[(d.key, "seconds")] += d.seconds
+            totals[(d.key, "worklogs")] += d.worklogs
+            totals[(d.key, "outside")] += d.outside_dates_seconds
+        return totals
+
+    expected: Counter = Counter()
+    for s in live.values():
+        expected[(s.key, "seconds")] += s.seconds
+        expected[(s.key, "worklogs")] += 1
+        expected[(s.key, "outside")] += s.seconds if s.outside_dates else 0
+
+    def nonzero(counter):
+        return {k: v for k, v in counter.items() if v != 0}
+
+    # Published one change at a time, or summed over the whole sequence: the same totals.
+    assert nonzero(totals_of(published)) == nonzero(expected)
+    assert nonzero(totals_of(summed(changes))) == nonzero(expected)
