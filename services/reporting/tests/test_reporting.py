@@ -17,6 +17,7 @@ from burnrate_common.events import (
     EventType,
     NotificationOutcome,
     Worklog,
+    WorklogsChanged,
     new_event,
 )
 from burnrate_common.testing import eventually, publish, serve
@@ -120,7 +121,12 @@ def worklog_event(event_type, worklog_id, contract_id, *, started_at, seconds, o
         outside_dates=outside_dates,
         ticket="SUP-7",
     )
-    return new_event(event_type, payload, key=contract_id, producer="worklog-ingest")
+    return new_event(
+        event_type,
+        WorklogsChanged(contract_id=contract_id, worklogs=[payload]),
+        key=contract_id,
+        producer="worklog-ingest",
+    )
 
 
 def alert_event(contract_id, stage, trigger, executed_hours, period_start=MARCH):

@@ -77,7 +77,20 @@ async def test_the_40_hour_month(rig):
         "stage": "70",
         "planned_seconds": 40 * H,
         "executed_seconds": 28 * H,
-        "audience": {"owner": True, "customer_contacts": True, "emails": []},
+        "audience": {
+            "owner": True,
+            "teams": False,
+            "customer_contacts": True,
+            "emails": [],
+            "webhook_url": None,
+            "include_internal": False,
+        },
+        "customer_id": None,
+        "days_before_end": None,
+        "forecast_seconds": None,
+        "forecast_exhaustion_date": None,
+        "unused_seconds": None,
+        "outside_dates_seconds": None,
     }
     assert alerts[2] | {"alert_id": None, "raised_at": None} == {
         "alert_id": None,

@@ -97,6 +97,7 @@ def consumption(contract_id, period_start, period_end, seconds, worklogs, outsid
         "delta_seconds": seconds,
         "delta_worklogs": worklogs,
         "delta_outside_dates_seconds": outside,
+        "author": key.get("author"),
     }
 
 
@@ -131,6 +132,21 @@ async def settled(probe, event_type, count):
     found = probe.of_type(event_type)
     assert len(found) == count, [e.data for e in found]
     return [e.data for e in found]
+
+
+async def settled_worklogs(probe, event_type, count):
+    """Exactly ``count`` worklogs were published in events of that type (flattened)."""
+
+    def worklogs():
+        return [w for e in probe.of_type(event_type) for w in e.data["worklogs"]]
+
+    async def arrived():
+        return len(worklogs()) >= count
+
+    await eventually(arrived)
+    await asyncio.sleep(0.3)
+    assert len(worklogs()) == count, worklogs()
+    return worklogs()
 
 
 @pytest.fixture
@@ -189,7 +205,7 @@ async def test_record_one_then_the_same_again_is_a_duplicate(api, isolation, pro
     stored = (await api.get(f"/v1/worklogs/{created['id']}")).json()
     assert stored["seconds"] == 10_800 and stored["version"] == 1
 
-    [recorded_event] = await settled(probe, EventType.WORKLOG_RECORDED, 1)
+    [recorded_event] = await settled_worklogs(probe, EventType.WORKLOG_RECORDED, 1)
     assert recorded_event["id"] == created["id"] and recorded_event["seconds"] == 10_800
     assert await settled(probe, EventType.CONSUMPTION_RECORDED, 1) == [
         consumption(cid, "2026-03-01", "2026-03-31", 10_800, 1)
@@ -239,7 +255,7 @@ async def test_outside_the_dates_is_counted_and_flagged(api, contract_id, probe)
     assert await settled(probe, EventType.CONSUMPTION_RECORDED, 1) == [
         consumption(contract_id, "2026-12-01", "2026-12-31", 10_800, 1, outside=10_800)
     ]
-    assert probe.of_type(EventType.WORKLOG_RECORDED)[0].data["outside_dates"] is True
+    assert probe.of_type(EventType.WORKLOG_RECORDED)[0].data["worklogs"][0]["outside_dates"] is True
 
 
 async def test_a_batch_with_bad_items_stores_nothing_and_names_every_one(api, contract_id, probe):
@@ -276,7 +292,7 @@ async def test_a_batch_is_aggregated_and_idempotent(api, contract_id, probe):
         consumption(contract_id, "2026-03-01", "2026-03-31", 1800, 1, team="field"),
         consumption(contract_id, "2026-03-01", "2026-03-31", 10_800, 3),
     ]
-    recorded = await settled(probe, EventType.WORKLOG_RECORDED, 4)
+    recorded = await settled_worklogs(probe, EventType.WORKLOG_RECORDED, 4)
     assert [e["id"] for e in recorded] == result["worklogs"][:4]
 
     again = await api.post("/v1/worklogs/batch", json={"worklogs": items})
@@ -333,7 +349,7 @@ async def test_a_correction_publishes_the_exact_deltas(api, contract_id, probe):
         consumption(*march, 10_800, 1),
         consumption(*march, -7200, 0),
     ]
-    corrected = await settled(probe, EventType.WORKLOG_CORRECTED, 1)
+    corrected = await settled_worklogs(probe, EventType.WORKLOG_CORRECTED, 1)
     assert corrected[0]["seconds"] == 3600
 
     # Unchanged: no new version, no event.
@@ -349,7 +365,7 @@ async def test_a_correction_publishes_the_exact_deltas(api, contract_id, probe):
         consumption(*march, -3600, -1),
         consumption(contract_id, "2026-04-01", "2026-04-30", 5400, 1, team="field"),
     ]
-    await settled(probe, EventType.WORKLOG_CORRECTED, 2)
+    await settled_worklogs(probe, EventType.WORKLOG_CORRECTED, 2)
 
     bad = await api.put(f"/v1/worklogs/{created['id']}", json=update | {"seconds": -5})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "seconds"
@@ -369,7 +385,7 @@ async def test_a_delete_takes_the_time_back_once(api, contract_id, probe):
         consumption(contract_id, "2026-01-01", "2026-01-31", 5400, 1, outside=5400),
         consumption(contract_id, "2026-01-01", "2026-01-31", -5400, -1, outside=-5400),
     ]
-    [deleted] = await settled(probe, EventType.WORKLOG_DELETED, 1)
+    [deleted] = await settled_worklogs(probe, EventType.WORKLOG_DELETED, 1)
     assert deleted["id"] == created["id"]
 
     second = await api.delete(f"/v1/worklogs/{created['id']}")

@@ -11,8 +11,10 @@ Topology, with ``P`` the configured prefix and ``S`` the consuming service:
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -46,6 +48,14 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.AdminShutdownError,
     asyncio.TimeoutError,
 )
+
+
+class RetryLater(Exception):
+    """Raised by a handler when the event cannot be handled *yet* (a replica is behind).
+
+    Retried like any failure, but logged as a warning without a traceback.
+    """
+
 
 Handler = Callable[[Connection, Envelope, Payload], Awaitable[None]]
 
@@ -126,18 +136,46 @@ async def declare_consumer_queues(
     return queue
 
 
-def to_message(envelope: Envelope, *, attempt: int = 1) -> aio_pika.Message:
+@dataclass(frozen=True)
+class StoredEvent:
+    """An envelope as the outbox holds it: the JSON body and the fields the properties need."""
+
+    id: uuid.UUID
+    type: str
+    body: bytes
+    occurred_at: dt.datetime
+    correlation_id: str
+    producer: str
+    key: str
+    version: int
+
+    @classmethod
+    def of(cls, envelope: Envelope) -> StoredEvent:
+        return cls(
+            id=envelope.id,
+            type=envelope.type.value,
+            body=envelope.model_dump_json().encode(),
+            occurred_at=envelope.occurred_at,
+            correlation_id=envelope.correlation_id,
+            producer=envelope.producer,
+            key=envelope.key,
+            version=envelope.version,
+        )
+
+
+def to_message(event: Envelope | StoredEvent, *, attempt: int = 1) -> aio_pika.Message:
     """The envelope as body; id, type, time and correlation id copied into AMQP properties."""
+    stored = event if isinstance(event, StoredEvent) else StoredEvent.of(event)
     return aio_pika.Message(
-        envelope.model_dump_json().encode(),
+        stored.body,
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-        message_id=str(envelope.id),
-        type=envelope.type.value,
-        timestamp=envelope.occurred_at,
-        correlation_id=envelope.correlation_id,
-        app_id=envelope.producer,
-        headers={"version": envelope.version, "key": envelope.key, ATTEMPT_HEADER: attempt},
+        message_id=str(stored.id),
+        type=stored.type,
+        timestamp=stored.occurred_at,
+        correlation_id=stored.correlation_id,
+        app_id=stored.producer,
+        headers={"version": stored.version, "key": stored.key, ATTEMPT_HEADER: attempt},
     )
 
 
@@ -149,15 +187,14 @@ class Publisher:
         self._window = asyncio.Semaphore(window)
         self._metrics = metrics
 
-    async def publish(self, envelope: Envelope) -> None:
+    async def publish(self, event: Envelope | StoredEvent) -> None:
+        message = to_message(event)
         async with self._window:
             # Raises on a nack or a closed channel, so the caller does not mark it sent.
-            await self._exchange.publish(
-                to_message(envelope), routing_key=envelope.type.value, mandatory=False
-            )
-        self._metrics.messages_published.labels(envelope.type.value).inc()
+            await self._exchange.publish(message, routing_key=message.type or "", mandatory=False)
+        self._metrics.messages_published.labels(message.type or "").inc()
 
-    async def publish_all(self, envelopes: Iterable[Envelope]) -> None:
+    async def publish_all(self, envelopes: Iterable[Envelope | StoredEvent]) -> None:
         """Publish concurrently; returns once every confirm is in, raises if any failed."""
         await asyncio.gather(*(self.publish(e) for e in envelopes))
 
@@ -211,8 +248,8 @@ class Consumer:
         token = correlation_id.set(envelope.correlation_id)
         try:
             status = await self._handle(handler, envelope, payload)
-        except Exception:
-            await self._retry_or_dead_letter(message, envelope)
+        except Exception as exc:
+            await self._retry_or_dead_letter(message, envelope, exc)
         else:
             await message.ack()
             self._metrics.messages_consumed.labels(kind, status).inc()
@@ -238,18 +275,24 @@ class Consumer:
                 backoff = min(backoff * 2, 30.0)
 
     async def _retry_or_dead_letter(
-        self, message: AbstractIncomingMessage, envelope: Envelope
+        self, message: AbstractIncomingMessage, envelope: Envelope, error: Exception
     ) -> None:
         kind = envelope.type.value
         attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1) or 1)  # type: ignore[arg-type]
         if attempt >= self._topology.max_attempts:
-            log.exception("handler failed, dead-lettered", extra={"event_id": str(envelope.id)})
+            log.error(
+                "handler failed, dead-lettered",
+                exc_info=error,
+                extra={"event_id": str(envelope.id)},
+            )
             self._metrics.messages_consumed.labels(kind, "dead_lettered").inc()
             await message.reject(requeue=False)
             return
-        log.exception(
-            "handler failed, will retry", extra={"event_id": str(envelope.id), "attempt": attempt}
-        )
+        context = {"event_id": str(envelope.id), "attempt": attempt}
+        if isinstance(error, RetryLater):
+            log.warning("event not handled yet, will retry: %s", error, extra=context)
+        else:
+            log.error("handler failed, will retry", exc_info=error, extra=context)
         self._metrics.messages_consumed.labels(kind, "failed").inc()
         # Publish the copy first, then ack: a crash in between gives a duplicate the inbox drops.
         await self._channel.default_exchange.publish(

@@ -20,12 +20,29 @@ log = logging.getLogger(__name__)
 Connection = asyncpg.Connection | PoolConnectionProxy
 
 
-async def _init_connection(conn: asyncpg.Connection) -> None:
-    # jsonb in and out as Python objects.
-    for type_name in ("json", "jsonb"):
-        await conn.set_type_codec(
-            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
-        )
+class RawJson(str):
+    """A string that already is JSON text: stored as is, not encoded again."""
+
+    __slots__ = ()
+
+
+def _encode_json(value: Any) -> bytes:
+    return (value if isinstance(value, RawJson) else json.dumps(value)).encode()
+
+
+async def _init_connection(conn: Connection) -> None:
+    # json and jsonb in and out as Python objects, in the binary format so COPY works too
+    # (jsonb's binary form is a version byte, 1, then the text).
+    await conn.set_type_codec(
+        "json", encoder=_encode_json, decoder=json.loads, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: b"\x01" + _encode_json(value),
+        decoder=lambda data: json.loads(data[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
 
 
 async def create_pool(

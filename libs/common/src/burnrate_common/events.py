@@ -10,7 +10,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
@@ -33,6 +33,18 @@ class EventType(StrEnum):
     NOTIFICATION_FAILED = "notification.failed"
     APIKEY_ISSUED = "apikey.issued"
     APIKEY_REVOKED = "apikey.revoked"
+
+
+class Trigger(StrEnum):
+    """What a notification rule watches; ``AlertRaised.trigger`` is one of these."""
+
+    PERCENT_CONSUMED = "percent_consumed"
+    HOURS_REMAINING = "hours_remaining"
+    OVERAGE = "overage"
+    DAYS_BEFORE_END = "days_before_end"
+    FORECAST_OVER_PLAN = "forecast_over_plan"
+    WORKLOG_OUTSIDE_DATES = "worklog_outside_dates"
+    PERIOD_UNUSED = "period_unused"
 
 
 class Payload(BaseModel):
@@ -62,8 +74,21 @@ class ContractPeriod(Payload):
     planned_seconds: int
 
 
+class Rollover(Payload):
+    """What happens to unused hours at the end of a period."""
+
+    policy: Literal["none", "next_period", "capped"] = "none"
+    cap_hours: Decimal | None = None
+    expires_after_periods: int | None = None
+
+
 class ContractChanged(Payload):
-    """Full state of a contract after a change, periods included, so no consumer re-derives them."""
+    """Full state of a contract after a change, periods included, so no consumer re-derives them.
+
+    ``periods`` carry the planned seconds after per-period overrides and pro-rating.
+    ``lifecycle`` is the stored state (draft, active, closed); derived statuses such as
+    expiring or exhausted are computed by whoever reads.
+    """
 
     id: uuid.UUID
     customer_id: uuid.UUID
@@ -78,10 +103,17 @@ class ContractChanged(Payload):
     teams: list[str]
     work_accounts: list[str]
     periods: list[ContractPeriod]
+    lifecycle: Literal["draft", "active", "closed"] = "active"
+    jira_project_keys: list[str] = Field(default_factory=list)
+    currency: str = "EUR"
+    overage_rate: Decimal | None = None
+    allowance_policy: Literal["overage_allowed", "warn_only", "hard_stop"] = "overage_allowed"
+    rollover: Rollover = Field(default_factory=Rollover)
+    prorate_partial_periods: bool = False
 
 
 class Worklog(Payload):
-    """Full state of a worklog (``worklog.recorded`` / ``worklog.corrected`` / ``worklog.deleted``)."""
+    """Full state of one worklog after a change."""
 
     id: uuid.UUID
     source: str
@@ -95,6 +127,21 @@ class Worklog(Payload):
     seconds: int
     outside_dates: bool
     ticket: str | None = None
+    work_account: str | None = None
+    version: int = 1
+
+
+#: Worklog events carry many worklogs each, so a bulk load is not one message per worklog.
+WORKLOGS_PER_EVENT = 1000
+
+
+class WorklogsChanged(Payload):
+    """Worklogs of one contract recorded, corrected or deleted by one request
+    (``worklog.recorded`` / ``worklog.corrected`` / ``worklog.deleted``), at most
+    :data:`WORKLOGS_PER_EVENT` per event."""
+
+    contract_id: uuid.UUID
+    worklogs: list[Worklog] = Field(max_length=WORKLOGS_PER_EVENT)
 
 
 class ConsumptionRecorded(Payload):
@@ -111,12 +158,19 @@ class ConsumptionRecorded(Payload):
     delta_seconds: int
     delta_worklogs: int
     delta_outside_dates_seconds: int = 0
+    #: the person who logged the time, so reports can split by person (None: not split)
+    author: str | None = None
 
 
 class Audience(Payload):
     owner: bool = True
+    #: the contract's teams, through the in-app feed
+    teams: bool = False
     customer_contacts: bool = False
     emails: list[EmailStr] = Field(default_factory=list)
+    webhook_url: str | None = None
+    #: customer mail may show internal names and costs only when this is set
+    include_internal: bool = False
 
 
 class AlertRaised(Payload):
@@ -128,11 +182,18 @@ class AlertRaised(Payload):
     contract_id: uuid.UUID
     period_start: dt.date
     period_end: dt.date
-    trigger: str
+    trigger: Trigger
     stage: str
     planned_seconds: int
     executed_seconds: int
     audience: Audience
+    customer_id: uuid.UUID | None = None
+    # Facts particular to some triggers (None where they do not apply).
+    days_before_end: int | None = None
+    forecast_seconds: int | None = None
+    forecast_exhaustion_date: dt.date | None = None
+    unused_seconds: int | None = None
+    outside_dates_seconds: int | None = None
 
 
 class NotificationOutcome(Payload):
@@ -164,9 +225,9 @@ REGISTRY: dict[tuple[EventType, int], type[Payload]] = {
     (EventType.CUSTOMER_UPDATED, 1): CustomerChanged,
     (EventType.CONTRACT_CREATED, 1): ContractChanged,
     (EventType.CONTRACT_UPDATED, 1): ContractChanged,
-    (EventType.WORKLOG_RECORDED, 1): Worklog,
-    (EventType.WORKLOG_CORRECTED, 1): Worklog,
-    (EventType.WORKLOG_DELETED, 1): Worklog,
+    (EventType.WORKLOG_RECORDED, 1): WorklogsChanged,
+    (EventType.WORKLOG_CORRECTED, 1): WorklogsChanged,
+    (EventType.WORKLOG_DELETED, 1): WorklogsChanged,
     (EventType.CONSUMPTION_RECORDED, 1): ConsumptionRecorded,
     (EventType.ALERT_RAISED, 1): AlertRaised,
     (EventType.NOTIFICATION_SENT, 1): NotificationOutcome,

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -123,11 +124,28 @@ class Isolation:
         return cls(**values)
 
 
+TEARDOWN_SECONDS = 30
+
+
+@contextlib.asynccontextmanager
+async def bounded(what: str, seconds: float = TEARDOWN_SECONDS) -> AsyncIterator[None]:
+    """Fail (with every task's stack on stderr) instead of hanging the whole run."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError:
+        print(f"\n{what} took over {seconds}s; tasks:", file=sys.stderr)
+        for task in asyncio.all_tasks():
+            task.print_stack(limit=6, file=sys.stderr)
+        raise
+
+
 @pytest.fixture
 async def isolation(database_url: str, amqp_url: str) -> AsyncIterator[Isolation]:
     iso = Isolation(database_url, amqp_url)
     yield iso
-    await delete_broker_objects(amqp_url, iso.amqp_prefix)
+    async with bounded("deleting the test's queues"):
+        await delete_broker_objects(amqp_url, iso.amqp_prefix)
 
 
 async def delete_broker_objects(amqp_url: str, prefix: str) -> None:
@@ -154,13 +172,19 @@ async def delete_broker_objects(amqp_url: str, prefix: str) -> None:
 async def serve(definition: ServiceDefinition) -> AsyncIterator[httpx.AsyncClient]:
     """Run a service in-process (lifespan included) and give an HTTP client for it."""
     app = create_app(definition)
-    async with app.router.lifespan_context(app):
+    lifespan = app.router.lifespan_context(app)
+    async with bounded("starting the service"):
+        await lifespan.__aenter__()
+    try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://service", headers=AUTH
         ) as client:
             client.app = app  # type: ignore[attr-defined]
             yield client
+    finally:
+        async with bounded("stopping the service"):
+            await lifespan.__aexit__(None, None, None)
 
 
 class EventProbe:
@@ -200,7 +224,8 @@ class EventProbe:
 async def probe(isolation: Isolation) -> AsyncIterator[EventProbe]:
     events = EventProbe(isolation.amqp_url, isolation.amqp_prefix)
     yield events
-    await events.close()
+    async with bounded("closing the event probe"):
+        await events.close()
 
 
 async def publish(amqp_url: str, prefix: str, *envelopes: Envelope) -> None:

@@ -13,7 +13,7 @@ from burnrate_common.events import (
     EventType,
     NotificationOutcome,
     Payload,
-    Worklog,
+    WorklogsChanged,
 )
 
 from burnrate_reporting import store
@@ -70,16 +70,17 @@ async def on_worklog_changed(
     conn: asyncpg.Connection, envelope: Envelope, payload: Payload
 ) -> None:
     """Track the worklogs outside the contract dates (recorded, corrected or deleted)."""
-    assert isinstance(payload, Worklog)
+    assert isinstance(payload, WorklogsChanged)
     deleted = envelope.type is EventType.WORKLOG_DELETED
-    if envelope.type is EventType.WORKLOG_RECORDED and not payload.outside_dates:
-        # A first version inside the dates lists nothing, and any later version is newer.
-        return
-    # Corrections and deletions are kept even inside the dates, as tombstones: an older
-    # "outside" version arriving after them must not put the worklog back on the list.
-    await store.upsert_worklog_version(
-        conn, payload.model_dump(), deleted=deleted, version_at=envelope.occurred_at
-    )
+    for worklog in payload.worklogs:
+        if envelope.type is EventType.WORKLOG_RECORDED and not worklog.outside_dates:
+            # A first version inside the dates lists nothing, and any later version is newer.
+            continue
+        # Corrections and deletions are kept even inside the dates, as tombstones: an older
+        # "outside" version arriving after them must not put the worklog back on the list.
+        await store.upsert_worklog_version(
+            conn, worklog.model_dump(), deleted=deleted, version_at=envelope.occurred_at
+        )
 
 
 async def on_alert_raised(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:

@@ -118,7 +118,8 @@ def _out(row: asyncpg.Record) -> ContractOut:
 
 
 def _changed(row: asyncpg.Record) -> ContractChanged:
-    fields = {k: row[k] for k in ContractChanged.model_fields if k != "periods"}
+    columns = set(row.keys())
+    fields = {k: row[k] for k in ContractChanged.model_fields if k in columns}
     return ContractChanged(**fields, periods=_periods(row))
 
 

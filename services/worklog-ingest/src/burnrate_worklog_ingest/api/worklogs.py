@@ -21,7 +21,15 @@ from burnrate_common import outbox
 from burnrate_common.auth import require
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery, RuntimeDep
 from burnrate_common.errors import Problem
-from burnrate_common.events import ConsumptionRecorded, Envelope, EventType, Worklog, new_event
+from burnrate_common.events import (
+    WORKLOGS_PER_EVENT,
+    ConsumptionRecorded,
+    Envelope,
+    EventType,
+    Worklog,
+    WorklogsChanged,
+    new_event,
+)
 from burnrate_common.pagination import Page, decode_cursor, encode_cursor
 from burnrate_common.types import Hours, seconds_to_hours
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -242,9 +250,24 @@ def _share(row: asyncpg.Record) -> Share:
     )
 
 
-def _worklog_event(event_type: EventType, row: asyncpg.Record, producer: str) -> Envelope:
-    payload = Worklog(**{name: row[name] for name in Worklog.model_fields})
-    return new_event(event_type, payload, key=row["contract_id"], producer=producer)
+def _worklog_events(
+    event_type: EventType, rows: Iterable[asyncpg.Record], producer: str
+) -> list[Envelope]:
+    """One event per contract and chunk of worklogs, not one per worklog."""
+    by_contract: dict[uuid.UUID, list[Worklog]] = {}
+    for row in rows:
+        worklog = Worklog(**{name: row[name] for name in Worklog.model_fields})
+        by_contract.setdefault(row["contract_id"], []).append(worklog)
+    return [
+        new_event(
+            event_type,
+            WorklogsChanged(contract_id=contract_id, worklogs=worklogs[i : i + WORKLOGS_PER_EVENT]),
+            key=contract_id,
+            producer=producer,
+        )
+        for contract_id, worklogs in by_contract.items()
+        for i in range(0, len(worklogs), WORKLOGS_PER_EVENT)
+    ]
 
 
 def _consumption_events(deltas: Iterable[Delta], producer: str) -> list[Envelope]:
@@ -271,7 +294,7 @@ def _consumption_events(deltas: Iterable[Delta], producer: str) -> list[Envelope
 def _recorded_events(rows: Sequence[asyncpg.Record], producer: str) -> list[Envelope]:
     deltas = summed((None, _share(row)) for row in rows)
     return [
-        *(_worklog_event(EventType.WORKLOG_RECORDED, row, producer) for row in rows),
+        *_worklog_events(EventType.WORKLOG_RECORDED, rows, producer),
         *_consumption_events(deltas, producer),
     ]
 
@@ -498,7 +521,7 @@ async def correct_worklog(
         await outbox.add(
             conn,
             [
-                _worklog_event(EventType.WORKLOG_CORRECTED, new, producer),
+                *_worklog_events(EventType.WORKLOG_CORRECTED, [new], producer),
                 *_consumption_events(change(_share(old), _share(new)), producer),
             ],
         )
@@ -519,7 +542,7 @@ async def delete_worklog(worklog_id: uuid.UUID, runtime: RuntimeDep, _: Writer) 
         await outbox.add(
             conn,
             [
-                _worklog_event(EventType.WORKLOG_DELETED, row, producer),
+                *_worklog_events(EventType.WORKLOG_DELETED, [row], producer),
                 *_consumption_events(change(_share(row), None), producer),
             ],
         )
