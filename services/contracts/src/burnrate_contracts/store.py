@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from burnrate_common.db import Connection
+
+from burnrate_contracts.domain.listing import Sort
+
+# ---------------------------------------------------------------------------------------------
+# customers and contacts
 
 
 async def insert_customer(
-    conn: asyncpg.Connection, customer_id: uuid.UUID, name: str, contacts: list[dict[str, Any]]
+    conn: Connection, customer_id: uuid.UUID, name: str, contacts: list[dict[str, Any]]
 ) -> None:
     await conn.execute("INSERT INTO customers (id, name) VALUES ($1, $2)", customer_id, name)
     await conn.executemany(
@@ -25,7 +31,7 @@ async def insert_customer(
 
 
 _CUSTOMER_SELECT = """
-    SELECT c.id, c.name, c.created_at,
+    SELECT c.id, c.name, c.version, c.created_at, c.updated_at,
            coalesce(jsonb_agg(jsonb_build_object(
                'id', k.id, 'name', k.name, 'email', k.email, 'language', k.language)
                ORDER BY k.position) FILTER (WHERE k.id IS NOT NULL), '[]') AS contacts
@@ -33,12 +39,12 @@ _CUSTOMER_SELECT = """
 """
 
 
-async def get_customer(conn: asyncpg.Connection, customer_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_customer(conn: Connection, customer_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(_CUSTOMER_SELECT + " WHERE c.id = $1 GROUP BY c.id", customer_id)
 
 
 async def list_customers(
-    conn: asyncpg.Connection, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
+    conn: Connection, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
     created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
     return await conn.fetch(
@@ -50,79 +56,303 @@ async def list_customers(
     )
 
 
-async def customer_exists(conn: asyncpg.Connection, customer_id: uuid.UUID) -> bool:
+async def customer_exists(conn: Connection, customer_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval("SELECT true FROM customers WHERE id = $1", customer_id))
 
 
-async def code_taken(conn: asyncpg.Connection, code: str) -> bool:
-    return bool(await conn.fetchval("SELECT true FROM contracts WHERE code = $1", code))
+async def lock_customer(conn: Connection, customer_id: uuid.UUID) -> int | None:
+    """The customer's version, the row locked until the transaction ends (None: no customer)."""
+    version: int | None = await conn.fetchval(
+        "SELECT version FROM customers WHERE id = $1 FOR UPDATE", customer_id
+    )
+    return version
+
+
+async def touch_customer(conn: Connection, customer_id: uuid.UUID, name: str | None = None) -> int:
+    """Bump the customer's version (and rename it); returns the new version."""
+    version: int = await conn.fetchval(
+        """UPDATE customers SET name = coalesce($2, name), version = version + 1,
+                                updated_at = now()
+           WHERE id = $1 RETURNING version""",
+        customer_id,
+        name,
+    )
+    return version
+
+
+async def contact_email_taken(
+    conn: Connection, customer_id: uuid.UUID, email: str, except_id: uuid.UUID | None = None
+) -> bool:
+    return bool(
+        await conn.fetchval(
+            """SELECT true FROM contacts WHERE customer_id = $1 AND lower(email) = lower($2)
+                 AND id IS DISTINCT FROM $3""",
+            customer_id,
+            email,
+            except_id,
+        )
+    )
+
+
+async def insert_contact(conn: Connection, customer_id: uuid.UUID, contact: dict[str, Any]) -> None:
+    await conn.execute(
+        """INSERT INTO contacts (id, customer_id, name, email, language, position)
+           SELECT $1, $2, $3, $4, $5, coalesce(max(position) + 1, 0)
+           FROM contacts WHERE customer_id = $2""",
+        contact["id"],
+        customer_id,
+        contact["name"],
+        contact["email"],
+        contact["language"],
+    )
+
+
+async def get_contact(
+    conn: Connection, customer_id: uuid.UUID, contact_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, name, email, language FROM contacts WHERE customer_id = $1 AND id = $2",
+        customer_id,
+        contact_id,
+    )
+
+
+async def update_contact(conn: Connection, contact_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await conn.execute(
+        """UPDATE contacts SET name = $2, email = $3, language = $4 WHERE id = $1""",
+        contact_id,
+        values["name"],
+        values["email"],
+        values["language"],
+    )
+
+
+async def delete_contact(conn: Connection, contact_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM contacts WHERE id = $1", contact_id)
+
+
+# ---------------------------------------------------------------------------------------------
+# contracts
+
+
+async def code_taken(conn: Connection, code: str, except_id: uuid.UUID | None = None) -> bool:
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM contracts WHERE code = $1 AND id IS DISTINCT FROM $2",
+            code,
+            except_id,
+        )
+    )
 
 
 async def work_accounts_in_use(
-    conn: asyncpg.Connection, accounts: list[str], start_date: dt.date, end_date: dt.date
+    conn: Connection,
+    accounts: list[str],
+    start_date: dt.date,
+    end_date: dt.date,
+    except_id: uuid.UUID | None = None,
 ) -> list[str]:
     """Accounts already routed to another contract whose dates overlap these."""
     rows = await conn.fetch(
         """SELECT DISTINCT account FROM contracts, unnest(work_accounts) AS account
            WHERE work_accounts && $1::text[] AND account = any($1::text[])
-             AND start_date <= $3 AND end_date >= $2""",
+             AND start_date <= $3 AND end_date >= $2 AND id IS DISTINCT FROM $4""",
         accounts,
         start_date,
         end_date,
+        except_id,
     )
     return sorted(r["account"] for r in rows)
 
 
-async def insert_contract(conn: asyncpg.Connection, contract: dict[str, Any]) -> None:
+#: Columns a contract is written with (besides id and customer_id), in the API's vocabulary.
+CONTRACT_FIELDS = (
+    "code",
+    "title",
+    "owner_email",
+    "start_date",
+    "end_date",
+    "timezone",
+    "period",
+    "planned_hours",
+    "teams",
+    "work_accounts",
+    "lifecycle",
+    "jira_project_keys",
+    "currency",
+    "overage_rate",
+    "allowance_policy",
+    "rollover_policy",
+    "rollover_cap_hours",
+    "rollover_expires_after_periods",
+    "prorate_partial_periods",
+    "period_overrides",
+)
+
+_CONTRACT_COLUMNS = (
+    "id, customer_id, "
+    + ", ".join(CONTRACT_FIELDS)
+    + ", version, closed_at, created_at, updated_at"
+)
+
+
+async def insert_contract(conn: Connection, contract_id: uuid.UUID, values: dict[str, Any]) -> None:
+    columns = ["id", "customer_id", *CONTRACT_FIELDS]
+    params = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     await conn.execute(
-        """INSERT INTO contracts (id, customer_id, code, title, owner_email, start_date, end_date,
-                                  timezone, period, planned_hours, teams, work_accounts)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)""",
-        contract["id"],
-        contract["customer_id"],
-        contract["code"],
-        contract["title"],
-        contract["owner_email"],
-        contract["start_date"],
-        contract["end_date"],
-        contract["timezone"],
-        contract["period"],
-        Decimal(contract["planned_hours"]),
-        contract["teams"],
-        contract["work_accounts"],
+        f"INSERT INTO contracts ({', '.join(columns)}) VALUES ({params})",
+        contract_id,
+        values["customer_id"],
+        *(values[f] for f in CONTRACT_FIELDS),
     )
 
 
-_CONTRACT_COLUMNS = """id, customer_id, code, title, owner_email, start_date, end_date, timezone,
-                       period, planned_hours, teams, work_accounts, created_at, updated_at"""
-
-
-async def get_contract(conn: asyncpg.Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_contract(
+    conn: Connection, contract_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
     return await conn.fetchrow(
-        f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE id = $1", contract_id
+        f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE id = $1{lock}", contract_id
     )
+
+
+async def update_contract(
+    conn: Connection, contract_id: uuid.UUID, values: dict[str, Any]
+) -> asyncpg.Record:
+    """Write the changed fields, bump the version; returns the new row."""
+    unknown = set(values) - {*CONTRACT_FIELDS, "closed_at"}
+    if unknown:
+        raise ValueError(f"not contract columns: {sorted(unknown)}")
+    names = list(values)
+    sets = "".join(f"{name} = ${i}, " for i, name in enumerate(names, start=2))
+    row = await conn.fetchrow(
+        f"""UPDATE contracts SET {sets}version = version + 1, updated_at = now()
+            WHERE id = $1 RETURNING {_CONTRACT_COLUMNS}""",
+        contract_id,
+        *(values[n] for n in names),
+    )
+    assert row is not None
+    return row
+
+
+#: The derived status of ``c`` on local day ``t.today`` with the expiring window ``{window}`` (days);
+#: the SQL twin of ``domain.contracts.derive_status``.
+STATUS_SQL = """CASE WHEN c.lifecycle <> 'active' THEN c.lifecycle
+                     WHEN t.today < c.start_date THEN 'not_started'
+                     WHEN t.today > c.end_date THEN 'expired'
+                     WHEN c.end_date - t.today <= {window}::int THEN 'expiring'
+                     ELSE 'active' END"""
+
+_SORT_COLUMNS = {
+    "code": ("c.code", "text"),
+    "end_date": ("c.end_date", "date"),
+    "created_at": ("c.created_at", "timestamptz"),
+}
 
 
 async def list_contracts(
-    conn: asyncpg.Connection,
-    after: tuple[dt.datetime, uuid.UUID] | None,
+    conn: Connection,
+    *,
+    now: dt.datetime,
+    expiring_window_days: int,
+    sort: Sort,
+    after: tuple[Any, uuid.UUID] | None,
     limit: int,
-    customer_id: uuid.UUID | None,
+    statuses: Sequence[str] = (),
+    customer_id: uuid.UUID | None = None,
+    owner: str | None = None,
+    team: str | None = None,
+    expiring_within_days: int | None = None,
+    like: str | None = None,
 ) -> list[asyncpg.Record]:
-    created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
+    """One page of contracts, filtered, in ``sort`` order after the row ``after`` (key, id)."""
+    column, sql_type = _SORT_COLUMNS[sort.key]
+    params: list[Any] = [now]
+    where: list[str] = []
+
+    def param(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if statuses:
+        status = STATUS_SQL.format(window=param(expiring_window_days))
+        where.append(f"({status}) = any({param(list(statuses))}::text[])")
+    if customer_id is not None:
+        where.append(f"c.customer_id = {param(customer_id)}")
+    if owner is not None:
+        where.append(f"lower(c.owner_email) = lower({param(owner)})")
+    if team is not None:
+        where.append(f"c.teams @> ARRAY[{param(team)}]::text[]")
+    if expiring_within_days is not None:
+        where.append(
+            "c.lifecycle = 'active' AND c.end_date >= t.today"
+            f" AND c.end_date - t.today <= {param(expiring_within_days)}"
+        )
+    if like is not None:
+        # The same expression as the trigram index contracts_search.
+        where.append(f"(c.code || ' ' || c.title) ILIKE {param(like)}")
+    if after is not None:
+        op = "<" if sort.descending else ">"
+        where.append(
+            f"({column}, c.id) {op} ({param(after[0])}::{sql_type}, {param(after[1])}::uuid)"
+        )
+    direction = "DESC" if sort.descending else "ASC"
     return await conn.fetch(
-        f"""SELECT {_CONTRACT_COLUMNS} FROM contracts
-            WHERE (created_at, id) > ($1, $2) AND ($4::uuid IS NULL OR customer_id = $4)
-            ORDER BY created_at, id LIMIT $3""",
-        created_at,
-        last_id,
-        limit,
-        customer_id,
+        f"""SELECT {", ".join("c." + c.strip() for c in _CONTRACT_COLUMNS.split(","))}
+            FROM contracts c
+            CROSS JOIN LATERAL (SELECT ($1::timestamptz AT TIME ZONE c.timezone)::date AS today) t
+            WHERE {" AND ".join(where) or "true"}
+            ORDER BY {column} {direction}, c.id {direction}
+            LIMIT {param(limit)}""",
+        *params,
     )
 
 
+# ---------------------------------------------------------------------------------------------
+# audit history
+
+
+async def insert_history(
+    conn: Connection,
+    aggregate: str,
+    aggregate_id: uuid.UUID,
+    version: int,
+    action: str,
+    actor: str,
+    changes: dict[str, Any],
+) -> None:
+    await conn.execute(
+        """INSERT INTO history (aggregate, aggregate_id, version, action, actor, changes)
+           VALUES ($1, $2, $3, $4, $5, $6)""",
+        aggregate,
+        aggregate_id,
+        version,
+        action,
+        actor,
+        changes,
+    )
+
+
+async def list_history(
+    conn: Connection, aggregate: str, aggregate_id: uuid.UUID, after_version: int, limit: int
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT version, action, actor, at, changes FROM history
+           WHERE aggregate = $1 AND aggregate_id = $2 AND version > $3
+           ORDER BY version LIMIT $4""",
+        aggregate,
+        aggregate_id,
+        after_version,
+        limit,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# API keys
+
+
 async def insert_api_key(
-    conn: asyncpg.Connection, key_id: uuid.UUID, name: str, key_hash: str, scopes: list[str]
+    conn: Connection, key_id: uuid.UUID, name: str, key_hash: str, scopes: list[str]
 ) -> None:
     await conn.execute(
         "INSERT INTO api_keys (id, name, key_hash, scopes) VALUES ($1, $2, $3, $4)",
@@ -133,7 +363,7 @@ async def insert_api_key(
     )
 
 
-async def list_api_keys(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def list_api_keys(conn: Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at"
     )
