@@ -19,7 +19,8 @@ PROBLEM_JSON = "application/problem+json"
 class Problem(Exception):
     """Raise anywhere in a request to answer with a problem document.
 
-    ``field`` names the input at fault (dotted path, e.g. ``contacts.0.email``).
+    ``field`` names the input at fault (dotted path, e.g. ``contacts.0.email``); ``errors``
+    lists several, each ``{"field": …, "message": …}``.
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class Problem(Exception):
         detail: str | None = None,
         *,
         field: str | None = None,
+        errors: list[dict[str, str]] | None = None,
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
@@ -37,6 +39,7 @@ class Problem(Exception):
         self.title = title
         self.detail = detail
         self.field = field
+        self.errors = errors
         self.headers = headers
         self.extra = extra
 
@@ -75,7 +78,9 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    errors = [{"field": exc.field, "message": exc.detail or exc.title}] if exc.field else None
+    errors = exc.errors or (
+        [{"field": exc.field, "message": exc.detail or exc.title}] if exc.field else None
+    )
     return problem_response(
         request, exc.status, exc.title, exc.detail, errors=errors, headers=exc.headers, **exc.extra
     )
