@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from burnrate_common.clock import FixedClock
 from burnrate_common.events import (
     ConsumptionRecorded,
     ContractChanged,
@@ -20,12 +21,25 @@ from burnrate_common.events import (
 )
 from burnrate_common.testing import EventProbe, Isolation, eventually, publish, serve
 from burnrate_rules.bootstrap import build
+from burnrate_rules.daily import clock_tick
 from burnrate_rules.settings import RulesSettings
 
 H = 3600
 JAN = (dt.date(2026, 1, 1), dt.date(2026, 1, 31))
 FEB = (dt.date(2026, 2, 1), dt.date(2026, 2, 28))
 MAR = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+#: where the rig's clock stands unless a test moves it (mid-January in Amsterdam)
+START = dt.datetime(2026, 1, 15, 11, 0, tzinfo=dt.UTC)
+
+
+def monthly(first: dt.date, last: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """Calendar months from the month of ``first`` to the month of ``last``."""
+    periods, start = [], first.replace(day=1)
+    while start <= last:
+        following = (start + dt.timedelta(days=32)).replace(day=1)
+        periods.append((start, min(following - dt.timedelta(days=1), last)))
+        start = following
+    return periods
 
 
 @dataclass
@@ -33,7 +47,18 @@ class Rig:
     api: httpx.AsyncClient
     probe: EventProbe
     isolation: Isolation
+    clock: FixedClock
     customer_id: uuid.UUID = field(default_factory=uuid.uuid4)
+
+    @property
+    def runtime(self) -> Any:
+        return self.api.app.state.runtime  # type: ignore[attr-defined]
+
+    async def tick(self, at: dt.datetime | None = None) -> tuple[int, int]:
+        """Move the clock (if given) and run the daily clock's tick once."""
+        if at is not None:
+            self.clock.set(at)
+        return await clock_tick(self.runtime)
 
     async def publish(self, *envelopes: Envelope) -> None:
         await publish(self.isolation.amqp_url, self.isolation.amqp_prefix, *envelopes)
@@ -44,26 +69,32 @@ class Rig:
         *,
         planned_hours: int = 40,
         event_type: EventType = EventType.CONTRACT_CREATED,
+        start_date: dt.date = JAN[0],
+        end_date: dt.date = MAR[1],
+        timezone: str = "Europe/Amsterdam",
+        customer_id: uuid.UUID | None = None,
+        lifecycle: str = "active",
     ) -> Envelope:
         contract_id = contract_id or uuid.uuid4()
         planned = planned_hours * H
         payload = ContractChanged(
             id=contract_id,
-            customer_id=self.customer_id,
+            customer_id=customer_id or self.customer_id,
             code=f"C-{contract_id.hex[:8]}",
             title="Acme support 2026",
             owner_email="owner@msp.example",
-            start_date=JAN[0],
-            end_date=MAR[1],
-            timezone="Europe/Amsterdam",
+            start_date=start_date,
+            end_date=end_date,
+            timezone=timezone,
             period="monthly",
             planned_hours=Decimal(planned_hours),
             teams=["servicedesk", "field"],
             work_accounts=[],
             periods=[
                 ContractPeriod(start_date=s, end_date=e, planned_seconds=planned)
-                for s, e in (JAN, FEB, MAR)
+                for s, e in monthly(start_date, end_date)
             ],
+            lifecycle=lifecycle,  # type: ignore[arg-type]
         )
         return new_event(event_type, payload, key=contract_id, producer="contracts")
 
@@ -83,8 +114,10 @@ class Rig:
         seconds: int,
         period: tuple[dt.date, dt.date] = JAN,
         team: str = "servicedesk",
+        outside_seconds: int = 0,
     ) -> Envelope:
         payload = ConsumptionRecorded(
+            delta_outside_dates_seconds=outside_seconds,
             contract_id=contract_id,
             period_start=period[0],
             period_end=period[1],
@@ -111,11 +144,17 @@ class Rig:
         )
 
     async def consume(
-        self, contract_id: uuid.UUID, hours: float, period: tuple[dt.date, dt.date] = JAN
+        self,
+        contract_id: uuid.UUID,
+        hours: float,
+        period: tuple[dt.date, dt.date] = JAN,
+        outside_hours: float = 0,
     ) -> Envelope:
         """Publish one delta and wait until the service has counted it."""
         before = await self.executed(contract_id, period)
-        event = self.consumption(contract_id, round(hours * H), period)
+        event = self.consumption(
+            contract_id, round(hours * H), period, outside_seconds=round(outside_hours * H)
+        )
         await self.publish(event)
 
         async def counted() -> bool:
@@ -130,7 +169,7 @@ class Rig:
             "contract_id": None,
             "trigger": "percent_consumed",
             "stages": [70, 90],
-            "overage": True,
+            "overage": overrides.get("trigger", "percent_consumed") == "percent_consumed",
             "audience": {"owner": True, "customer_contacts": True, "emails": []},
         } | overrides
         response = await self.api.post("/v1/rules", json=body)
@@ -145,11 +184,13 @@ class Rig:
 
 @pytest.fixture
 def rules_settings(isolation: Isolation) -> RulesSettings:
-    return isolation.settings(RulesSettings)
+    # The background clock ticks once at start; tests tick it themselves (rig.tick).
+    return isolation.settings(RulesSettings, clock_interval_seconds=3600)
 
 
 @pytest.fixture
 async def rig(isolation: Isolation, probe: EventProbe, rules_settings: RulesSettings):
     await probe.start("alert.*")
-    async with serve(build(rules_settings)) as client:
-        yield Rig(client, probe, isolation)
+    clock = FixedClock(START)
+    async with serve(build(rules_settings, clock=clock)) as client:
+        yield Rig(client, probe, isolation, clock)

@@ -85,7 +85,7 @@ async def test_the_40_hour_month(rig):
             "webhook_url": None,
             "include_internal": False,
         },
-        "customer_id": None,
+        "customer_id": str(rig.customer_id),
         "days_before_end": None,
         "forecast_seconds": None,
         "forecast_exhaustion_date": None,
@@ -100,10 +100,16 @@ async def test_the_40_hour_month(rig):
         "contract_id": str(contract_id),
         "period_start": "2026-01-01",
         "period_end": "2026-01-31",
+        "customer_id": str(rig.customer_id),
         "stage": "overage",
         "trigger": "overage",
         "planned_hours": 40.0,
         "executed_hours": 42.0,
+        "days_before_end": None,
+        "forecast_hours": None,
+        "forecast_exhaustion_date": None,
+        "unused_hours": None,
+        "outside_dates_hours": None,
     }
 
     totals = (await rig.api.get(f"/v1/contracts/{contract_id}/totals")).json()

@@ -33,10 +33,18 @@ async def test_create_get_and_list_rules(rig):
         "updated_at": None,
         "name": "70/90 and overage",
         "contract_id": str(contract_id),
+        "customer_id": None,
         "trigger": "percent_consumed",
         "stages": [70, 90],
         "overage": True,
-        "audience": {"owner": True, "customer_contacts": True, "emails": ["ops@msp.example"]},
+        "audience": {
+            "owner": True,
+            "teams": False,
+            "customer_contacts": True,
+            "emails": ["ops@msp.example"],
+            "webhook_url": None,
+            "include_internal": False,
+        },
         "enabled": True,
     }
     assert (await rig.api.get(f"/v1/rules/{rule['id']}")).json() == rule
@@ -44,7 +52,14 @@ async def test_create_get_and_list_rules(rig):
     minimal = {"name": "all", "trigger": "percent_consumed", "stages": [100]}
     everywhere = (await rig.api.post("/v1/rules", json=minimal)).json()
     assert everywhere["contract_id"] is None and everywhere["overage"] is False
-    assert everywhere["audience"] == {"owner": True, "customer_contacts": False, "emails": []}
+    assert everywhere["audience"] == {
+        "owner": True,
+        "teams": False,
+        "customer_contacts": False,
+        "emails": [],
+        "webhook_url": None,
+        "include_internal": False,
+    }
 
     first = (await rig.api.get("/v1/rules", params={"limit": 1})).json()
     assert [r["id"] for r in first["items"]] == [rule["id"]]
@@ -69,7 +84,7 @@ BAD_INPUT = [
     ({"stages": [70, 1001]}, "stages"),
     ({"stages": []}, "stages"),
     ({"stages": [70.5]}, "stages.0"),
-    ({"trigger": "hours_remaining"}, "trigger"),
+    ({"trigger": "sla_breached"}, "trigger"),
     ({"trigger": None}, "trigger"),
     ({"audience": {"emails": ["not-an-address"]}}, "audience.emails.0"),
     ({"audience": {"owner": False}}, "audience"),

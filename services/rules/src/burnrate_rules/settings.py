@@ -5,3 +5,12 @@ from pydantic import Field
 class RulesSettings(ServiceSettings):
     service_name: str = "rules"
     port: int = Field(default=8003, validation_alias="BURNRATE_RULES_PORT")
+    # The daily clock: how often it looks for contracts whose local day has changed
+    # (BURNRATE_CLOCK_INTERVAL_SECONDS), and how many contracts one transaction evaluates.
+    clock_interval_seconds: float = Field(default=60.0, gt=0)
+    clock_batch_size: int = Field(default=200, ge=1, le=10_000)
+    # Periods that ended at most this many days ago still get their end-of-period
+    # (period_unused) evaluation: the catch-up after downtime, and no flood of old periods.
+    clock_catch_up_days: int = Field(default=7, ge=0, le=366)
+    # forecast_over_plan stays quiet until this share of the period has passed.
+    forecast_min_elapsed_percent: int = Field(default=20, ge=0, le=100)

@@ -21,13 +21,15 @@ async def upsert_contract(
     """Store the contract's state; False (and nothing written) if a newer state is held."""
     row = await conn.fetchval(
         """INSERT INTO contracts (id, customer_id, code, title, owner_email, timezone,
-                                  start_date, end_date, changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                                  start_date, end_date, changed_at, lifecycle)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
            ON CONFLICT (id) DO UPDATE SET
                customer_id = excluded.customer_id, code = excluded.code,
                title = excluded.title, owner_email = excluded.owner_email,
                timezone = excluded.timezone, start_date = excluded.start_date,
-               end_date = excluded.end_date, changed_at = excluded.changed_at
+               end_date = excluded.end_date, changed_at = excluded.changed_at,
+               lifecycle = excluded.lifecycle,
+               clock_date = NULL  -- dates or plan may have moved: the clock looks again
            WHERE contracts.changed_at <= excluded.changed_at
            RETURNING 1""",
         contract.id,
@@ -39,6 +41,7 @@ async def upsert_contract(
         contract.start_date,
         contract.end_date,
         changed_at,
+        contract.lifecycle,
     )
     return row is not None
 
@@ -75,18 +78,23 @@ async def add_consumption(
     period_start: dt.date,
     period_end: dt.date,
     delta_seconds: int,
+    delta_outside_dates_seconds: int = 0,
 ) -> None:
     """Add a signed delta; the row lock taken here serializes concurrent replicas until commit."""
     await conn.execute(
-        """INSERT INTO period_totals (contract_id, period_start, period_end, executed_seconds)
-           VALUES ($1, $2, $3, $4)
+        """INSERT INTO period_totals (contract_id, period_start, period_end, executed_seconds,
+                                      outside_dates_seconds)
+           VALUES ($1, $2, $3, $4, $5)
            ON CONFLICT (contract_id, period_start) DO UPDATE
            SET executed_seconds = period_totals.executed_seconds + excluded.executed_seconds,
+               outside_dates_seconds = period_totals.outside_dates_seconds
+                                       + excluded.outside_dates_seconds,
                updated_at = now()""",
         contract_id,
         period_start,
         period_end,
         delta_seconds,
+        delta_outside_dates_seconds,
     )
 
 
@@ -100,7 +108,7 @@ async def lock_periods(
     """
     return await conn.fetch(
         """SELECT t.contract_id, t.period_start, p.end_date AS period_end,
-                  p.planned_seconds, t.executed_seconds
+                  p.planned_seconds, t.executed_seconds, t.outside_dates_seconds
            FROM period_totals t
            JOIN contract_periods p
              ON p.contract_id = t.contract_id AND p.start_date = t.period_start
@@ -112,87 +120,217 @@ async def lock_periods(
     )
 
 
+_CONTRACT_FACTS = """c.id, c.customer_id, c.timezone, c.end_date, c.lifecycle,
+    (SELECT max(start_date) FROM contract_periods WHERE contract_id = c.id) AS final_period_start"""
+
+_RULE_FOR_EVALUATION = "r.id, r.name, r.trigger, r.stages, r.overage, r.audience"
+
+
+async def contract_facts(conn: asyncpg.Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
+    """What evaluation needs of a contract: scope, zone, end date, lifecycle, final period."""
+    return await conn.fetchrow(
+        f"SELECT {_CONTRACT_FACTS} FROM contracts c WHERE c.id = $1", contract_id
+    )
+
+
 async def applicable_rules(
-    conn: asyncpg.Connection, contract_id: uuid.UUID
+    conn: asyncpg.Connection, contract_id: uuid.UUID, customer_id: uuid.UUID | None = None
 ) -> list[asyncpg.Record]:
-    """Enabled rules for every contract or for this one."""
+    """Enabled rules for every contract, this customer's or this one, minus opt-outs."""
     return await conn.fetch(
-        """SELECT id, name, trigger, stages, overage, audience FROM rules
-           WHERE enabled AND (contract_id IS NULL OR contract_id = $1)
-           ORDER BY created_at, id""",
+        f"""SELECT {_RULE_FOR_EVALUATION} FROM rules r
+            WHERE r.enabled
+              AND (r.contract_id = $1 OR r.customer_id = $2
+                   OR (r.contract_id IS NULL AND r.customer_id IS NULL))
+              AND NOT EXISTS (SELECT 1 FROM rule_opt_outs o
+                              WHERE o.rule_id = r.id AND o.contract_id = $1)
+            ORDER BY r.created_at, r.id""",
         contract_id,
+        customer_id,
     )
 
 
 async def fired_stages(
     conn: asyncpg.Connection,
     contract_id: uuid.UUID,
-    period_start: dt.date,
+    period_starts: Sequence[dt.date],
     rule_ids: Sequence[uuid.UUID],
-) -> dict[uuid.UUID, set[str]]:
+) -> dict[tuple[uuid.UUID, dt.date], set[str]]:
+    """Stages fired per (rule, period) among these periods and rules of one contract."""
     rows = await conn.fetch(
-        """SELECT rule_id, array_agg(stage) AS stages FROM fired_stages
-           WHERE contract_id = $1 AND period_start = $2 AND rule_id = any($3::uuid[])
-           GROUP BY rule_id""",
+        """SELECT rule_id, period_start, array_agg(stage) AS stages FROM fired_stages
+           WHERE contract_id = $1 AND period_start = any($2::date[])
+             AND rule_id = any($3::uuid[])
+           GROUP BY rule_id, period_start""",
         contract_id,
-        period_start,
+        list(period_starts),
         list(rule_ids),
     )
-    return {r["rule_id"]: set(r["stages"]) for r in rows}
+    return {(r["rule_id"], r["period_start"]): set(r["stages"]) for r in rows}
 
 
 async def insert_fired_stages(
     conn: asyncpg.Connection,
     contract_id: uuid.UUID,
-    period_start: dt.date,
-    rows: Sequence[tuple[uuid.UUID, str, uuid.UUID]],
+    rows: Sequence[tuple[uuid.UUID, dt.date, str, uuid.UUID]],
 ) -> list[asyncpg.Record]:
-    """Insert (rule_id, stage, alert_id) rows; returns those that were not fired before."""
+    """Insert (rule_id, period_start, stage, alert_id) rows; returns those not fired before."""
     return await conn.fetch(
         """INSERT INTO fired_stages (rule_id, contract_id, period_start, stage, alert_id)
-           SELECT r, $1, $2, s, a FROM unnest($3::uuid[], $4::text[], $5::uuid[]) AS u (r, s, a)
+           SELECT r, $1, p, s, a
+           FROM unnest($2::uuid[], $3::date[], $4::text[], $5::uuid[]) AS u (r, p, s, a)
            ON CONFLICT DO NOTHING
-           RETURNING rule_id, stage, alert_id""",
+           RETURNING rule_id, period_start, stage, alert_id""",
         contract_id,
-        period_start,
         [r[0] for r in rows],
         [r[1] for r in rows],
         [r[2] for r in rows],
+        [r[3] for r in rows],
     )
 
 
-async def insert_alert(conn: asyncpg.Connection, alert: dict[str, Any]) -> None:
+_ALERT_COLUMNS = (
+    "alert_id",
+    "rule_id",
+    "contract_id",
+    "customer_id",
+    "period_start",
+    "period_end",
+    "stage",
+    "trigger",
+    "planned_seconds",
+    "executed_seconds",
+    "days_before_end",
+    "forecast_seconds",
+    "forecast_exhaustion_date",
+    "unused_seconds",
+    "outside_dates_seconds",
+)
+
+
+async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[dict[str, Any]]) -> None:
+    await conn.executemany(
+        f"""INSERT INTO alerts ({", ".join(_ALERT_COLUMNS)})
+            VALUES ({", ".join(f"${n}" for n in range(1, len(_ALERT_COLUMNS) + 1))})""",
+        [tuple(a[c] for c in _ALERT_COLUMNS) for a in alerts],
+    )
+
+
+# --- the daily clock -------------------------------------------------------------------
+
+
+async def claim_clock_batch(
+    conn: asyncpg.Connection, now: dt.datetime, catch_up_days: int, limit: int
+) -> list[asyncpg.Record]:
+    """Active contracts whose local day moved on since the clock last evaluated them, locked.
+
+    ``SKIP LOCKED``: a second replica's tick takes the next contracts instead of waiting.
+    Contracts that ended more than ``catch_up_days`` ago are no longer looked at.
+    """
+    return await conn.fetch(
+        f"""SELECT {_CONTRACT_FACTS},
+                   ($1::timestamptz AT TIME ZONE c.timezone)::date AS today
+            FROM contracts c
+            WHERE c.lifecycle = 'active'
+              AND (c.clock_date IS NULL
+                   OR c.clock_date < ($1::timestamptz AT TIME ZONE c.timezone)::date)
+              AND c.end_date >= ($1::timestamptz AT TIME ZONE c.timezone)::date - $2::int - 1
+            ORDER BY c.id
+            LIMIT $3
+            FOR UPDATE OF c SKIP LOCKED""",
+        now,
+        catch_up_days,
+        limit,
+    )
+
+
+async def mark_clocked(
+    conn: asyncpg.Connection, contract_ids: Sequence[uuid.UUID], days: Sequence[dt.date]
+) -> None:
     await conn.execute(
-        """INSERT INTO alerts (alert_id, rule_id, contract_id, period_start, period_end, stage,
-                               trigger, planned_seconds, executed_seconds)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)""",
-        alert["alert_id"],
-        alert["rule_id"],
-        alert["contract_id"],
-        alert["period_start"],
-        alert["period_end"],
-        alert["stage"],
-        alert["trigger"],
-        alert["planned_seconds"],
-        alert["executed_seconds"],
+        """UPDATE contracts c SET clock_date = u.day
+           FROM unnest($1::uuid[], $2::date[]) AS u (id, day) WHERE c.id = u.id""",
+        list(contract_ids),
+        list(days),
     )
+
+
+async def periods_around(
+    conn: asyncpg.Connection,
+    contract_ids: Sequence[uuid.UUID],
+    today: Sequence[dt.date],
+    catch_up_days: int,
+) -> list[asyncpg.Record]:
+    """Per contract, the period containing its local ``today`` and those that ended at most
+    ``catch_up_days`` days before it, with their totals (0 when nothing was consumed)."""
+    return await conn.fetch(
+        """SELECT p.contract_id, p.start_date AS period_start, p.end_date AS period_end,
+                  p.planned_seconds,
+                  coalesce(t.executed_seconds, 0) AS executed_seconds,
+                  coalesce(t.outside_dates_seconds, 0) AS outside_dates_seconds
+           FROM unnest($1::uuid[], $2::date[]) AS u (contract_id, today)
+           JOIN contract_periods p ON p.contract_id = u.contract_id
+           LEFT JOIN period_totals t
+             ON t.contract_id = p.contract_id AND t.period_start = p.start_date
+           WHERE p.start_date <= u.today AND p.end_date >= u.today - $3::int - 1
+           ORDER BY p.contract_id, p.start_date""",
+        list(contract_ids),
+        list(today),
+        catch_up_days,
+    )
+
+
+async def contracts_in_scope(
+    conn: asyncpg.Connection,
+    rule_id: uuid.UUID,
+    contract_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None,
+) -> list[asyncpg.Record]:
+    """Active contracts a rule applies to (its scope, minus opt-outs), for a preview."""
+    return await conn.fetch(
+        f"""SELECT {_CONTRACT_FACTS} FROM contracts c
+            WHERE c.lifecycle = 'active'
+              AND ($2::uuid IS NULL OR c.id = $2)
+              AND ($3::uuid IS NULL OR c.customer_id = $3)
+              AND NOT EXISTS (SELECT 1 FROM rule_opt_outs o
+                              WHERE o.rule_id = $1 AND o.contract_id = c.id)
+            ORDER BY c.id""",
+        rule_id,
+        contract_id,
+        customer_id,
+    )
+
+
+async def fired_stages_of_rule(
+    conn: asyncpg.Connection, rule_id: uuid.UUID, contract_ids: Sequence[uuid.UUID]
+) -> dict[tuple[uuid.UUID, dt.date], set[str]]:
+    rows = await conn.fetch(
+        """SELECT contract_id, period_start, array_agg(stage) AS stages FROM fired_stages
+           WHERE rule_id = $1 AND contract_id = any($2::uuid[])
+           GROUP BY contract_id, period_start""",
+        rule_id,
+        list(contract_ids),
+    )
+    return {(r["contract_id"], r["period_start"]): set(r["stages"]) for r in rows}
 
 
 # --- rules -----------------------------------------------------------------------------
 
-_RULE_COLUMNS = """id, name, contract_id, trigger, stages, overage, audience, enabled,
+_RULE_COLUMNS = """id, name, contract_id, customer_id, trigger, stages, overage, audience, enabled,
                    created_at, updated_at"""
 
 
 async def insert_rule(conn: asyncpg.Connection, rule: dict[str, Any]) -> asyncpg.Record:
     """Raises ``ForeignKeyViolationError`` when ``contract_id`` is not a known contract."""
     row = await conn.fetchrow(
-        f"""INSERT INTO rules (id, name, contract_id, trigger, stages, overage, audience, enabled)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+        f"""INSERT INTO rules (id, name, contract_id, customer_id, trigger, stages, overage,
+                               audience, enabled)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
             RETURNING {_RULE_COLUMNS}""",
         rule["id"],
         rule["name"],
         rule["contract_id"],
+        rule["customer_id"],
         rule["trigger"],
         rule["stages"],
         rule["overage"],
@@ -203,8 +341,43 @@ async def insert_rule(conn: asyncpg.Connection, rule: dict[str, Any]) -> asyncpg
     return row
 
 
-async def get_rule(conn: asyncpg.Connection, rule_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {_RULE_COLUMNS} FROM rules WHERE id = $1", rule_id)
+async def get_rule(
+    conn: asyncpg.Connection, rule_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    # NO KEY UPDATE: fired_stages' foreign key checks (KEY SHARE) by the consumer and the
+    # clock do not wait for a rule being changed, so no lock cycle with rearm_clock.
+    lock = " FOR NO KEY UPDATE" if for_update else ""
+    return await conn.fetchrow(f"SELECT {_RULE_COLUMNS} FROM rules WHERE id = $1{lock}", rule_id)
+
+
+async def update_rule(
+    conn: asyncpg.Connection, rule_id: uuid.UUID, changes: dict[str, Any]
+) -> asyncpg.Record:
+    """Set the given columns (a fixed set: name, stages, overage, audience, enabled)."""
+    allowed = ("name", "stages", "overage", "audience", "enabled")
+    names = [c for c in allowed if c in changes]
+    sets = ", ".join(f"{c} = ${n}" for n, c in enumerate(names, start=2))
+    row = await conn.fetchrow(
+        f"""UPDATE rules SET {sets + ", " if sets else ""}updated_at = now() WHERE id = $1
+            RETURNING {_RULE_COLUMNS}""",
+        rule_id,
+        *(changes[c] for c in names),
+    )
+    assert row is not None  # the caller holds the row lock
+    return row
+
+
+async def rearm_clock(
+    conn: asyncpg.Connection, contract_id: uuid.UUID | None, customer_id: uuid.UUID | None
+) -> None:
+    """Let the daily clock look again today at the contracts a changed rule applies to."""
+    await conn.execute(
+        """UPDATE contracts SET clock_date = NULL
+           WHERE clock_date IS NOT NULL AND ($1::uuid IS NULL OR id = $1)
+             AND ($2::uuid IS NULL OR customer_id = $2)""",
+        contract_id,
+        customer_id,
+    )
 
 
 async def list_rules(
@@ -212,16 +385,65 @@ async def list_rules(
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
     contract_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None = None,
 ) -> list[asyncpg.Record]:
     created_at, last_id = after or _EPOCH
     return await conn.fetch(
         f"""SELECT {_RULE_COLUMNS} FROM rules
             WHERE (created_at, id) > ($1, $2) AND ($4::uuid IS NULL OR contract_id = $4)
+              AND ($5::uuid IS NULL OR customer_id = $5)
             ORDER BY created_at, id LIMIT $3""",
         created_at,
         last_id,
         limit,
         contract_id,
+        customer_id,
+    )
+
+
+async def put_opt_out(
+    conn: asyncpg.Connection, rule_id: uuid.UUID, contract_id: uuid.UUID
+) -> asyncpg.Record:
+    """Idempotent; raises ``ForeignKeyViolationError`` for an unknown contract."""
+    row = await conn.fetchrow(
+        """WITH new AS (
+               INSERT INTO rule_opt_outs (rule_id, contract_id) VALUES ($1, $2)
+               ON CONFLICT DO NOTHING RETURNING rule_id, contract_id, created_at)
+           SELECT * FROM new
+           UNION ALL
+           SELECT rule_id, contract_id, created_at FROM rule_opt_outs
+           WHERE rule_id = $1 AND contract_id = $2""",
+        rule_id,
+        contract_id,
+    )
+    assert row is not None
+    return row
+
+
+async def delete_opt_out(
+    conn: asyncpg.Connection, rule_id: uuid.UUID, contract_id: uuid.UUID
+) -> bool:
+    status: str = await conn.execute(
+        "DELETE FROM rule_opt_outs WHERE rule_id = $1 AND contract_id = $2", rule_id, contract_id
+    )
+    return status.endswith(" 1")
+
+
+async def list_opt_outs(
+    conn: asyncpg.Connection,
+    rule_id: uuid.UUID,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    created_at, last_id = after or _EPOCH
+    return await conn.fetch(
+        """SELECT rule_id, contract_id, created_at FROM rule_opt_outs
+           WHERE rule_id = $1 AND (created_at, contract_id) > ($2, $3)
+           ORDER BY created_at, contract_id LIMIT $4""",
+        rule_id,
+        created_at,
+        last_id,
+        limit,
     )
 
 
@@ -234,22 +456,33 @@ async def list_alerts(
     limit: int,
     contract_id: uuid.UUID | None,
     rule_id: uuid.UUID | None,
+    trigger: str | None = None,
+    period: tuple[dt.date, dt.date] | None = None,
 ) -> list[asyncpg.Record]:
+    """``period``: alerts whose period starts in [first, last]."""
     raised_at, last_id = after or _EPOCH
+    first, last = period or (None, None)
     return await conn.fetch(
-        """SELECT a.alert_id, a.rule_id, r.name AS rule_name, a.contract_id, a.period_start,
-                  a.period_end, a.stage, a.trigger, a.planned_seconds, a.executed_seconds,
+        """SELECT a.alert_id, a.rule_id, r.name AS rule_name, a.contract_id, a.customer_id,
+                  a.period_start, a.period_end, a.stage, a.trigger, a.planned_seconds,
+                  a.executed_seconds, a.days_before_end, a.forecast_seconds,
+                  a.forecast_exhaustion_date, a.unused_seconds, a.outside_dates_seconds,
                   a.raised_at
            FROM alerts a JOIN rules r ON r.id = a.rule_id
            WHERE (a.raised_at, a.alert_id) > ($1, $2)
              AND ($4::uuid IS NULL OR a.contract_id = $4)
              AND ($5::uuid IS NULL OR a.rule_id = $5)
+             AND ($6::text IS NULL OR a.trigger = $6)
+             AND ($7::date IS NULL OR a.period_start BETWEEN $7 AND $8)
            ORDER BY a.raised_at, a.alert_id LIMIT $3""",
         raised_at,
         last_id,
         limit,
         contract_id,
         rule_id,
+        trigger,
+        first,
+        last,
     )
 
 

@@ -57,7 +57,7 @@ async def contract_totals(
     periods = []
     for row in rows:
         fired = [FiredStageOut.model_validate(f) for f in row["fired_stages"]]
-        fired.sort(key=lambda f: (str(f.rule_id), rank(f.stage)))
+        fired.sort(key=lambda f: (str(f.rule_id), f.fired_at, rank(f.stage)))
         periods.append(
             PeriodTotalsOut(
                 start_date=row["start_date"],

@@ -2,35 +2,142 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import assert_never
+from zoneinfo import ZoneInfo
 
-from burnrate_rules.domain import stages
-from burnrate_rules.domain.rules import Trigger
+from burnrate_common.events import Trigger
+
+from burnrate_rules.domain import stages as st
+from burnrate_rules.domain import triggers as tr
+
+#: what a consumption delta (or a changed plan) can make due, in the period it touches
+CONSUMPTION_TRIGGERS = frozenset(
+    {
+        Trigger.PERCENT_CONSUMED,
+        Trigger.HOURS_REMAINING,
+        Trigger.OVERAGE,
+        Trigger.FORECAST_OVER_PLAN,
+        Trigger.WORKLOG_OUTSIDE_DATES,
+    }
+)
+#: what the daily clock evaluates in the period containing today
+CURRENT_PERIOD_TRIGGERS = CONSUMPTION_TRIGGERS | {Trigger.DAYS_BEFORE_END}
+#: what the daily clock evaluates in periods that ended (within the catch-up window)
+ENDED_PERIOD_TRIGGERS = frozenset({Trigger.PERIOD_UNUSED})
 
 
 @dataclass(frozen=True)
 class RuleSpec:
     trigger: Trigger
     stages: tuple[int, ...]
-    overage: bool
+    overage: bool = False
 
 
 @dataclass(frozen=True)
-class PeriodState:
-    """What is known of one contract period when a rule is evaluated."""
+class Situation:
+    """What is known of one contract period at one instant."""
 
     planned_seconds: int
     executed_seconds: int
+    period_start: dt.date
+    period_end: dt.date
+    contract_end: dt.date
+    timezone: str
+    now: dt.datetime
+    outside_dates_seconds: int = 0
+    forecast_min_elapsed_percent: int = 0
+
+    @property
+    def today(self) -> dt.date:
+        """The calendar day in the contract's time zone."""
+        return self.now.astimezone(ZoneInfo(self.timezone)).date()
 
 
-def due_stages(rule: RuleSpec, period: PeriodState, fired: Collection[str]) -> list[str]:
-    """Stages reached now and not fired yet in this period, lowest first."""
+@dataclass(frozen=True)
+class Facts:
+    """What an alert says besides its stage (only the fields of its trigger are set)."""
+
+    days_before_end: int | None = None
+    forecast_seconds: int | None = None
+    forecast_exhaustion_date: dt.date | None = None
+    unused_seconds: int | None = None
+    outside_dates_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Due:
+    #: every stage reached and not fired yet, in firing order
+    stages: tuple[str, ...]
+    #: the one the alert names: the highest of them
+    stage: str
+    trigger: Trigger
+    facts: Facts = field(default_factory=Facts)
+
+
+def reached(rule: RuleSpec, s: Situation) -> tuple[list[str], Facts]:
+    """Every stage of the rule reached in this situation, in firing order, with its facts."""
     match rule.trigger:
         case Trigger.PERCENT_CONSUMED:
-            return stages.to_fire(
-                period.planned_seconds, period.executed_seconds, rule.stages, rule.overage, fired
+            keys = tr.percent_consumed(
+                s.planned_seconds, s.executed_seconds, rule.stages, rule.overage
             )
+            return keys, Facts()
+        case Trigger.HOURS_REMAINING:
+            return tr.hours_remaining(s.planned_seconds, s.executed_seconds, rule.stages), Facts()
+        case Trigger.OVERAGE:
+            return tr.overage(s.planned_seconds, s.executed_seconds, rule.stages), Facts()
+        case Trigger.DAYS_BEFORE_END:
+            keys = tr.days_before_end(s.contract_end, s.today, rule.stages)
+            return keys, Facts(days_before_end=(s.contract_end - s.today).days)
+        case Trigger.FORECAST_OVER_PLAN:
+            opens, closes = tr.period_bounds(s.period_start, s.period_end, s.timezone)
+            projected = tr.forecast(
+                s.planned_seconds,
+                s.executed_seconds,
+                opens,
+                closes,
+                s.now,
+                s.timezone,
+                s.forecast_min_elapsed_percent,
+            )
+            keys = tr.forecast_over_plan(s.planned_seconds, projected, rule.stages)
+            if projected is None:
+                return keys, Facts()
+            return keys, Facts(
+                forecast_seconds=projected.seconds,
+                forecast_exhaustion_date=projected.exhaustion_date,
+            )
+        case Trigger.WORKLOG_OUTSIDE_DATES:
+            keys = tr.worklog_outside_dates(s.outside_dates_seconds)
+            return keys, Facts(outside_dates_seconds=s.outside_dates_seconds)
+        case Trigger.PERIOD_UNUSED:
+            keys = tr.period_unused(
+                s.planned_seconds, s.executed_seconds, s.period_end, s.today, rule.stages
+            )
+            unused = tr.unused_seconds(s.planned_seconds, s.executed_seconds)
+            return keys, Facts(unused_seconds=unused)
         case _:
             assert_never(rule.trigger)
+
+
+def due(rule: RuleSpec, s: Situation, fired: Collection[str]) -> Due | None:
+    """The stages reached and not fired yet in this period, or None.
+
+    A stage once fired stays fired: a correction that drops below it and crosses it again
+    gives nothing, because the caller passes it in ``fired``.
+    """
+    keys, facts = reached(rule, s)
+    new = tuple(k for k in keys if k not in fired)
+    if not new:
+        return None
+    stage = st.highest(new)
+    return Due(new, stage, st.alert_trigger(rule.trigger, stage), facts)
+
+
+def key_period(trigger: Trigger, period_start: dt.date, final_period_start: dt.date) -> dt.date:
+    """The period a stage is fired once in. "Days before the end" belongs to the contract's
+    term, so its stages are keyed on the final period (moving the end date re-arms them)."""
+    return final_period_start if trigger is Trigger.DAYS_BEFORE_END else period_start

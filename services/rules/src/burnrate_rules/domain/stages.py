@@ -1,19 +1,36 @@
-"""Stage crossing: which stages of a rule one contract period has reached and not fired yet.
+"""Stage names and their order, and stage crossing for the percent trigger.
 
-A stage is named by a string: a percent stage by its number ("70"), the overage stage by
-``"overage"``, which ranks above every percent stage. All arithmetic is on integer seconds,
-so 28 h of 40 h is exactly 70 %.
+A stage is named by a string: a percent stage by its number ("70"), hours remaining by
+"10h", days before the end by "30d", the overage stage by ``"overage"`` (``"overage+10"``:
+10 % above plan), a worklog outside the dates by ``"outside_dates"``. All arithmetic is on
+integer seconds, so 28 h of 40 h is exactly 70 %.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 
-from burnrate_rules.domain.rules import Trigger
+from burnrate_common.events import Trigger
 
 OVERAGE = "overage"
+OUTSIDE_DATES = "outside_dates"
 #: The trigger an alert for the overage stage names (the rule's own trigger for the others).
-OVERAGE_TRIGGER = "overage"
+OVERAGE_TRIGGER = Trigger.OVERAGE
+
+
+def stage_name(trigger: Trigger, value: int) -> str:
+    """The name of one configured stage of a rule."""
+    match trigger:
+        case Trigger.HOURS_REMAINING:
+            return f"{value}h"
+        case Trigger.DAYS_BEFORE_END:
+            return f"{value}d"
+        case Trigger.OVERAGE:
+            return OVERAGE if value == 0 else f"{OVERAGE}+{value}"
+        case Trigger.WORKLOG_OUTSIDE_DATES:
+            return OUTSIDE_DATES
+        case _:
+            return str(value)
 
 
 def percent_reached(planned_seconds: int, executed_seconds: int, percent: int) -> bool:
@@ -24,7 +41,7 @@ def percent_reached(planned_seconds: int, executed_seconds: int, percent: int) -
 def reached(
     planned_seconds: int, executed_seconds: int, stages: Sequence[int], overage: bool
 ) -> list[str]:
-    """Every stage reached at this total, lowest first."""
+    """Every percent stage reached at this total, lowest first."""
     keys = [str(s) for s in sorted(stages) if percent_reached(planned_seconds, executed_seconds, s)]
     if overage and executed_seconds > planned_seconds:
         keys.append(OVERAGE)
@@ -49,7 +66,17 @@ def to_fire(
 
 
 def rank(stage: str) -> tuple[int, int]:
-    return (1, 0) if stage == OVERAGE else (0, int(stage))
+    """Later-firing (more urgent) stages rank higher: 90 > 70, overage above every percent,
+    "5h" > "10h" (less remaining), "7d" > "30d" (closer to the end)."""
+    if stage == OVERAGE:
+        return (1, 0)
+    if stage.startswith(f"{OVERAGE}+"):
+        return (1, int(stage.removeprefix(f"{OVERAGE}+")))
+    if stage == OUTSIDE_DATES:
+        return (0, 0)
+    if stage[-1:] in ("h", "d"):
+        return (0, -int(stage[:-1]))
+    return (0, int(stage))
 
 
 def highest(stages: Iterable[str]) -> str:
@@ -57,5 +84,6 @@ def highest(stages: Iterable[str]) -> str:
     return max(stages, key=rank)
 
 
-def alert_trigger(rule_trigger: Trigger, stage: str) -> str:
-    return OVERAGE_TRIGGER if stage == OVERAGE else rule_trigger.value
+def alert_trigger(rule_trigger: Trigger, stage: str) -> Trigger:
+    """A percent rule's overage stage is an overage alert; every other stage keeps its rule's."""
+    return OVERAGE_TRIGGER if stage == OVERAGE else rule_trigger
