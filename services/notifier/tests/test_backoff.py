@@ -3,6 +3,7 @@ from burnrate_notifier.domain.deliveries import (
     DeliveryState,
     Next,
     after_failure,
+    outage_delay_seconds,
     retry_delay_seconds,
 )
 
@@ -44,3 +45,11 @@ def test_a_permanent_refusal_fails_at_once():
 
 def test_a_retry_by_hand_after_failing_buys_one_more_try():
     assert failure(8) == Next(DeliveryState.FAILED, 9, None)
+
+
+def test_an_smtp_outage_waits_longer_each_time_up_to_the_cap():
+    delays = [outage_delay_seconds(n, base=1, cap=60, jitter=0) for n in range(1, 9)]
+    assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
+    assert outage_delay_seconds(10_000, base=1, cap=60, jitter=0.5) == 60 * 1.125
+    with pytest.raises(ValueError):
+        outage_delay_seconds(0, base=1, cap=60, jitter=0)

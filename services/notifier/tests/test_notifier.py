@@ -3,6 +3,7 @@
 import asyncio
 import datetime as dt
 import email
+import json
 import re
 import socket
 import uuid
@@ -203,21 +204,26 @@ async def test_one_mail_per_recipient_in_their_language(notifier, smtp, probe, i
     await eventually(lambda: _count(smtp.sink.messages, 4))
     received = {m["To"]: m for m in smtp.sink.messages}
     assert sorted(received) == sorted([OWNER, ANN, BOB, "finance@acme.example"])
-    en_subject = "[Burnrate] ACME-2026: 90% of the hours for March 2026 used"
+    en_subject = (
+        "[Burnrate] ACME-2026: 90% of the hours for March 2026 used - plan the remaining 4.0 h"
+    )
     assert received[OWNER]["Subject"] == en_subject
     assert received[BOB]["Subject"] == en_subject
     assert received["finance@acme.example"]["Subject"] == en_subject
     assert (
         received[ANN]["Subject"]
-        == "[Burnrate] ACME-2026: 90% van de uren voor maart 2026 verbruikt"
+        == "[Burnrate] ACME-2026: 90% van de uren voor maart 2026 verbruikt - plan de resterende 4,0 uur"
     )
     for message in received.values():
         assert message["From"] == "Burnrate <burnrate@msp.example>"
         assert message["X-Burnrate-Alert-Id"] == alert.data["alert_id"]
         assert message["X-Burnrate-Stage"] == "90"
         assert message.get_content_type() == "multipart/alternative"
-        assert "internal rule name" not in message.as_string()
-        assert OWNER not in message.get_body(("plain",)).get_content()
+        if message["To"] != OWNER:
+            # Only the owner's mail names the rule; the others carry no internal names.
+            assert "internal rule name" not in message.as_string()
+            assert OWNER not in message.get_body(("plain",)).get_content()
+    assert "Rule:       internal rule name\n" in received[OWNER].get_body(("plain",)).get_content()
     assert "Executed:   36.0 h\n" in received[BOB].get_body(("plain",)).get_content()
     assert "Beste Ann," in received[ANN].get_body(("plain",)).get_content()
     assert "<p>Beste Ann,</p>" in received[ANN].get_body(("html",)).get_content()
@@ -267,7 +273,7 @@ async def test_the_same_alert_twice_sends_no_second_mail(notifier, smtp, isolati
     await publish(isolation.amqp_url, isolation.amqp_prefix, alert)
     await eventually(lambda: _count(smtp.sink.messages, 1))
     assert smtp.sink.messages[0]["Subject"] == (
-        "[Burnrate] ACME-2026: hours for March 2026 over plan by 4.0 h"
+        "[Burnrate] ACME-2026: hours for March 2026 over plan by 4.0 h - review the extra hours"
     )
 
     # A redelivery of the same event, and the same alert in a new envelope.
@@ -282,37 +288,129 @@ async def test_the_same_alert_twice_sends_no_second_mail(notifier, smtp, isolati
     assert len(await deliveries(notifier)) == 1
 
 
-async def test_smtp_down_then_back_sends_each_mail_once(isolation, smtp):
-    settings = settings_for(isolation, smtp, send_max_attempts=100)
+async def test_smtp_down_spends_no_attempts_then_sends_each_mail_once(isolation, smtp):
+    # Two tries per mail at most, and an outage far longer than two connects: the outage
+    # must not count, or the mail would end failed.
+    settings = settings_for(
+        isolation,
+        smtp,
+        send_max_attempts=2,
+        smtp_outage_retry_base_seconds=0.05,
+        smtp_outage_retry_max_seconds=0.2,
+    )
     smtp.stop()
     async with serve(build(settings)) as api:
         _, contract_id = await setup_contract(isolation)
         await publish(isolation.amqp_url, isolation.amqp_prefix, alert_event(contract_id))
 
-        async def retrying():
+        async def waiting():
             items = await deliveries(api)
             assert len(items) == 1 and items[0]["state"] == "retrying"
-            assert items[0]["attempts"] >= 2
-            assert items[0]["last_error"].startswith("SMTP server unreachable")
+            assert items[0]["attempts"] == 0
+            assert items[0]["last_error"].startswith("SMTP server unreachable: ")
             assert items[0]["next_attempt_at"] is not None
             return items[0]
 
-        waiting = await eventually(retrying)
-        assert smtp.sink.messages == []
+        before = await eventually(waiting)
+        await eventually(lambda: _at_least(smtp_unreachable(api), 8), timeout=15)
+        [still] = await deliveries(api)
+        assert (still["state"], still["attempts"]) == ("retrying", 0)
+        assert await deliveries(api, state="failed") == []
+        assert "burnrate_notifier_smtp_up 0.0" in (await api.get("/metrics")).text
 
         smtp.start()
         await eventually(lambda: _count(smtp.sink.messages, 1))
         await asyncio.sleep(0.5)
         assert len(smtp.sink.messages) == 1
-        [delivery] = await deliveries(api)
-        assert delivery["state"] == "sent" and delivery["attempts"] > waiting["attempts"]
-        assert (
-            smtp.sink.messages[0]["Message-ID"] == delivery["message_id"] == waiting["message_id"]
+
+        async def sent():
+            [delivery] = await deliveries(api)
+            assert (delivery["state"], delivery["attempts"]) == ("sent", 1)
+            return delivery
+
+        delivery = await eventually(sent)
+        assert smtp.sink.messages[0]["Message-ID"] == delivery["message_id"] == before["message_id"]
+        assert "burnrate_notifier_smtp_up 1.0" in (await api.get("/metrics")).text
+
+
+FORTY_HOUR_SUBJECTS = {
+    "en": [
+        "[Burnrate] ACME-2026: 70% of the hours for March 2026 used - plan the remaining 12.0 h",
+        "[Burnrate] ACME-2026: 90% of the hours for March 2026 used - plan the remaining 4.0 h",
+        "[Burnrate] ACME-2026: hours for March 2026 over plan by 4.0 h - review the extra hours",
+    ],
+    "nl": [
+        "[Burnrate] ACME-2026: 70% van de uren voor maart 2026 verbruikt"
+        " - plan de resterende 12,0 uur",
+        "[Burnrate] ACME-2026: 90% van de uren voor maart 2026 verbruikt"
+        " - plan de resterende 4,0 uur",
+        "[Burnrate] ACME-2026: uren voor maart 2026 4,0 uur boven plan - controleer de extra uren",
+    ],
+}
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+async def test_the_forty_hour_month_with_smtp_stopped_and_restarted(isolation, smtp, language):
+    """The three alerts of the 40-hour month (28 h, 36 h, 44 h) to the owner and a customer
+    contact; SMTP goes down after the first and comes back after the others are queued."""
+    settings = settings_for(
+        isolation,
+        smtp,
+        send_max_attempts=2,
+        smtp_outage_retry_base_seconds=0.05,
+        smtp_outage_retry_max_seconds=0.2,
+    )
+    async with serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation, contacts=(("Ann", ANN, language),))
+        stages = [("70", 28 * H), ("90", 36 * H), ("overage", 44 * H)]
+        alerts = [
+            alert_event(contract_id, stage=stage, executed=executed, customer_contacts=True)
+            for stage, executed in stages
+        ]
+        await publish(isolation.amqp_url, isolation.amqp_prefix, alerts[0])
+        await eventually(lambda: _count(smtp.sink.messages, 2))
+
+        smtp.stop()
+        await publish(isolation.amqp_url, isolation.amqp_prefix, *alerts[1:])
+
+        async def four_waiting():
+            items = [d for d in await deliveries(api) if d["state"] != "sent"]
+            assert [(d["state"], d["attempts"]) for d in items] == [("retrying", 0)] * 4
+            return True
+
+        await eventually(four_waiting)
+        await eventually(lambda: _at_least(smtp_unreachable(api), 6), timeout=15)
+        smtp.start()
+
+        await eventually(lambda: _count(smtp.sink.messages, 6), timeout=15)
+        await asyncio.sleep(0.5)  # a mail sent twice would arrive now
+        assert len(smtp.sink.messages) == 6
+        assert len({m["Message-ID"] for m in smtp.sink.messages}) == 6
+        # The contact reads their language; the owner reads English.
+        assert [m["Subject"] for m in smtp.sink.to(ANN)] == FORTY_HOUR_SUBJECTS[language]
+        assert [m["Subject"] for m in smtp.sink.to(OWNER)] == FORTY_HOUR_SUBJECTS["en"]
+        for message in smtp.sink.to(ANN):
+            text = message.get_body(("plain",)).get_content()
+            assert text.startswith("Beste Ann," if language == "nl" else "Hello Ann,")
+            # The customer's mail carries no internal names.
+            assert "internal rule name" not in message.as_string()
+        for message in smtp.sink.to(OWNER):
+            assert "Rule:       internal rule name\n" in message.get_body(("plain",)).get_content()
+
+        async def all_sent_once():
+            items = await deliveries(api)
+            assert [(d["state"], d["attempts"]) for d in items] == [("sent", 1)] * 6
+            return items
+
+        items = await eventually(all_sent_once)
+        assert sorted(d["message_id"] for d in items) == sorted(
+            m["Message-ID"] for m in smtp.sink.messages
         )
 
 
 async def test_two_replicas_send_each_mail_once(isolation, smtp):
-    settings = settings_for(isolation, smtp)
+    # 15 alerts of one rule to the owner: above the default limit of 10 mails per rule.
+    settings = settings_for(isolation, smtp, max_mails_per_rule_period=100)
     async with serve(build(settings)) as one, serve(build(settings)) as two:
         _, contract_id = await setup_contract(isolation)
         alerts = [alert_event(contract_id, emails=[f"x{i}@acme.example"]) for i in range(15)]
@@ -452,11 +550,14 @@ async def test_replica_applies_full_state_ignores_stale_and_waits_for_the_contra
 
     assert sorted(m["To"] for m in smtp.sink.messages) == [ANN, OWNER, OWNER]
     [ann] = smtp.sink.to(ANN)
-    assert ann["Subject"] == "[Burnrate] ACME-2026: 90% of the hours for March 2026 used"
+    assert (
+        ann["Subject"]
+        == "[Burnrate] ACME-2026: 90% of the hours for March 2026 used - plan the remaining 4.0 h"
+    )
     assert "Renamed &lt;support&gt;" in ann.get_body(("html",)).get_content()
     late = [m for m in smtp.sink.messages if "LATE-1" in m["Subject"]]
     assert [m["Subject"] for m in late] == [
-        "[Burnrate] LATE-1: 70% of the hours for March 2026 used"
+        "[Burnrate] LATE-1: 70% of the hours for March 2026 used - plan the remaining 12.0 h"
     ]
 
 
@@ -530,5 +631,308 @@ async def _count(items, n):
     return len(items) == n
 
 
+async def _at_least(value, expected):
+    return await value >= expected
+
+
+async def smtp_unreachable(api):
+    metrics = (await api.get("/metrics")).text
+    found = re.search(r"^burnrate_notifier_smtp_unreachable_total (\S+)$", metrics, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 async def _equals(value, expected):
     return await value == expected
+
+
+# -- the in-app feed -----------------------------------------------------------------------
+
+
+async def test_feed_for_teams_and_owner_with_read_and_unread(notifier, isolation):
+    customer_id, contract_id = uuid.uuid4(), uuid.uuid4()
+    await publish(
+        isolation.amqp_url,
+        isolation.amqp_prefix,
+        customer_event(customer_id, [("Ann", ANN, "nl")]),
+        contract_event(contract_id, customer_id, teams=["servicedesk", "field"]),
+    )
+    first = alert_event(contract_id, stage="70", executed=28 * H, teams=True)
+    second = alert_event(contract_id, stage="90", executed=36 * H, teams=True, owner=False)
+    await publish(isolation.amqp_url, isolation.amqp_prefix, first)
+    await eventually(lambda: _count_feed(notifier, {"team": "servicedesk"}, 1))
+    await publish(isolation.amqp_url, isolation.amqp_prefix, second, first)  # first again
+    await eventually(lambda: _count_feed(notifier, {"team": "servicedesk"}, 2))
+
+    page = (await notifier.get("/v1/feed", params={"team": "servicedesk"})).json()
+    assert page["unread_count"] == 2 and page["next_cursor"] is None
+    newest, oldest = page["items"]
+    assert (newest["stage"], oldest["stage"]) == ("90", "70")
+    assert newest["headline"] == (
+        "ACME-2026: 90% of the hours for March 2026 used - plan the remaining 4.0 h"
+    )
+    assert newest["facts"] == {
+        "alert_id": second.data["alert_id"],
+        "rule_id": str(uuid.UUID(int=7)),
+        "rule_name": "internal rule name",
+        "contract": {"id": str(contract_id), "code": "ACME-2026", "title": "Acme support 2026"},
+        "customer_id": None,
+        "trigger": "percent_consumed",
+        "stage": "90",
+        "period": {"start": "2026-03-01", "end": "2026-03-31"},
+        "planned_seconds": 40 * H,
+        "executed_seconds": 36 * H,
+        "remaining_seconds": 4 * H,
+        "over_seconds": 0,
+        "percent_used": 90,
+    }
+    assert (newest["audience"], newest["audience_key"], newest["read"]) == (
+        "team",
+        "servicedesk",
+        False,
+    )
+    assert len((await notifier.get("/v1/feed", params={"team": "field"})).json()["items"]) == 2
+    assert (await notifier.get("/v1/feed", params={"team": "nobody"})).json()["items"] == []
+
+    # The owner's feed is keyed by their address (any case); the second alert skipped them.
+    owner = (await notifier.get("/v1/feed", params={"owner": OWNER.upper()})).json()
+    assert [e["stage"] for e in owner["items"]] == ["70"]
+
+    read = await notifier.post(f"/v1/feed/{oldest['id']}/read")
+    assert read.status_code == 200 and read.json()["read"] is True
+    again = await notifier.post(f"/v1/feed/{oldest['id']}/read")
+    assert again.json()["read_at"] == read.json()["read_at"]
+    unread = (
+        await notifier.get("/v1/feed", params={"team": "servicedesk", "unread": "true"})
+    ).json()
+    assert [e["stage"] for e in unread["items"]] == ["90"] and unread["unread_count"] == 1
+    # Read by the team: the other team's entry for the same alert is still unread.
+    field = (await notifier.get("/v1/feed", params={"team": "field", "unread": "true"})).json()
+    assert field["unread_count"] == 2
+    back = await notifier.post(f"/v1/feed/{oldest['id']}/unread")
+    assert back.json()["read"] is False and back.json()["read_at"] is None
+
+    paged = (await notifier.get("/v1/feed", params={"team": "servicedesk", "limit": 1})).json()
+    rest = (
+        await notifier.get(
+            "/v1/feed", params={"team": "servicedesk", "limit": 1, "cursor": paged["next_cursor"]}
+        )
+    ).json()
+    assert [e["stage"] for e in paged["items"] + rest["items"]] == ["90", "70"]
+
+    for params, field_name in [
+        ({}, "team"),
+        ({"team": "a", "owner": OWNER}, "owner"),
+        ({"owner": "not-an-address"}, "owner"),
+        ({"team": "a", "unread": "maybe"}, "unread"),
+    ]:
+        response = await notifier.get("/v1/feed", params=params)
+        assert response.status_code == 422, params
+        assert [e["field"] for e in response.json()["errors"]] == [field_name]
+    missing = await notifier.post(f"/v1/feed/{uuid.uuid4()}/read")
+    assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "entry_id"
+
+
+async def _count_feed(api, params, n):
+    items = (await api.get("/v1/feed", params=params)).json()["items"]
+    return await _count(items, n)
+
+
+# -- limits and opt-outs -------------------------------------------------------------------
+
+
+async def test_mail_limit_per_rule_and_period_and_opt_outs(isolation, smtp):
+    settings = settings_for(isolation, smtp, max_mails_per_rule_period=2)
+    async with serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        # A flood: twelve alerts of one rule at once; the owner gets two mails.
+        flood = [alert_event(contract_id) for _ in range(12)]
+        await publish(isolation.amqp_url, isolation.amqp_prefix, *flood)
+
+        async def settled():
+            items = await deliveries(api, limit=100)
+            assert len(items) == 12
+            states = sorted((d["state"], d["reason"]) for d in items)
+            assert states == [("sent", None)] * 2 + [("suppressed", "mail_limit")] * 10
+            return items
+
+        await eventually(settled)
+        assert len(smtp.sink.messages) == 2
+
+        # Opt-outs: admin only, the address compared case-insensitively.
+        reader = await issue_key(api, isolation, ["notifications:read"])
+        assert (await api.put(f"/v1/opt-outs/{ANN}", headers=reader)).status_code == 403
+        created = await api.put("/v1/opt-outs/Ann@ACME.example")
+        assert created.status_code == 201 and created.json()["email"] == ANN
+        assert (await api.put(f"/v1/opt-outs/{ANN}")).status_code == 200
+        listed = (await api.get("/v1/opt-outs", headers=reader)).json()
+        assert [o["email"] for o in listed["items"]] == [ANN]
+        bad = await api.put("/v1/opt-outs/not-an-address")
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "email"
+
+        other_rule = alert_event(contract_id, customer_contacts=True, owner=False)
+        other_rule = other_rule.model_copy(
+            update={"data": other_rule.data | {"rule_id": str(uuid.UUID(int=8))}}
+        )
+        await publish(isolation.amqp_url, isolation.amqp_prefix, other_rule)
+
+        async def contacts_settled():
+            items = await deliveries(api, alert_id=other_rule.data["alert_id"])
+            assert {d["recipient"]: (d["state"], d["reason"]) for d in items} == {
+                ANN: ("suppressed", "opted_out"),
+                BOB: ("sent", None),
+            }
+            return True
+
+        await eventually(contacts_settled)
+        assert smtp.sink.to(ANN) == []
+        assert (await api.delete(f"/v1/opt-outs/{ANN}")).status_code == 204
+        gone = await api.delete(f"/v1/opt-outs/{ANN}")
+        assert gone.status_code == 404 and gone.json()["errors"][0]["field"] == "email"
+        assert (await api.get("/v1/opt-outs")).json()["items"] == []
+        suppressed = await deliveries(api, state="suppressed")
+        assert len(suppressed) == 11 and all(d["next_attempt_at"] is None for d in suppressed)
+
+
+# -- outbound webhooks ---------------------------------------------------------------------
+
+WEBHOOK_SECRET = "webhook-test-secret"
+
+
+class WebhookReceiver:
+    """A real HTTP server (uvicorn + starlette) that records each call; answers 503 to the
+    first ``fail_first`` calls."""
+
+    def __init__(self, fail_first=0):
+        from starlette.applications import Starlette
+        from starlette.responses import Response
+        from starlette.routing import Route
+
+        self.calls = []
+        self.fail_first = fail_first
+
+        async def hook(request):
+            self.calls.append((dict(request.headers), await request.body()))
+            status = 503 if len(self.calls) <= self.fail_first else 204
+            return Response(status_code=status)
+
+        self.app = Starlette(routes=[Route("/hooks/burnrate", hook, methods=["POST"])])
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+
+    async def __aenter__(self):
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off"
+        )
+        self._server = uvicorn.Server(config)
+        self._task = asyncio.create_task(self._server.serve())
+
+        async def started():
+            return self._server.started
+
+        await eventually(started)
+        return self
+
+    async def __aexit__(self, *exc):
+        self._server.should_exit = True
+        await self._task
+
+    def url(self, host="127.0.0.1"):
+        return f"http://{host}:{self.port}/hooks/burnrate"
+
+
+def webhook_alert(contract_id, url, **kw):
+    alert = alert_event(contract_id, owner=False, webhook_url=url, **kw)
+    data = alert.data | {
+        "trigger": "forecast_over_plan",
+        "stage": "100",
+        "forecast_seconds": 52 * H,
+        "forecast_exhaustion_date": "2026-03-24",
+        "customer_id": str(uuid.UUID(int=9)),
+    }
+    return alert.model_copy(update={"data": data})
+
+
+async def test_webhook_is_signed_and_retried_like_mail(isolation, smtp):
+    from burnrate_notifier.domain.webhooks import verify
+
+    settings = settings_for(
+        isolation, smtp, webhook_allow_private=True, webhook_secret=WEBHOOK_SECRET
+    )
+    async with WebhookReceiver(fail_first=1) as receiver, serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        alert = webhook_alert(contract_id, receiver.url())
+        await publish(isolation.amqp_url, isolation.amqp_prefix, alert)
+
+        async def sent():
+            items = await deliveries(api, channel="webhook")
+            assert [(d["state"], d["attempts"]) for d in items] == [("sent", 2)]
+            return items[0]
+
+        delivery = await eventually(sent)
+        assert (delivery["recipient"], delivery["role"]) == (receiver.url(), "webhook")
+        assert len(receiver.calls) == 2
+        (headers, body), (headers2, body2) = receiver.calls
+        # The retry is the same request: same bytes, same signature.
+        assert body == body2 and headers["x-burnrate-signature"] == headers2["x-burnrate-signature"]
+        assert verify(WEBHOOK_SECRET.encode(), body, headers["x-burnrate-signature"])
+        assert not verify(b"wrong", body, headers["x-burnrate-signature"])
+        assert headers["content-type"] == "application/json"
+        assert headers["x-burnrate-delivery"] == delivery["id"]
+        assert headers["x-burnrate-event"] == "alert.raised"
+        payload = json.loads(body)
+        assert payload.pop("raised_at") == alert.occurred_at.isoformat()
+        assert payload == {
+            "event": "alert.raised",
+            "delivery_id": delivery["id"],
+            "alert_id": alert.data["alert_id"],
+            "rule_id": str(uuid.UUID(int=7)),
+            "contract": {"id": str(contract_id), "code": "ACME-2026", "title": "Acme support 2026"},
+            "customer_id": str(uuid.UUID(int=9)),
+            "trigger": "forecast_over_plan",
+            "stage": "100",
+            "period": {"start": "2026-03-01", "end": "2026-03-31"},
+            "planned_seconds": 40 * H,
+            "executed_seconds": 36 * H,
+            "remaining_seconds": 4 * H,
+            "over_seconds": 0,
+            "percent_used": 90,
+            "forecast_seconds": 52 * H,
+            "forecast_exhaustion_date": "2026-03-24",
+        }
+        # The detail shows the exact body sent.
+        detail = (await api.get(f"/v1/notifications/{delivery['id']}")).json()
+        assert detail["body_text"].encode() == body
+        assert smtp.sink.messages == []  # owner=False: no mail
+
+
+async def test_webhooks_to_internal_addresses_are_refused(isolation, smtp):
+    settings = settings_for(isolation, smtp, webhook_secret=WEBHOOK_SECRET)
+    async with WebhookReceiver() as receiver, serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        urls = [receiver.url(), receiver.url("localhost"), "ftp://files.example/x"]
+        await publish(
+            isolation.amqp_url,
+            isolation.amqp_prefix,
+            *[webhook_alert(contract_id, url) for url in urls],
+        )
+
+        async def failed():
+            items = {d["recipient"]: d for d in await deliveries(api, state="failed")}
+            assert len(items) == 3
+            return items
+
+        items = await eventually(failed)
+        assert receiver.calls == []
+        assert [items[u]["attempts"] for u in urls] == [1, 1, 1]
+        assert items[urls[0]]["last_error"] == (
+            "refused: 127.0.0.1 resolves to 127.0.0.1 is a loopback address"
+        )
+        # localhost may resolve to ::1 first; either is loopback.
+        assert items[urls[1]]["last_error"] in (
+            "refused: localhost resolves to 127.0.0.1 is a loopback address",
+            "refused: localhost resolves to ::1 is a loopback address",
+        )
+        assert items[urls[2]]["last_error"] == "the URL must be http or https"

@@ -4,6 +4,12 @@ Each delivery is settled in its own transaction, its row locked (``FOR UPDATE SK
 from claim to commit, and the ``notification.*`` event goes to the outbox in that same
 transaction. So two replicas never send the same mail, and a crash between the SMTP
 server's "250" and the commit costs at most one resend of one mail, with its Message-ID.
+
+An SMTP server that cannot be reached (refused, timed out, failed greeting, STARTTLS or
+login) is an outage, not a failure of any mail: no attempt is spent, the due mails show
+``retrying`` with the reason, and the sender tries again with capped exponential backoff.
+Only what goes wrong while one message is being handed over counts towards
+``send_max_attempts``. So an outage of any length loses nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import aiosmtplib
@@ -25,7 +31,12 @@ from burnrate_common.logs import correlation_id
 from burnrate_common.runtime import Runtime
 
 from burnrate_notifier import store
-from burnrate_notifier.domain.deliveries import Channel, DeliveryState, after_failure
+from burnrate_notifier.domain.deliveries import (
+    Channel,
+    DeliveryState,
+    after_failure,
+    outage_delay_seconds,
+)
 from burnrate_notifier.mail import OutgoingMail, build_message
 from burnrate_notifier.metrics import NotifierMetrics
 from burnrate_notifier.settings import NotifierSettings
@@ -79,7 +90,130 @@ def classify(exc: BaseException) -> SendFailure:
     return SendFailure(False, True, f"{type(exc).__name__}: {exc}")
 
 
+async def run_loop(
+    runtime: Runtime,
+    poll_seconds: float,
+    send_round: Callable[[asyncpg.Pool, NotifierMetrics], Awaitable[int]],
+    batch_size: int,
+) -> None:
+    """Send forever: woken by NOTIFY when deliveries are queued, polling as a fallback
+    (and for retries falling due)."""
+    metrics = NotifierMetrics.of(runtime.metrics.registry)
+    pool = runtime.pool
+    wake = asyncio.Event()
+
+    def on_notify(*_: object) -> None:
+        wake.set()
+
+    async def sleep() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), poll_seconds)
+        wake.clear()
+
+    while True:
+        try:
+            async with pool.acquire() as listener:
+                await listener.add_listener(store.WAKE_CHANNEL, on_notify)
+                try:
+                    while True:
+                        while await send_round(pool, metrics) >= batch_size:
+                            pass
+                        async with pool.acquire() as conn:
+                            metrics.pending.set(await store.pending_count(conn))
+                        await sleep()
+                finally:
+                    if not listener.is_closed():
+                        await listener.remove_listener(store.WAKE_CHANNEL, on_notify)
+        except TRANSIENT_ERRORS as exc:
+            log.warning("sender waiting for the database", extra={"error": str(exc)})
+        except Exception:
+            log.exception("sender round failed")
+        await sleep()
+
+
+class Settle:
+    """Records the outcome of one try of a claimed delivery, in the caller's transaction,
+    with its ``notification.*`` event in the outbox."""
+
+    def __init__(self, settings: NotifierSettings, jitter: Callable[[], float]) -> None:
+        self._settings = settings
+        self._jitter = jitter
+
+    async def sent(
+        self, conn: asyncpg.Connection, row: asyncpg.Record, metrics: NotifierMetrics
+    ) -> None:
+        attempts = await store.mark_sent(conn, row["id"])
+        await outbox.add(conn, [self._outcome(EventType.NOTIFICATION_SENT, row, attempts)])
+        metrics.deliveries.labels(row["channel"], DeliveryState.SENT.value).inc()
+        log.info(
+            "notification sent",
+            extra={"delivery_id": str(row["id"]), "channel": row["channel"], "attempts": attempts},
+        )
+
+    async def failed(
+        self,
+        conn: asyncpg.Connection,
+        row: asyncpg.Record,
+        failure: SendFailure,
+        metrics: NotifierMetrics,
+    ) -> None:
+        s = self._settings
+        nxt = after_failure(
+            row["attempts"],
+            permanent=failure.permanent,
+            max_attempts=s.send_max_attempts,
+            base=s.send_retry_base_seconds,
+            cap=s.send_retry_max_seconds,
+            jitter=self._jitter(),
+        )
+        error = failure.description[:_MAX_ERROR_LENGTH]
+        await store.record_failure(
+            conn,
+            row["id"],
+            state=nxt.state,
+            attempts=nxt.attempts,
+            delay_seconds=nxt.delay_seconds,
+            error=error,
+        )
+        metrics.deliveries.labels(row["channel"], nxt.state.value).inc()
+        extra = {
+            "delivery_id": str(row["id"]),
+            "channel": row["channel"],
+            "attempts": nxt.attempts,
+            "error": error,
+        }
+        if nxt.state is DeliveryState.FAILED:
+            await outbox.add(
+                conn, [self._outcome(EventType.NOTIFICATION_FAILED, row, nxt.attempts, error)]
+            )
+            log.error("notification failed", extra=extra)
+        else:
+            log.warning("notification will be retried", extra=extra | {"in": nxt.delay_seconds})
+
+    def _outcome(
+        self, event_type: EventType, row: asyncpg.Record, attempts: int, error: str | None = None
+    ) -> Envelope:
+        return new_event(
+            event_type,
+            NotificationOutcome(
+                delivery_id=row["id"],
+                alert_id=row["alert_id"],
+                contract_id=row["contract_id"],
+                channel=row["channel"],
+                recipient=row["recipient"],
+                attempts=attempts,
+                error=error,
+            ),
+            key=row["contract_id"],
+            producer=self._settings.service_name,
+            correlation_id=row["correlation_id"],
+            causation_id=row["causation_id"],
+        )
+
+
 class Sender:
+    """The e-mail sender."""
+
     def __init__(
         self,
         settings: NotifierSettings,
@@ -90,61 +224,44 @@ class Sender:
         self._settings = settings
         self._transport = transport
         self._jitter = jitter
+        self._settle = Settle(settings, jitter)
+        # Failed connects in a row, and no connect before this (monotonic) instant.
+        self._outage_rounds = 0
+        self._hold_until = 0.0
 
     async def run(self, runtime: Runtime) -> None:
-        """Send forever: woken by NOTIFY when deliveries are queued, polling as a fallback
-        (and for retries falling due)."""
-        metrics = NotifierMetrics(runtime.metrics.registry)
-        pool = runtime.pool
-        wake = asyncio.Event()
-
-        def on_notify(*_: object) -> None:
-            wake.set()
-
-        async def sleep() -> None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), self._settings.sender_poll_seconds)
-            wake.clear()
-
-        while True:
-            try:
-                async with pool.acquire() as listener:
-                    await listener.add_listener(store.WAKE_CHANNEL, on_notify)
-                    try:
-                        while True:
-                            while (
-                                await self.send_round(pool, metrics)
-                                >= self._settings.send_batch_size
-                            ):
-                                pass
-                            async with pool.acquire() as conn:
-                                metrics.pending.set(await store.pending_count(conn))
-                            await sleep()
-                    finally:
-                        if not listener.is_closed():
-                            await listener.remove_listener(store.WAKE_CHANNEL, on_notify)
-            except TRANSIENT_ERRORS as exc:
-                log.warning("sender waiting for the database", extra={"error": str(exc)})
-            except Exception:
-                log.exception("sender round failed")
-            await sleep()
+        await run_loop(
+            runtime,
+            self._settings.sender_poll_seconds,
+            self.send_round,
+            self._settings.send_batch_size,
+        )
 
     async def send_round(self, pool: asyncpg.Pool, metrics: NotifierMetrics) -> int:
         """Send what is due over one SMTP connection; returns how many deliveries it settled."""
+        if time.monotonic() < self._hold_until:
+            return 0
         async with pool.acquire() as conn:
-            if not await store.has_due(conn):
+            if not await store.has_due(conn, Channel.EMAIL):
                 return 0
         smtp = self._transport.connection()
         try:
+            # Greeting, EHLO, STARTTLS and login: anything failing here is the server's.
             await smtp.connect()
         except Exception as exc:
-            return await self._server_unreachable(pool, metrics, exc)
+            smtp.close()
+            await self._server_unreachable(pool, metrics, exc)
+            return 0
+        if self._outage_rounds:
+            log.info("SMTP server reachable again", extra={"failed_connects": self._outage_rounds})
+        self._outage_rounds = 0
+        metrics.smtp_up.set(1)
         settled = 0
         try:
             async with pool.acquire() as conn:
                 while settled < self._settings.send_batch_size:
                     async with conn.transaction():
-                        rows = await store.claim_due(conn, 1)
+                        rows = await store.claim_due(conn, Channel.EMAIL, 1)
                         if not rows:
                             break
                         connection_lost = await self._send_one(conn, smtp, rows[0], metrics)
@@ -159,15 +276,26 @@ class Sender:
 
     async def _server_unreachable(
         self, pool: asyncpg.Pool, metrics: NotifierMetrics, exc: BaseException
-    ) -> int:
-        """No connection, so every due delivery of this round counts a failed try."""
-        failure = SendFailure(False, True, f"SMTP server unreachable: {type(exc).__name__}: {exc}")
-        log.warning("SMTP server unreachable", extra={"error": failure.description})
-        async with pool.acquire() as conn, conn.transaction():
-            rows = await store.claim_due(conn, self._settings.send_batch_size)
-            for row in rows:
-                await self._record_failure(conn, row, failure, metrics)
-        return 0
+    ) -> None:
+        """An outage: the due mails wait, with the reason shown, and spend no attempt."""
+        s = self._settings
+        self._outage_rounds += 1
+        delay = outage_delay_seconds(
+            self._outage_rounds,
+            base=s.smtp_outage_retry_base_seconds,
+            cap=s.smtp_outage_retry_max_seconds,
+            jitter=self._jitter(),
+        )
+        self._hold_until = time.monotonic() + delay
+        error = f"SMTP server unreachable: {type(exc).__name__}: {exc}"[:_MAX_ERROR_LENGTH]
+        async with pool.acquire() as conn:
+            waiting = await store.postpone_due(conn, Channel.EMAIL, delay, error)
+        metrics.smtp_up.set(0)
+        metrics.smtp_unreachable.inc()
+        log.warning(
+            "SMTP server unreachable, mails wait",
+            extra={"error": error, "waiting": waiting, "in": delay, "rounds": self._outage_rounds},
+        )
 
     async def _send_one(
         self,
@@ -201,71 +329,10 @@ class Sender:
                 )
             except Exception as exc:
                 failure = classify(exc)
-                await self._record_failure(conn, row, failure, metrics)
+                await self._settle.failed(conn, row, failure, metrics)
                 return failure.connection_lost
             metrics.send_seconds.labels(Channel.EMAIL.value).observe(time.perf_counter() - started)
-            attempts = await store.mark_sent(conn, row["id"])
-            await outbox.add(conn, [self._outcome(EventType.NOTIFICATION_SENT, row, attempts)])
-            metrics.deliveries.labels(Channel.EMAIL.value, DeliveryState.SENT.value).inc()
-            log.info(
-                "notification sent",
-                extra={"delivery_id": str(row["id"]), "attempts": attempts},
-            )
+            await self._settle.sent(conn, row, metrics)
             return False
         finally:
             correlation_id.reset(token)
-
-    async def _record_failure(
-        self,
-        conn: asyncpg.Connection,
-        row: asyncpg.Record,
-        failure: SendFailure,
-        metrics: NotifierMetrics,
-    ) -> None:
-        s = self._settings
-        nxt = after_failure(
-            row["attempts"],
-            permanent=failure.permanent,
-            max_attempts=s.send_max_attempts,
-            base=s.send_retry_base_seconds,
-            cap=s.send_retry_max_seconds,
-            jitter=self._jitter(),
-        )
-        error = failure.description[:_MAX_ERROR_LENGTH]
-        await store.record_failure(
-            conn,
-            row["id"],
-            state=nxt.state,
-            attempts=nxt.attempts,
-            delay_seconds=nxt.delay_seconds,
-            error=error,
-        )
-        metrics.deliveries.labels(Channel.EMAIL.value, nxt.state.value).inc()
-        extra = {"delivery_id": str(row["id"]), "attempts": nxt.attempts, "error": error}
-        if nxt.state is DeliveryState.FAILED:
-            await outbox.add(
-                conn, [self._outcome(EventType.NOTIFICATION_FAILED, row, nxt.attempts, error)]
-            )
-            log.error("notification failed", extra=extra)
-        else:
-            log.warning("notification will be retried", extra=extra | {"in": nxt.delay_seconds})
-
-    def _outcome(
-        self, event_type: EventType, row: asyncpg.Record, attempts: int, error: str | None = None
-    ) -> Envelope:
-        return new_event(
-            event_type,
-            NotificationOutcome(
-                delivery_id=row["id"],
-                alert_id=row["alert_id"],
-                contract_id=row["contract_id"],
-                channel=row["channel"],
-                recipient=row["recipient"],
-                attempts=attempts,
-                error=error,
-            ),
-            key=row["contract_id"],
-            producer=self._settings.service_name,
-            correlation_id=row["correlation_id"],
-            causation_id=row["causation_id"],
-        )

@@ -26,6 +26,20 @@ class NotifierSettings(ServiceSettings):
     send_retry_max_seconds: float = Field(default=900.0, gt=0)
     send_batch_size: int = Field(default=50, ge=1, le=1_000)
     sender_poll_seconds: float = Field(default=0.5, gt=0)
+    # The SMTP server unreachable (refused, timed out, failed greeting or login): no mail's
+    # attempts are spent; the sender tries again after base · 2^n seconds, capped.
+    smtp_outage_retry_base_seconds: float = Field(default=1.0, gt=0)
+    smtp_outage_retry_max_seconds: float = Field(default=60.0, gt=0)
+
+    # At most this many mails to one address per contract, rule and period; more are
+    # recorded as suppressed, so a flood of alerts never becomes a mail bomb.
+    max_mails_per_rule_period: int = Field(default=10, ge=1, le=10_000)
+
+    # Outbound webhooks: signed with HMAC-SHA256 of this secret; tried like mail. URLs that
+    # resolve to loopback, link-local or private addresses are refused unless allowed.
+    webhook_secret: SecretStr | None = None
+    webhook_allow_private: bool = False
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("mail_from")
     @classmethod
@@ -51,6 +65,11 @@ class NotifierSettings(ServiceSettings):
         ):
             raise ValueError("SMTP credentials need STARTTLS or TLS in production")
         return self
+
+    @property
+    def webhook_require_https(self) -> bool:
+        """Plain http is for development only."""
+        return self.environment == "production"
 
     @property
     def mail_from_address(self) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import asyncpg
 
-from burnrate_notifier.domain.deliveries import DeliveryState
+from burnrate_notifier.domain.deliveries import Channel, DeliveryState
 
 #: NOTIFY at commit of new or requeued deliveries wakes the sender (polling is the fallback).
 WAKE_CHANNEL = "burnrate_notifier_deliveries"
@@ -64,14 +65,21 @@ async def upsert_contract(
     owner_email: str,
     timezone: str,
     source_at: dt.datetime,
+    teams: Sequence[str] = (),
+    end_date: dt.date | None = None,
+    currency: str = "EUR",
+    overage_rate: Decimal | None = None,
 ) -> None:
     await conn.execute(
-        """INSERT INTO contracts (id, customer_id, code, title, owner_email, timezone, source_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
+        """INSERT INTO contracts (id, customer_id, code, title, owner_email, timezone, source_at,
+                                  teams, end_date, currency, overage_rate)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
            ON CONFLICT (id) DO UPDATE
                SET customer_id = excluded.customer_id, code = excluded.code,
                    title = excluded.title, owner_email = excluded.owner_email,
                    timezone = excluded.timezone, source_at = excluded.source_at,
+                   teams = excluded.teams, end_date = excluded.end_date,
+                   currency = excluded.currency, overage_rate = excluded.overage_rate,
                    updated_at = now()
                WHERE contracts.source_at <= excluded.source_at""",
         contract_id,
@@ -81,12 +89,20 @@ async def upsert_contract(
         owner_email,
         timezone,
         source_at,
+        list(teams),
+        end_date,
+        currency,
+        overage_rate,
     )
 
 
 async def get_contract(conn: asyncpg.Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
+    """The contract with its customer's name (None while the customer is not replicated)."""
     return await conn.fetchrow(
-        "SELECT id, customer_id, code, title, owner_email FROM contracts WHERE id = $1",
+        """SELECT k.id, k.customer_id, k.code, k.title, k.owner_email, k.teams, k.end_date,
+                  k.currency, k.overage_rate, c.name AS customer_name
+           FROM contracts k LEFT JOIN customers c ON c.id = k.customer_id
+           WHERE k.id = $1""",
         contract_id,
     )
 
@@ -110,17 +126,24 @@ async def customer_contacts(
 
 
 @dataclass(frozen=True)
-class NewEmailDelivery:
+class NewDelivery:
+    """One delivery of an alert: an e-mail (subject and both bodies) or a webhook (the URL
+    as recipient, the JSON body as body_text). ``state`` is queued or suppressed."""
+
+    id: uuid.UUID
+    channel: Channel
     recipient: str
     role: str
     language: str
-    message_id: str
-    subject: str
     body_text: str
-    body_html: str
+    message_id: str | None = None
+    subject: str | None = None
+    body_html: str | None = None
+    state: DeliveryState = DeliveryState.QUEUED
+    reason: str | None = None
 
 
-async def insert_email_deliveries(
+async def insert_deliveries(
     conn: asyncpg.Connection,
     *,
     alert_id: uuid.UUID,
@@ -131,23 +154,28 @@ async def insert_email_deliveries(
     stage: str,
     correlation_id: str,
     causation_id: uuid.UUID,
-    deliveries: Sequence[NewEmailDelivery],
+    deliveries: Sequence[NewDelivery],
 ) -> int:
-    """Queue one e-mail per recipient; an alert already queued for an address is skipped.
-    Wakes the sender at commit when anything was queued. Returns how many were queued."""
+    """Record the deliveries of an alert; one already recorded for this alert, channel and
+    recipient is skipped. Wakes the senders at commit when anything was queued. Returns how
+    many were queued (suppressed ones not counted)."""
     if not deliveries:
         return 0
     rows = await conn.fetch(
         """INSERT INTO deliveries (id, alert_id, rule_id, contract_id, period_start, trigger,
                                    stage, channel, recipient, role, language, message_id,
-                                   subject, body_text, body_html, correlation_id, causation_id)
-           SELECT gen_random_uuid(), $1, $2, $3, $4, $5, $6, 'email', d.recipient, d.role,
-                  d.language, d.message_id, d.subject, d.body_text, d.body_html, $7, $8
-           FROM unnest($9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-                       $14::text[], $15::text[])
-                AS d (recipient, role, language, message_id, subject, body_text, body_html)
+                                   subject, body_text, body_html, state, reason,
+                                   correlation_id, causation_id)
+           SELECT d.id, $1, $2, $3, $4, $5, $6, d.channel, d.recipient, d.role,
+                  d.language, d.message_id, d.subject, d.body_text, d.body_html, d.state,
+                  d.reason, $7, $8
+           FROM unnest($9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[],
+                       $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
+                       $19::text[])
+                AS d (id, channel, recipient, role, language, message_id, subject, body_text,
+                      body_html, state, reason)
            ON CONFLICT (alert_id, channel, recipient) DO NOTHING
-           RETURNING id""",
+           RETURNING state""",
         alert_id,
         rule_id,
         contract_id,
@@ -156,6 +184,8 @@ async def insert_email_deliveries(
         stage,
         correlation_id,
         causation_id,
+        [d.id for d in deliveries],
+        [d.channel.value for d in deliveries],
         [d.recipient for d in deliveries],
         [d.role for d in deliveries],
         [d.language for d in deliveries],
@@ -163,10 +193,92 @@ async def insert_email_deliveries(
         [d.subject for d in deliveries],
         [d.body_text for d in deliveries],
         [d.body_html for d in deliveries],
+        [d.state.value for d in deliveries],
+        [d.reason for d in deliveries],
     )
-    if rows:
+    queued = sum(1 for r in rows if r["state"] == DeliveryState.QUEUED)
+    if queued:
         await wake_sender(conn)
-    return len(rows)
+    return queued
+
+
+async def lock_mail_limit(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, rule_id: uuid.UUID, period_start: dt.date
+) -> None:
+    """Serialize the alerts of one contract, rule and period until commit, so two consumers
+    counting the mails sent so far cannot both squeeze in under the limit."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        f"burnrate-notifier-mail-limit:{contract_id}:{rule_id}:{period_start.isoformat()}",
+    )
+
+
+async def mails_so_far(
+    conn: asyncpg.Connection,
+    contract_id: uuid.UUID,
+    rule_id: uuid.UUID,
+    period_start: dt.date,
+    addresses: Sequence[str],
+) -> dict[str, int]:
+    """Mails queued or sent (not suppressed) per lower-cased address for this contract, rule
+    and period."""
+    rows = await conn.fetch(
+        """SELECT lower(recipient) AS address, count(*) AS n FROM deliveries
+           WHERE contract_id = $1 AND rule_id = $2 AND period_start = $3
+             AND channel = 'email' AND state <> 'suppressed'
+             AND lower(recipient) = any($4::text[])
+           GROUP BY lower(recipient)""",
+        contract_id,
+        rule_id,
+        period_start,
+        [a.lower() for a in addresses],
+    )
+    return {r["address"]: r["n"] for r in rows}
+
+
+# -- opt-outs ----------------------------------------------------------------------------
+
+
+async def opted_out(conn: asyncpg.Connection, addresses: Collection[str]) -> set[str]:
+    """Which of these addresses (lower-cased) opted out."""
+    rows = await conn.fetch(
+        "SELECT email FROM opt_outs WHERE email = any($1::text[])",
+        [a.lower() for a in addresses],
+    )
+    return {r["email"] for r in rows}
+
+
+async def add_opt_out(conn: asyncpg.Connection, email: str) -> tuple[asyncpg.Record, bool]:
+    """The opt-out of ``email`` and whether it is new."""
+    row = await conn.fetchrow(
+        """INSERT INTO opt_outs (email) VALUES ($1) ON CONFLICT DO NOTHING
+           RETURNING email, created_at""",
+        email.lower(),
+    )
+    if row is not None:
+        return row, True
+    existing = await conn.fetchrow(
+        "SELECT email, created_at FROM opt_outs WHERE email = $1", email.lower()
+    )
+    assert existing is not None
+    return existing, False
+
+
+async def remove_opt_out(conn: asyncpg.Connection, email: str) -> bool:
+    status: str = await conn.execute("DELETE FROM opt_outs WHERE email = $1", email.lower())
+    return status.endswith(" 1")
+
+
+async def list_opt_outs(
+    conn: asyncpg.Connection, after_email: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """In address order, after ``after_email`` (keyset)."""
+    return await conn.fetch(
+        """SELECT email, created_at FROM opt_outs
+           WHERE $1::text IS NULL OR email > $1 ORDER BY email LIMIT $2""",
+        after_email,
+        limit,
+    )
 
 
 async def wake_sender(conn: asyncpg.Connection) -> None:
@@ -174,24 +286,48 @@ async def wake_sender(conn: asyncpg.Connection) -> None:
     await conn.execute(f"NOTIFY {WAKE_CHANNEL}")
 
 
-_DUE = """state IN ('queued', 'retrying') AND next_attempt_at <= now() AND channel = 'email'"""
+_DUE = """state IN ('queued', 'retrying') AND next_attempt_at <= now() AND channel = $1"""
 
 
-async def has_due(conn: asyncpg.Connection) -> bool:
-    return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM deliveries WHERE {_DUE})"))
+async def has_due(conn: asyncpg.Connection, channel: Channel) -> bool:
+    return bool(
+        await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM deliveries WHERE {_DUE})", channel.value)
+    )
 
 
-async def claim_due(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """Lock up to ``limit`` due e-mails for the caller's transaction; rows another sender
-    holds are skipped, so two replicas never send the same delivery."""
+async def claim_due(conn: asyncpg.Connection, channel: Channel, limit: int) -> list[asyncpg.Record]:
+    """Lock up to ``limit`` due deliveries of a channel for the caller's transaction; rows
+    another sender holds are skipped, so two replicas never send the same delivery."""
     return await conn.fetch(
         f"""SELECT id, alert_id, contract_id, channel, recipient, stage, attempts, message_id,
                    subject, body_text, body_html, correlation_id, causation_id, created_at
             FROM deliveries WHERE {_DUE}
-            ORDER BY next_attempt_at, id LIMIT $1
+            ORDER BY next_attempt_at, created_at, id LIMIT $2
             FOR UPDATE SKIP LOCKED""",
+        channel.value,
         limit,
     )
+
+
+async def postpone_due(
+    conn: asyncpg.Connection, channel: Channel, delay_seconds: float, error: str
+) -> int:
+    """The server is away: every delivery of the channel due within ``delay_seconds`` waits
+    until then, with the reason shown, and NO attempt spent. They all fall due together, so
+    they go out in the order they were queued. Rows another sender holds are left alone."""
+    status: str = await conn.execute(
+        """UPDATE deliveries
+           SET state = 'retrying', last_error = $3, updated_at = now(),
+               next_attempt_at = now() + make_interval(secs => $2::float8)
+           WHERE id IN (SELECT id FROM deliveries WHERE state IN ('queued', 'retrying')
+                          AND channel = $1
+                          AND next_attempt_at <= now() + make_interval(secs => $2::float8)
+                        FOR UPDATE SKIP LOCKED)""",
+        channel.value,
+        delay_seconds,
+        error,
+    )
+    return int(status.rsplit(" ", 1)[1])
 
 
 async def mark_sent(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> int:
@@ -235,8 +371,8 @@ async def pending_count(conn: asyncpg.Connection) -> int:
 
 
 _DELIVERY_COLUMNS = """id, alert_id, contract_id, channel, recipient, role, language, trigger,
-                       stage, state, attempts, next_attempt_at, message_id, subject, last_error,
-                       created_at, sent_at"""
+                       stage, state, reason, attempts, next_attempt_at, message_id, subject,
+                       last_error, created_at, sent_at"""
 
 
 async def get_delivery(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> asyncpg.Record | None:
@@ -254,6 +390,7 @@ async def list_deliveries(
     state: DeliveryState | None,
     alert_id: uuid.UUID | None,
     contract_id: uuid.UUID | None,
+    channel: Channel | None = None,
 ) -> list[asyncpg.Record]:
     created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
     return await conn.fetch(
@@ -262,6 +399,7 @@ async def list_deliveries(
               AND ($4::text IS NULL OR state = $4)
               AND ($5::uuid IS NULL OR alert_id = $5)
               AND ($6::uuid IS NULL OR contract_id = $6)
+              AND ($7::text IS NULL OR channel = $7)
             ORDER BY created_at, id LIMIT $3""",
         created_at,
         last_id,
@@ -269,6 +407,7 @@ async def list_deliveries(
         state.value if state else None,
         alert_id,
         contract_id,
+        channel.value if channel else None,
     )
 
 
@@ -284,3 +423,108 @@ async def requeue_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> as
     if row is not None:
         await wake_sender(conn)
     return row
+
+
+# -- the in-app feed ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewFeedEntry:
+    id: uuid.UUID
+    audience: str
+    audience_key: str
+
+
+async def insert_feed_entries(
+    conn: asyncpg.Connection,
+    *,
+    alert_id: uuid.UUID,
+    contract_id: uuid.UUID,
+    trigger: str,
+    stage: str,
+    period_start: dt.date,
+    period_end: dt.date,
+    headline: str,
+    facts: dict[str, object],
+    entries: Sequence[NewFeedEntry],
+) -> int:
+    if not entries:
+        return 0
+    rows = await conn.fetch(
+        """INSERT INTO feed_entries (id, alert_id, contract_id, audience, audience_key, trigger,
+                                     stage, period_start, period_end, headline, facts)
+           SELECT e.id, $1, $2, e.audience, e.audience_key, $3, $4, $5, $6, $7, $8
+           FROM unnest($9::uuid[], $10::text[], $11::text[]) AS e (id, audience, audience_key)
+           ON CONFLICT (alert_id, audience, audience_key) DO NOTHING
+           RETURNING id""",
+        alert_id,
+        contract_id,
+        trigger,
+        stage,
+        period_start,
+        period_end,
+        headline,
+        facts,
+        [e.id for e in entries],
+        [e.audience for e in entries],
+        [e.audience_key for e in entries],
+    )
+    return len(rows)
+
+
+_FEED_COLUMNS = """id, alert_id, contract_id, audience, audience_key, trigger, stage,
+                   period_start, period_end, headline, facts, created_at, read_at"""
+
+
+async def list_feed(
+    conn: asyncpg.Connection,
+    *,
+    audience: str,
+    audience_key: str,
+    unread: bool | None,
+    contract_id: uuid.UUID | None,
+    before: tuple[dt.datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first."""
+    created_at, last_id = before or (
+        dt.datetime.max.replace(tzinfo=dt.UTC),
+        uuid.UUID(int=(1 << 128) - 1),
+    )
+    return await conn.fetch(
+        f"""SELECT {_FEED_COLUMNS} FROM feed_entries
+            WHERE audience = $1 AND audience_key = $2 AND (created_at, id) < ($3, $4)
+              AND ($6::bool IS NULL OR (read_at IS NULL) = $6)
+              AND ($7::uuid IS NULL OR contract_id = $7)
+            ORDER BY created_at DESC, id DESC LIMIT $5""",
+        audience,
+        audience_key,
+        created_at,
+        last_id,
+        limit,
+        unread,
+        contract_id,
+    )
+
+
+async def unread_count(conn: asyncpg.Connection, audience: str, audience_key: str) -> int:
+    count: int = await conn.fetchval(
+        """SELECT count(*) FROM feed_entries
+           WHERE audience = $1 AND audience_key = $2 AND read_at IS NULL""",
+        audience,
+        audience_key,
+    )
+    return count
+
+
+async def set_feed_read(
+    conn: asyncpg.Connection, entry_id: uuid.UUID, read: bool
+) -> asyncpg.Record | None:
+    """Mark an entry read (the first time counts) or unread; None if there is no such entry."""
+    return await conn.fetchrow(
+        f"""UPDATE feed_entries
+            SET read_at = CASE WHEN $2 THEN coalesce(read_at, now()) END
+            WHERE id = $1 RETURNING {_FEED_COLUMNS}""",
+        entry_id,
+        read,
+    )

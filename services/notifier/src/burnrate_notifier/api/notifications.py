@@ -33,6 +33,8 @@ class NotificationOut(BaseModel):
     trigger: str
     stage: str
     state: DeliveryState
+    #: why a suppressed delivery was not sent: opted_out or mail_limit
+    reason: str | None = None
     attempts: int
     next_attempt_at: dt.datetime | None
     message_id: str | None
@@ -62,6 +64,7 @@ async def list_notifications(
     state: Annotated[DeliveryState | None, Query()] = None,
     alert_id: Annotated[uuid.UUID | None, Query()] = None,
     contract_id: Annotated[uuid.UUID | None, Query()] = None,
+    channel: Annotated[Channel | None, Query()] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[NotificationOut]:
@@ -72,6 +75,7 @@ async def list_notifications(
         state=state,
         alert_id=alert_id,
         contract_id=contract_id,
+        channel=channel,
     )
     next_cursor = (
         encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None

@@ -1,7 +1,8 @@
 """What an alert mail says: the figures of the period, in words and numbers per language.
 
-Only these figures reach the mail, so a customer never sees internal data (rule names,
-owners, teams, costs).
+Only these figures reach the mail. Internal facts (the rule's name, the customer's name, the
+cost of extra hours) are filled in only for an internal reader (the contract owner) or when
+the rule's audience says ``include_internal``; a customer's mail never carries them otherwise.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+
+from burnrate_common.events import AlertRaised
 
 from burnrate_notifier.domain.recipients import supported_language
 
@@ -95,6 +98,65 @@ def period_label(start: dt.date, end: dt.date, language: str) -> str:
     return f"{day(start)} {start.year} – {day(end)} {end.year}"
 
 
+def format_date(day: dt.date, language: str) -> str:
+    """ "24 March 2026" (nl: "24 maart 2026")."""
+    return f"{day.day} {MONTHS[supported_language(language)][day.month - 1]} {day.year}"
+
+
+def format_money(amount: Decimal, currency: str, language: str) -> str:
+    """ "EUR 1,234.50" (nl: "EUR 1.234,50")."""
+    text = f"{amount.quantize(_CENT):,f}"
+    if supported_language(language) == "nl":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return f"{currency} {text}"
+
+
+def _number(text: str, language: str) -> str:
+    return text.replace(".", ",") if supported_language(language) == "nl" else text
+
+
+def stage_label(trigger: str, stage: str, language: str) -> str:
+    """The stage as a reader says it: "90%", "10 h", "30 days", "+10%" (nl: "10 uur", "30 dagen").
+
+    Stage names come from the rules service ("90", "10h", "30d", "overage+10",
+    "outside_dates"); anything unexpected is shown as it came.
+    """
+    nl = supported_language(language) == "nl"
+    if trigger == "hours_remaining" and stage.endswith("h"):
+        return f"{_number(stage[:-1], language)} {'uur' if nl else 'h'}"
+    if trigger == "days_before_end" and stage.endswith("d"):
+        days = stage[:-1]
+        unit = ("dag" if days == "1" else "dagen") if nl else ("day" if days == "1" else "days")
+        return f"{days} {unit}"
+    if trigger == "overage":
+        _, _, extra = stage.partition("+")
+        return f"+{extra}%" if extra else ("boven plan" if nl else "over plan")
+    if stage.isdigit():
+        return f"{stage}%"
+    return stage
+
+
+@dataclass(frozen=True)
+class AlertFacts:
+    """The trigger-specific facts of an alert (None where the trigger has none)."""
+
+    days_before_end: int | None = None
+    forecast_seconds: int | None = None
+    forecast_exhaustion_date: dt.date | None = None
+    unused_seconds: int | None = None
+    outside_dates_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class InternalFacts:
+    """What only the MSP sees, unless the rule includes it for everyone."""
+
+    rule_name: str
+    customer_name: str | None = None
+    overage_rate: Decimal | None = None
+    currency: str = "EUR"
+
+
 def alert_mail_context(
     *,
     language: str,
@@ -107,11 +169,40 @@ def alert_mail_context(
     period_end: dt.date,
     planned_seconds: int,
     executed_seconds: int,
+    facts: AlertFacts | None = None,
+    contract_end: dt.date | None = None,
+    internal: InternalFacts | None = None,
+    for_owner: bool = False,
 ) -> dict[str, object]:
-    """The variables of the alert templates, every figure already formatted for ``language``."""
+    """The variables of the alert templates, every figure already formatted for ``language``.
+
+    ``internal`` is passed only when the reader may see internal facts; ``for_owner`` picks
+    what the mail asks its reader to do (the MSP's owner, or the customer's side).
+    """
     language = supported_language(language)
     figures = Figures(planned_seconds, executed_seconds)
     percent = figures.percent_used
+    facts = facts or AlertFacts()
+
+    def hours(seconds: int | None) -> str | None:
+        return None if seconds is None else format_hours(seconds, language)
+
+    def day(value: dt.date | None) -> str | None:
+        return None if value is None else format_date(value, language)
+
+    unused_percent = (
+        None
+        if facts.unused_seconds is None or planned_seconds <= 0
+        else f"{facts.unused_seconds * 100 // planned_seconds}%"
+    )
+    extra_cost = None
+    if internal is not None and internal.overage_rate is not None:
+        over = figures.over_seconds
+        if trigger == "forecast_over_plan" and facts.forecast_seconds is not None:
+            over = max(facts.forecast_seconds - planned_seconds, 0)
+        if over > 0:
+            amount = Decimal(over) / 3600 * internal.overage_rate
+            extra_cost = format_money(amount, internal.currency, language)
     return {
         "language": language,
         "name": recipient_name or None,
@@ -126,4 +217,61 @@ def alert_mail_context(
         "remaining": format_hours(figures.remaining_seconds, language),
         "over": format_hours(figures.over_seconds, language),
         "is_over": figures.over_seconds > 0,
+        "stage_label": stage_label(trigger, stage, language),
+        "days_left": (
+            stage_label("days_before_end", f"{facts.days_before_end}d", language)
+            if facts.days_before_end is not None
+            else stage_label(trigger, stage, language)
+            if trigger == "days_before_end"
+            else None
+        ),
+        "end_date": day(contract_end),
+        "forecast": hours(facts.forecast_seconds),
+        "exhaustion_date": day(facts.forecast_exhaustion_date),
+        "unused": hours(facts.unused_seconds),
+        "unused_percent": unused_percent,
+        "outside": hours(facts.outside_dates_seconds),
+        "for_owner": for_owner,
+        "internal": internal is not None,
+        "rule_name": internal.rule_name if internal else None,
+        "customer": internal.customer_name if internal else None,
+        "extra_cost": extra_cost,
     }
+
+
+def alert_facts(
+    alert: AlertRaised, *, contract_code: str, contract_title: str, include_internal: bool
+) -> dict[str, object]:
+    """The facts of an alert as JSON values: the body of a webhook, the facts of a feed entry.
+
+    Trigger-specific fields appear only when the alert carries them; the rule's name only
+    when internal facts are included.
+    """
+    figures = Figures(alert.planned_seconds, alert.executed_seconds)
+    facts: dict[str, object] = {
+        "alert_id": str(alert.alert_id),
+        "rule_id": str(alert.rule_id),
+        "contract": {"id": str(alert.contract_id), "code": contract_code, "title": contract_title},
+        "customer_id": str(alert.customer_id) if alert.customer_id else None,
+        "trigger": str(alert.trigger),
+        "stage": alert.stage,
+        "period": {"start": alert.period_start.isoformat(), "end": alert.period_end.isoformat()},
+        "planned_seconds": alert.planned_seconds,
+        "executed_seconds": alert.executed_seconds,
+        "remaining_seconds": figures.remaining_seconds,
+        "over_seconds": figures.over_seconds,
+        "percent_used": figures.percent_used,
+    }
+    optional = {
+        "days_before_end": alert.days_before_end,
+        "forecast_seconds": alert.forecast_seconds,
+        "forecast_exhaustion_date": (
+            alert.forecast_exhaustion_date.isoformat() if alert.forecast_exhaustion_date else None
+        ),
+        "unused_seconds": alert.unused_seconds,
+        "outside_dates_seconds": alert.outside_dates_seconds,
+    }
+    facts.update({k: v for k, v in optional.items() if v is not None})
+    if include_internal:
+        facts["rule_name"] = alert.rule_name
+    return facts

@@ -1,4 +1,5 @@
-"""The life of a delivery: queued → sent, or retrying with backoff → sent | failed."""
+"""The life of a delivery: queued → sent, or retrying with backoff → sent | failed; or
+suppressed from the start (opted out, over the mail limit) and never sent."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ class DeliveryState(StrEnum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    SUPPRESSED = "suppressed"
 
 
 class Channel(StrEnum):
     EMAIL = "email"
+    WEBHOOK = "webhook"
 
 
 #: Share of the delay that jitter may add, so replicas and mails do not retry in lockstep.
@@ -63,3 +66,18 @@ def after_failure(
         attempts,
         retry_delay_seconds(attempts, base=base, cap=cap, jitter=jitter),
     )
+
+
+def outage_delay_seconds(rounds: int, *, base: float, cap: float, jitter: float) -> float:
+    """Wait before trying the SMTP server again after ``rounds`` failed connects in a row:
+    ``base · 2^(rounds-1)``, capped at ``cap``, stretched by up to 25 % of jitter.
+
+    An outage of the server is not a failure of any mail: it spends no attempts, so however
+    long it lasts, every mail is still there when the server comes back.
+    """
+    if rounds < 1:
+        raise ValueError("rounds counts failed connects, so it is at least 1")
+    if not 0 <= jitter < 1:
+        raise ValueError("jitter is a fraction in [0, 1)")
+    delay = min(base * 2.0 ** min(rounds - 1, 64), cap)
+    return delay * (1 + JITTER_SHARE * jitter)

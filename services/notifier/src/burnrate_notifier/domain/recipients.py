@@ -14,6 +14,7 @@ class Role(StrEnum):
     OWNER = "owner"
     CONTACT = "contact"
     EXTRA = "extra"
+    WEBHOOK = "webhook"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,11 @@ class Recipient:
     language: str
     role: Role
     name: str | None = None
+
+    @property
+    def internal(self) -> bool:
+        """The contract owner works for the MSP; contacts and extra addresses may not."""
+        return self.role is Role.OWNER
 
 
 def supported_language(language: str | None) -> str:
