@@ -13,6 +13,11 @@ help: ## Show this help
 install: ## Install uv and every package of the workspace (from uv.lock) into .venv
 	@python3 -m uv --version 2>/dev/null | grep -q "$(UV_VERSION)" || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --frozen --all-packages
+	@# The reporting pages' chart and CSS packages (served by the service itself, no CDN).
+	@web=services/reporting/web; \
+	if [ "$$web/node_modules/.package-lock.json" -nt "$$web/package-lock.json" ]; then :; \
+	elif command -v npm >/dev/null; then npm ci --prefix "$$web" --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the reporting pages will be served without their charts" >&2; fi
 
 .PHONY: services
 services: ## Start the local PostgreSQL and RabbitMQ if they are not running

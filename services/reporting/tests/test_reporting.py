@@ -318,6 +318,8 @@ async def test_the_forty_hour_month(api, send):
         "end_date": "2026-12-31",
         "timezone": "Europe/Amsterdam",
         "status": "exhausted",
+        # 15 March to 31 December, both included.
+        "days_left": 292,
         "current_period": {
             "start_date": "2026-03-01",
             "end_date": "2026-03-31",
@@ -328,6 +330,9 @@ async def test_the_forty_hour_month(api, send):
             "overage_hours": 20.0,
             "planned_seconds": 144_000,
             "executed_seconds": 216_000,
+            # 60 h in the first 15 of 31 days: 124 h at this pace.
+            "forecast_hours": 124.0,
+            "forecast_seconds": 446_400,
         },
         "notifications": {"sent": 2, "failed": 1},
     }

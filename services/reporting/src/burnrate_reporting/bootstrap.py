@@ -1,13 +1,14 @@
 """The composition root of the reporting service: the only place that wires things."""
 
 import datetime as dt
+from collections.abc import Callable
 
-from burnrate_common.events import EventType
+from burnrate_common.clock import Clock
 from burnrate_common.runtime import ServiceDefinition
 
 from burnrate_reporting import handlers
-from burnrate_reporting.api import contracts, customers
-from burnrate_reporting.api.views import Clock
+from burnrate_reporting.api import contracts, customers, pages
+from burnrate_reporting.metrics import business_metrics
 from burnrate_reporting.settings import ReportingSettings
 
 
@@ -15,27 +16,36 @@ def _utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _as_callable(clock: Clock | Callable[[], dt.datetime] | None) -> Callable[[], dt.datetime]:
+    if clock is None:
+        return _utc_now
+    now = getattr(clock, "now", None)
+    return now if callable(now) else clock  # type: ignore[return-value]
+
+
 def build(
-    settings: ReportingSettings | None = None, *, clock: Clock | None = None
+    settings: ReportingSettings | None = None,
+    *,
+    clock: Clock | Callable[[], dt.datetime] | None = None,
+    wall_clock: Callable[[], dt.datetime] | None = None,
 ) -> ServiceDefinition:
+    """``clock`` gives "today" (a date in each contract's zone; tests fix it); ``wall_clock``
+    the real time the read-model lag is measured against."""
+    settings = settings or ReportingSettings()
+    now = _as_callable(clock)
+    mark = handlers.HandledMark()
     return ServiceDefinition(
-        settings=settings or ReportingSettings(),
+        settings=settings,
         package="burnrate_reporting",
         title="Burnrate reporting",
-        routers=[contracts.router, customers.router],
-        handlers={
-            EventType.CUSTOMER_CREATED: handlers.on_customer_changed,
-            EventType.CUSTOMER_UPDATED: handlers.on_customer_changed,
-            EventType.CONTRACT_CREATED: handlers.on_contract_changed,
-            EventType.CONTRACT_UPDATED: handlers.on_contract_changed,
-            EventType.CONSUMPTION_RECORDED: handlers.on_consumption_recorded,
-            EventType.WORKLOG_RECORDED: handlers.on_worklog_changed,
-            EventType.WORKLOG_CORRECTED: handlers.on_worklog_changed,
-            EventType.WORKLOG_DELETED: handlers.on_worklog_changed,
-            EventType.ALERT_RAISED: handlers.on_alert_raised,
-            EventType.NOTIFICATION_SENT: handlers.on_notification_outcome,
-            EventType.NOTIFICATION_FAILED: handlers.on_notification_outcome,
-        },
-        # "Today" is a date in each contract's zone, taken from this clock (tests fix it).
-        extras={"clock": clock or _utc_now},
+        routers=[
+            contracts.router,
+            customers.router,
+            pages.router,
+            pages.assets_router(settings),
+        ],
+        # Every handled envelope is also kept in the event log, for `rebuild`.
+        handlers={t: handlers.logged(h, mark) for t, h in handlers.HANDLERS.items()},
+        background=[business_metrics],
+        extras={"clock": now, "now": now, "handled": mark, "wall_clock": wall_clock or _utc_now},
     )

@@ -3,7 +3,12 @@ so a redelivered event changes nothing; none depends on the order events arrive 
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 import asyncpg
+from burnrate_common.bus import Handler
 from burnrate_common.events import (
     AlertRaised,
     ConsumptionRecorded,
@@ -63,6 +68,7 @@ async def on_consumption_recorded(
         payload.delta_seconds,
         payload.delta_worklogs,
         payload.delta_outside_dates_seconds,
+        payload.author,
     )
 
 
@@ -94,3 +100,38 @@ async def on_notification_outcome(
     assert isinstance(payload, NotificationOutcome)
     status = "sent" if envelope.type is EventType.NOTIFICATION_SENT else "failed"
     await store.upsert_notification(conn, payload.model_dump(), status, envelope.occurred_at)
+
+
+#: The read-model handlers by event type (what `rebuild` replays the event log through).
+HANDLERS: Mapping[EventType, Handler] = {
+    EventType.CUSTOMER_CREATED: on_customer_changed,
+    EventType.CUSTOMER_UPDATED: on_customer_changed,
+    EventType.CONTRACT_CREATED: on_contract_changed,
+    EventType.CONTRACT_UPDATED: on_contract_changed,
+    EventType.CONSUMPTION_RECORDED: on_consumption_recorded,
+    EventType.WORKLOG_RECORDED: on_worklog_changed,
+    EventType.WORKLOG_CORRECTED: on_worklog_changed,
+    EventType.WORKLOG_DELETED: on_worklog_changed,
+    EventType.ALERT_RAISED: on_alert_raised,
+    EventType.NOTIFICATION_SENT: on_notification_outcome,
+    EventType.NOTIFICATION_FAILED: on_notification_outcome,
+}
+
+
+@dataclass
+class HandledMark:
+    """occurred_at of the last event this process handled: the read-model lag's reference."""
+
+    occurred_at: dt.datetime | None = None
+
+
+def logged(handler: Handler, mark: HandledMark) -> Handler:
+    """The handler, with its envelope kept in the event log in the same transaction."""
+
+    async def handle(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:
+        await store.log_event(conn, envelope)
+        await handler(conn, envelope, payload)
+        mark.occurred_at = envelope.occurred_at
+
+    handle.__name__ = handler.__name__
+    return handle

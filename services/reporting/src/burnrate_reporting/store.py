@@ -8,6 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
+from burnrate_common.db import RawJson
+from burnrate_common.events import Envelope
 
 # ---------------------------------------------------------------------------------------
 # Writes (from the event handlers, inside the consumer's transaction)
@@ -47,8 +49,10 @@ async def upsert_contract(
     written = await conn.fetchval(
         """INSERT INTO contracts (id, customer_id, code, title, owner_email, start_date, end_date,
                                   timezone, period, planned_hours, teams, work_accounts,
-                                  created_at, version_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+                                  created_at, version_at, lifecycle, currency, rollover_policy,
+                                  allowance_policy)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16,
+                   $17)
            ON CONFLICT (id) DO UPDATE
                SET customer_id = excluded.customer_id, code = excluded.code,
                    title = excluded.title, owner_email = excluded.owner_email,
@@ -57,7 +61,9 @@ async def upsert_contract(
                    planned_hours = excluded.planned_hours, teams = excluded.teams,
                    work_accounts = excluded.work_accounts,
                    created_at = least(contracts.created_at, excluded.created_at),
-                   version_at = excluded.version_at
+                   version_at = excluded.version_at, lifecycle = excluded.lifecycle,
+                   currency = excluded.currency, rollover_policy = excluded.rollover_policy,
+                   allowance_policy = excluded.allowance_policy
                WHERE contracts.version_at < excluded.version_at
            RETURNING true""",
         contract["id"],
@@ -73,6 +79,10 @@ async def upsert_contract(
         contract["teams"],
         contract["work_accounts"],
         version_at,
+        contract.get("lifecycle", "active"),
+        contract.get("currency", "EUR"),
+        (contract.get("rollover") or {}).get("policy", "none"),
+        contract.get("allowance_policy", "overage_allowed"),
     )
     return bool(written)
 
@@ -101,6 +111,10 @@ async def replace_periods(
     )
 
 
+#: Who logged time when ConsumptionRecorded.author is None.
+UNKNOWN_AUTHOR = "unknown"
+
+
 async def add_consumption(
     conn: asyncpg.Connection,
     contract_id: uuid.UUID,
@@ -110,17 +124,38 @@ async def add_consumption(
     delta_seconds: int,
     delta_worklogs: int,
     delta_outside_dates_seconds: int,
+    author: str | None = None,
 ) -> None:
-    """Add a signed delta: sums commute, so arrival order does not matter."""
+    """Add a signed delta to the three sums (by team and activity, by period, by person):
+    sums commute, so arrival order does not matter. One round trip."""
     await conn.execute(
-        """INSERT INTO consumption (contract_id, period_start, team, activity,
-                                    executed_seconds, worklogs, outside_dates_seconds)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT (contract_id, period_start, team, activity) DO UPDATE
-               SET executed_seconds = consumption.executed_seconds + excluded.executed_seconds,
-                   worklogs = consumption.worklogs + excluded.worklogs,
-                   outside_dates_seconds =
-                       consumption.outside_dates_seconds + excluded.outside_dates_seconds""",
+        """WITH by_group AS (
+               INSERT INTO consumption (contract_id, period_start, team, activity,
+                                        executed_seconds, worklogs, outside_dates_seconds)
+               VALUES ($1, $2, $3, $4, $5, $6, $7)
+               ON CONFLICT (contract_id, period_start, team, activity) DO UPDATE
+                   SET executed_seconds =
+                           consumption.executed_seconds + excluded.executed_seconds,
+                       worklogs = consumption.worklogs + excluded.worklogs,
+                       outside_dates_seconds =
+                           consumption.outside_dates_seconds + excluded.outside_dates_seconds),
+           by_period AS (
+               INSERT INTO period_totals (contract_id, period_start, executed_seconds, worklogs,
+                                          outside_dates_seconds)
+               VALUES ($1, $2, $5, $6, $7)
+               ON CONFLICT (contract_id, period_start) DO UPDATE
+                   SET executed_seconds =
+                           period_totals.executed_seconds + excluded.executed_seconds,
+                       worklogs = period_totals.worklogs + excluded.worklogs,
+                       outside_dates_seconds =
+                           period_totals.outside_dates_seconds + excluded.outside_dates_seconds)
+           INSERT INTO consumption_by_author (contract_id, period_start, author,
+                                              executed_seconds, worklogs)
+           VALUES ($1, $2, $8, $5, $6)
+           ON CONFLICT (contract_id, period_start, author) DO UPDATE
+               SET executed_seconds =
+                       consumption_by_author.executed_seconds + excluded.executed_seconds,
+                   worklogs = consumption_by_author.worklogs + excluded.worklogs""",
         contract_id,
         period_start,
         team,
@@ -128,6 +163,19 @@ async def add_consumption(
         delta_seconds,
         delta_worklogs,
         delta_outside_dates_seconds,
+        author if author is not None else UNKNOWN_AUTHOR,
+    )
+
+
+async def log_event(conn: asyncpg.Connection, envelope: Envelope) -> None:
+    """Keep the envelope for `rebuild`, in the transaction of its effect."""
+    await conn.execute(
+        """INSERT INTO event_log (event_id, type, occurred_at, envelope) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (event_id) DO NOTHING""",
+        envelope.id,
+        envelope.type.value,
+        envelope.occurred_at,
+        RawJson(envelope.model_dump_json()),
     )
 
 
@@ -217,59 +265,119 @@ async def upsert_notification(
 # Reads (the API)
 # ---------------------------------------------------------------------------------------
 
-#: The rule of ``domain.status.derive_status`` in SQL, so the list can filter and paginate.
+#: The rule of ``domain.status.derive_status`` in SQL, so the list can filter and paginate
+#: ($7: days before the end, today included, from which an active contract is expiring).
 STATUS_SQL = """CASE WHEN local_today < start_date THEN 'not_started'
                      WHEN local_today > end_date THEN 'expired'
                      WHEN planned_seconds IS NOT NULL AND executed_seconds >= planned_seconds
                          THEN 'exhausted'
+                     WHEN end_date - local_today + 1 <= $7 THEN 'expiring'
                      ELSE 'active' END"""
 
-_SCREEN = f"""
+#: Sort name → (SQL expression over the screen's columns, its type in the cursor). The key is
+#: never NULL, so (key, id) is a total order and the cursor carries the last row's key.
+SORTS: dict[str, tuple[str, str]] = {
+    "created": ("created_at", "timestamptz"),
+    "code": ("code", "text"),
+    "customer": ("coalesce(customer_name, '')", "text"),
+    "end_date": ("end_date", "date"),
+    "percent": (
+        "coalesce(executed_seconds::numeric * 100 / nullif(planned_seconds, 0), -1)",
+        "numeric",
+    ),
+    "executed": ("executed_seconds", "bigint"),
+}
+
+
+def _screen_sql(sort: str, descending: bool) -> str:
+    key, key_type = SORTS[sort]
+    direction, compare = ("DESC", "<") if descending else ("ASC", ">")
+    return f"""
     WITH screen AS (
         SELECT c.id, c.customer_id, cu.name AS customer_name, c.code, c.title, c.start_date,
-               c.end_date, c.timezone, c.created_at, t.local_today,
+               c.end_date, c.timezone, c.created_at, c.lifecycle, t.local_today,
                cp.start_date AS period_start, cp.end_date AS period_end, cp.planned_seconds,
-               coalesce(x.executed_seconds, 0) AS executed_seconds
+               coalesce(pt.executed_seconds, 0) AS executed_seconds
         FROM contracts c
         CROSS JOIN LATERAL (SELECT ($1::timestamptz AT TIME ZONE c.timezone)::date AS local_today) t
         LEFT JOIN customers cu ON cu.id = c.customer_id
-        LEFT JOIN contract_periods cp
-               ON cp.contract_id = c.id AND t.local_today BETWEEN cp.start_date AND cp.end_date
+        -- The last period starting on or before today, if today is in it: one index probe.
         LEFT JOIN LATERAL (
-            SELECT sum(k.executed_seconds)::bigint AS executed_seconds FROM consumption k
-            WHERE k.contract_id = c.id AND k.period_start = cp.start_date) x ON true
-        WHERE (c.created_at, c.id) > ($2, $3) AND ($5::uuid IS NULL OR c.customer_id = $5)
+            SELECT p.start_date, p.end_date, p.planned_seconds FROM contract_periods p
+            WHERE p.contract_id = c.id AND p.start_date <= t.local_today
+            ORDER BY p.start_date DESC LIMIT 1) lp ON true
+        LEFT JOIN LATERAL (SELECT lp.start_date, lp.end_date, lp.planned_seconds
+                           WHERE lp.end_date >= t.local_today) cp ON true
+        LEFT JOIN period_totals pt
+               ON pt.contract_id = c.id AND pt.period_start = cp.start_date
+        WHERE ($5::uuid IS NULL OR c.customer_id = $5)
+          AND ($8::text IS NULL OR c.code ILIKE $8 OR c.title ILIKE $8 OR cu.name ILIKE $8)
     ),
-    rated AS (SELECT screen.*, {STATUS_SQL} AS status FROM screen)
-    SELECT r.*, la.stage AS alert_stage, la.trigger AS alert_trigger,
-           la.raised_at AS alert_raised_at, n.sent AS notifications_sent,
-           n.failed AS notifications_failed
-    FROM rated r
+    rated AS (SELECT screen.*, {STATUS_SQL} AS status, {key} AS sort_key FROM screen),
+    page AS (
+        SELECT * FROM rated
+        WHERE ($6::text IS NULL OR status = $6)
+          AND ($2::text IS NULL OR (sort_key, id) {compare} ($2::text::{key_type}, $3::uuid))
+        ORDER BY sort_key {direction}, id {direction}
+        LIMIT $4
+    )
+    SELECT p.*, p.sort_key::text AS cursor_key, la.stage AS alert_stage,
+           la.trigger AS alert_trigger, la.raised_at AS alert_raised_at,
+           n.sent AS notifications_sent, n.failed AS notifications_failed
+    FROM page p
     LEFT JOIN LATERAL (
-        SELECT a.stage, a.trigger, a.raised_at FROM alerts a WHERE a.contract_id = r.id
+        SELECT a.stage, a.trigger, a.raised_at FROM alerts a WHERE a.contract_id = p.id
         ORDER BY a.raised_at DESC, a.alert_id DESC LIMIT 1) la ON true
     CROSS JOIN LATERAL (
         SELECT count(*) FILTER (WHERE o.status = 'sent') AS sent,
                count(*) FILTER (WHERE o.status = 'failed') AS failed
-        FROM notifications o WHERE o.contract_id = r.id) n
-    WHERE ($6::text IS NULL OR r.status = $6)
-    ORDER BY r.created_at, r.id
-    LIMIT $4
-"""
+        FROM notifications o WHERE o.contract_id = p.id) n
+    ORDER BY p.sort_key {direction}, p.id {direction}
+    """
+
+
+_SCREEN_SQL = {
+    (sort, descending): _screen_sql(sort, descending)
+    for sort in SORTS
+    for descending in (False, True)
+}
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 async def list_contracts(
     conn: asyncpg.Connection,
     now: dt.datetime,
-    after: tuple[dt.datetime, uuid.UUID] | None,
+    after: tuple[str, uuid.UUID] | None,
     limit: int,
     *,
     customer_id: uuid.UUID | None = None,
     status: str | None = None,
+    expiring_within_days: int = 0,
+    sort: str = "created",
+    descending: bool = False,
+    search: str | None = None,
 ) -> list[asyncpg.Record]:
-    """The contract screen: each contract with its current period's figures in its own zone."""
-    created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
-    return await conn.fetch(_SCREEN, now, created_at, last_id, limit, customer_id, status)
+    """The contract screen: each contract with its current period's figures in its own zone.
+
+    ``after`` is (sort key as text, id) of the previous page's last row; ``cursor_key`` of
+    each row is that text for the next page.
+    """
+    key, last_id = after or (None, None)
+    return await conn.fetch(
+        _SCREEN_SQL[(sort, descending)],
+        now,
+        key,
+        last_id,
+        limit,
+        customer_id,
+        status,
+        expiring_within_days,
+        _like(search) if search else None,
+    )
 
 
 async def customer_known(conn: asyncpg.Connection, customer_id: uuid.UUID) -> bool:
@@ -368,3 +476,263 @@ async def period_alerts(
         contract_id,
         period_start,
     )
+
+
+# --- the delivery report over a range of periods ------------------------------------------
+
+
+async def get_contract_terms(
+    conn: asyncpg.Connection, contract_id: uuid.UUID
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """SELECT period, planned_hours, teams, lifecycle, currency, rollover_policy,
+                  allowance_policy
+           FROM contracts WHERE id = $1""",
+        contract_id,
+    )
+
+
+async def periods_with_totals(
+    conn: asyncpg.Connection, contract_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    """Every period of the contract with its executed totals (the forecast needs them all)."""
+    return await conn.fetch(
+        """SELECT cp.start_date, cp.end_date, cp.planned_seconds,
+                  coalesce(pt.executed_seconds, 0) AS executed_seconds,
+                  coalesce(pt.worklogs, 0) AS worklogs,
+                  coalesce(pt.outside_dates_seconds, 0) AS outside_dates_seconds
+           FROM contract_periods cp
+           LEFT JOIN period_totals pt
+                  ON pt.contract_id = cp.contract_id AND pt.period_start = cp.start_date
+           WHERE cp.contract_id = $1 ORDER BY cp.start_date""",
+        contract_id,
+    )
+
+
+async def team_by_period(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+) -> list[asyncpg.Record]:
+    """Executed seconds per period start and team, for periods starting in [first, last]."""
+    return await conn.fetch(
+        """SELECT period_start, team, sum(executed_seconds)::bigint AS executed_seconds
+           FROM consumption
+           WHERE contract_id = $1 AND period_start BETWEEN $2 AND $3
+           GROUP BY period_start, team
+           HAVING sum(executed_seconds) <> 0 OR sum(worklogs) <> 0
+           ORDER BY period_start, team""",
+        contract_id,
+        first,
+        last,
+    )
+
+
+async def activity_totals(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT activity AS name, sum(executed_seconds)::bigint AS executed_seconds,
+                  sum(worklogs)::bigint AS worklogs
+           FROM consumption
+           WHERE contract_id = $1 AND period_start BETWEEN $2 AND $3
+           GROUP BY activity HAVING sum(executed_seconds) <> 0 OR sum(worklogs) <> 0
+           ORDER BY executed_seconds DESC, activity""",
+        contract_id,
+        first,
+        last,
+    )
+
+
+async def person_totals(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT author AS name, sum(executed_seconds)::bigint AS executed_seconds,
+                  sum(worklogs)::bigint AS worklogs
+           FROM consumption_by_author
+           WHERE contract_id = $1 AND period_start BETWEEN $2 AND $3
+           GROUP BY author HAVING sum(executed_seconds) <> 0 OR sum(worklogs) <> 0
+           ORDER BY executed_seconds DESC, author""",
+        contract_id,
+        first,
+        last,
+    )
+
+
+async def outside_dates_in_range(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT id, period_start, author, team, activity, started_at, seconds, ticket
+           FROM outside_dates_worklogs
+           WHERE contract_id = $1 AND period_start BETWEEN $2 AND $3
+             AND outside_dates AND NOT deleted
+           ORDER BY started_at, id""",
+        contract_id,
+        first,
+        last,
+    )
+
+
+async def alerts_in_range(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT period_start, stage, trigger, rule_name, raised_at FROM alerts
+           WHERE contract_id = $1 AND period_start BETWEEN $2 AND $3
+           ORDER BY raised_at, alert_id""",
+        contract_id,
+        first,
+        last,
+    )
+
+
+async def customer_name(conn: asyncpg.Connection, customer_id: uuid.UUID) -> str | None:
+    name: str | None = await conn.fetchval("SELECT name FROM customers WHERE id = $1", customer_id)
+    return name
+
+
+async def customer_roll_up(
+    conn: asyncpg.Connection,
+    customer_id: uuid.UUID,
+    first: dt.date,
+    last: dt.date,
+    now: dt.datetime,
+) -> list[asyncpg.Record]:
+    """Per contract of the customer, the sums over its periods starting in [first, last]."""
+    return await conn.fetch(
+        """SELECT c.id, c.code, c.title, c.start_date, c.end_date,
+                  count(cp.start_date)::int AS periods,
+                  coalesce(sum(cp.planned_seconds), 0)::bigint AS planned_seconds,
+                  coalesce(sum(pt.executed_seconds), 0)::bigint AS executed_seconds,
+                  coalesce(sum(greatest(coalesce(pt.executed_seconds, 0)
+                                        - cp.planned_seconds, 0)), 0)::bigint
+                      AS overage_seconds,
+                  coalesce(sum(greatest(cp.planned_seconds - coalesce(pt.executed_seconds, 0), 0))
+                           FILTER (WHERE cp.end_date < ($4::timestamptz AT TIME ZONE c.timezone)::date),
+                           0)::bigint AS unused_seconds,
+                  coalesce(sum(pt.outside_dates_seconds), 0)::bigint AS outside_dates_seconds,
+                  coalesce(sum(pt.worklogs), 0)::bigint AS worklogs
+           FROM contracts c
+           LEFT JOIN contract_periods cp
+                  ON cp.contract_id = c.id AND cp.start_date BETWEEN $2 AND $3
+           LEFT JOIN period_totals pt
+                  ON pt.contract_id = c.id AND pt.period_start = cp.start_date
+           WHERE c.customer_id = $1
+           GROUP BY c.id ORDER BY c.created_at, c.id""",
+        customer_id,
+        first,
+        last,
+        now,
+    )
+
+
+# --- business metrics ------------------------------------------------------------------
+
+
+async def contracts_by_status(
+    conn: asyncpg.Connection, now: dt.datetime, expiring_within_days: int
+) -> dict[str, int]:
+    rows = await conn.fetch(
+        f"""WITH screen AS (
+                SELECT c.start_date, c.end_date, t.local_today, cp.planned_seconds,
+                       coalesce(pt.executed_seconds, 0) AS executed_seconds
+                FROM contracts c
+                CROSS JOIN LATERAL (
+                    SELECT ($1::timestamptz AT TIME ZONE c.timezone)::date AS local_today) t
+                LEFT JOIN contract_periods cp ON cp.contract_id = c.id
+                      AND t.local_today BETWEEN cp.start_date AND cp.end_date
+                LEFT JOIN period_totals pt
+                       ON pt.contract_id = c.id AND pt.period_start = cp.start_date)
+            SELECT status, count(*)::int AS n
+            FROM (SELECT {STATUS_SQL.replace("$7", "$2")} AS status FROM screen) s
+            GROUP BY status""",
+        now,
+        expiring_within_days,
+    )
+    return {r["status"]: r["n"] for r in rows}
+
+
+async def business_figures(conn: asyncpg.Connection) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        """SELECT (SELECT coalesce(sum(executed_seconds), 0)::bigint FROM period_totals)
+                      AS executed_seconds,
+                  (SELECT count(*)::bigint FROM alerts) AS alerts,
+                  (SELECT count(*) FILTER (WHERE status = 'failed')::bigint FROM notifications)
+                      AS deliveries_failed,
+                  (SELECT count(*) FILTER (WHERE status = 'sent')::bigint FROM notifications)
+                      AS deliveries_sent,
+                  (SELECT occurred_at FROM event_log ORDER BY seq DESC LIMIT 1) AS last_occurred_at"""
+    )
+    assert row is not None
+    return row
+
+
+async def alerts_by_trigger(conn: asyncpg.Connection) -> dict[str, int]:
+    rows = await conn.fetch("SELECT trigger, count(*)::int AS n FROM alerts GROUP BY trigger")
+    return {r["trigger"]: r["n"] for r in rows}
+
+
+# --- rebuild -------------------------------------------------------------------------------
+
+#: The read models `rebuild` recomputes from the event log (with their primary keys, for
+#: comparing). The event log, the inbox, the outbox and the API keys are not read models.
+READ_MODELS: dict[str, str] = {
+    "customers": "id",
+    "contracts": "id",
+    "contract_periods": "contract_id, start_date",
+    "consumption": "contract_id, period_start, team, activity",
+    "period_totals": "contract_id, period_start",
+    "consumption_by_author": "contract_id, period_start, author",
+    "outside_dates_worklogs": "id",
+    "alerts": "alert_id",
+    "notifications": "delivery_id",
+}
+
+
+async def logged_events(
+    conn: asyncpg.Connection, schema: str, after_seq: int, limit: int
+) -> list[asyncpg.Record]:
+    """The event log of ``schema`` (the live one, read from the rebuild's connection)."""
+    return await conn.fetch(
+        f"""SELECT seq, envelope::text AS body FROM "{schema}".event_log WHERE seq > $1
+            ORDER BY seq LIMIT $2""",
+        after_seq,
+        limit,
+    )
+
+
+async def unlogged_events(conn: asyncpg.Connection, schema: str, types: list[str]) -> int:
+    """Events handled before the event log existed: a rebuild cannot bring them back."""
+    count: int = await conn.fetchval(
+        f"""SELECT count(*) FROM "{schema}".inbox i
+            WHERE i.type = any($1::text[])
+              AND NOT EXISTS (SELECT 1 FROM "{schema}".event_log l
+                              WHERE l.event_id = i.event_id)""",
+        types,
+    )
+    return count
+
+
+async def drop_schema(conn: asyncpg.Connection, schema: str) -> None:
+    await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+async def truncate_read_models(conn: asyncpg.Connection) -> None:
+    await conn.execute(f"TRUNCATE {', '.join(READ_MODELS)}")
+
+
+async def lock_for_rebuild(conn: asyncpg.Connection) -> None:
+    """Consumers wait (their handlers write these tables) until the rebuild commits."""
+    await conn.execute(f"LOCK TABLE event_log, {', '.join(READ_MODELS)} IN EXCLUSIVE MODE")
+
+
+async def differences(conn: asyncpg.Connection, live: str, fresh: str) -> dict[str, int]:
+    """Rows of each read model present in one schema and not the other (0 everywhere: equal)."""
+    found: dict[str, int] = {}
+    for table in READ_MODELS:
+        a, b = f'"{live}".{table}', f'"{fresh}".{table}'
+        found[table] = await conn.fetchval(
+            f"""SELECT (SELECT count(*) FROM (TABLE {a} EXCEPT ALL TABLE {b}) x)
+                     + (SELECT count(*) FROM (TABLE {b} EXCEPT ALL TABLE {a}) y)"""
+        )
+    return found

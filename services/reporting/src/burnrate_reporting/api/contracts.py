@@ -1,21 +1,32 @@
-"""The contract screen and the consumption report of one contract period."""
+"""The contract screen, the consumption of one period and the delivery report over many."""
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from burnrate_common.auth import require
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery
 from burnrate_common.errors import Problem
-from burnrate_common.pagination import Page, decode_cursor
+from burnrate_common.pagination import Page
 from burnrate_common.types import Hours, seconds_to_hours
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from burnrate_reporting import store
-from burnrate_reporting.api.views import ContractSummary, NowDep, Percent, summary_page
+from burnrate_reporting.api import exports
+from burnrate_reporting.api.report import DeliveryReport, delivery_report
+from burnrate_reporting.api.views import (
+    ContractSummary,
+    NowDep,
+    Percent,
+    SearchQuery,
+    SettingsDep,
+    SortQuery,
+    contract_screen,
+)
 from burnrate_reporting.domain.figures import Figures
 from burnrate_reporting.domain.periods import (
     Period,
@@ -96,25 +107,109 @@ class ConsumptionReport(BaseModel):
     alerts: list[PeriodAlert]
 
 
-@router.get("", response_model=Page[ContractSummary], summary="The contract screen")
+FormatQuery = Annotated[
+    Literal["json", "csv"], Query(alias="format", description="json (default) or csv")
+]
+SectionQuery = Annotated[
+    exports.Section,
+    Query(description="Which table of the report the CSV holds (default: periods)"),
+]
+
+
+@router.get(
+    "",
+    response_model=Page[ContractSummary],
+    summary="The contract screen",
+    responses={200: {"content": {"text/csv": {}}}},
+)
 async def list_contracts(
     conn: ConnectionDep,
     now: NowDep,
+    settings: SettingsDep,
     _: ReportsRead,
     status: Annotated[ContractStatus | None, Query()] = None,
     customer_id: Annotated[uuid.UUID | None, Query()] = None,
+    q: SearchQuery = None,
+    sort: SortQuery = "created",
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
-) -> Page[ContractSummary]:
-    rows = await store.list_contracts(
+    output: FormatQuery = "json",
+) -> Page[ContractSummary] | Response:
+    page = await contract_screen(
         conn,
         now,
-        decode_cursor(cursor),
-        limit,
+        settings,
+        limit=limit,
+        cursor=cursor,
+        sort=sort,
+        status=status,
         customer_id=customer_id,
-        status=status.value if status else None,
+        search=q,
     )
-    return summary_page(rows, limit)
+    if output == "csv":
+        return exports.screen_csv(page.items)
+    return page
+
+
+async def _report(
+    conn: ConnectionDep,
+    now: dt.datetime,
+    settings: SettingsDep,
+    contract_id: uuid.UUID,
+    first: str | None,
+    last: str | None,
+) -> DeliveryReport:
+    return await delivery_report(
+        conn,
+        contract_id,
+        now,
+        first,
+        last,
+        expiring_within_days=settings.expiring_within_days,
+    )
+
+
+@router.get(
+    "/{contract_id}/report",
+    response_model=DeliveryReport,
+    summary="The delivery report of a contract over a range of periods",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def report(
+    contract_id: uuid.UUID,
+    conn: ConnectionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    _: ReportsRead,
+    first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    output: FormatQuery = "json",
+    section: SectionQuery = exports.Section.PERIODS,
+) -> DeliveryReport | Response:
+    result = await _report(conn, now, settings, contract_id, first, last)
+    if output == "csv":
+        return exports.report_csv(result, section)
+    return result
+
+
+@router.get(
+    "/{contract_id}/report.csv",
+    summary="The delivery report as CSV (one section)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def report_csv(
+    contract_id: uuid.UUID,
+    conn: ConnectionDep,
+    now: NowDep,
+    settings: SettingsDep,
+    _: ReportsRead,
+    first: Annotated[str | None, Query(alias="from", max_length=10)] = None,
+    last: Annotated[str | None, Query(alias="to", max_length=10)] = None,
+    section: SectionQuery = exports.Section.PERIODS,
+) -> Response:
+    result = await _report(conn, now, settings, contract_id, first, last)
+    return exports.report_csv(result, section)
 
 
 @router.get(

@@ -1,0 +1,275 @@
+"""CSV of every report: the contract screen, the delivery report (one section at a time) and
+the customer roll-up. Hours as decimals with two places, dates ISO 8601."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Any
+
+from fastapi.responses import Response
+
+from burnrate_reporting.api.report import CustomerReport, DeliveryReport
+from burnrate_reporting.api.views import ContractSummary
+
+
+class Section(StrEnum):
+    PERIODS = "periods"
+    TEAMS = "teams"
+    TEAM_PERIODS = "team_periods"
+    ACTIVITIES = "activities"
+    PEOPLE = "people"
+    OUTSIDE_DATES = "outside_dates"
+    FORECAST = "forecast"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    return str(value)
+
+
+def _safe(text: str) -> str:
+    """A cell a spreadsheet would run as a formula (=, +, -, @ first, not a number) is quoted."""
+    if text[:1] in ("=", "+", "-", "@"):
+        try:
+            float(text)
+        except ValueError:
+            return "'" + text
+    return text
+
+
+def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_safe(_text(v)) for v in row])
+    return Response(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def screen_csv(items: Sequence[ContractSummary]) -> Response:
+    header = [
+        "id",
+        "code",
+        "title",
+        "customer",
+        "status",
+        "start_date",
+        "end_date",
+        "days_left",
+        "period_start",
+        "period_end",
+        "planned_hours",
+        "executed_hours",
+        "remaining_hours",
+        "percent",
+        "overage_hours",
+        "forecast_hours",
+        "last_alert_stage",
+        "last_alert_at",
+    ]
+    rows = []
+    for i in items:
+        p = i.current_period
+        rows.append(
+            [
+                i.id,
+                i.code,
+                i.title,
+                i.customer_name,
+                i.status.value,
+                i.start_date,
+                i.end_date,
+                i.days_left,
+                p.start_date if p else None,
+                p.end_date if p else None,
+                p.planned_hours if p else None,
+                p.executed_hours if p else None,
+                p.remaining_hours if p else None,
+                p.percent if p else None,
+                p.overage_hours if p else None,
+                p.forecast_hours if p else None,
+                i.last_alert.stage if i.last_alert else None,
+                i.last_alert.raised_at.isoformat() if i.last_alert else None,
+            ]
+        )
+    return csv_response("contracts.csv", header, rows)
+
+
+def report_csv(report: DeliveryReport, section: Section) -> Response:
+    name = f"{report.contract.code}-{report.range.first_period:%Y-%m}-{report.range.last_period:%Y-%m}-{section.value}.csv"
+    if section is Section.PERIODS:
+        header = [
+            "period_start",
+            "period_end",
+            "state",
+            "planned_hours",
+            "executed_hours",
+            "remaining_hours",
+            "overage_hours",
+            "unused_hours",
+            "percent",
+            "outside_dates_hours",
+            "worklogs",
+            "cumulative_planned_hours",
+            "cumulative_executed_hours",
+        ]
+        rows: list[list[Any]] = [
+            [
+                p.start_date,
+                p.end_date,
+                p.state,
+                p.planned_hours,
+                p.executed_hours,
+                p.remaining_hours,
+                p.overage_hours,
+                p.unused_hours,
+                p.percent,
+                p.outside_dates_hours,
+                p.worklog_count,
+                p.cumulative_planned_hours,
+                p.cumulative_executed_hours,
+            ]
+            for p in report.periods
+        ]
+        t = report.totals
+        rows.append(
+            [
+                "total",
+                "",
+                "",
+                t.planned_hours,
+                t.executed_hours,
+                "",
+                t.overage_hours,
+                t.unused_hours,
+                t.percent,
+                t.outside_dates_hours,
+                t.worklog_count,
+                "",
+                "",
+            ]
+        )
+        return csv_response(name, header, rows)
+    if section is Section.TEAM_PERIODS:
+        return csv_response(
+            name,
+            ["period_start", "team", "executed_hours"],
+            [[p.start_date, t.team, t.executed_hours] for p in report.periods for t in p.by_team],
+        )
+    if section in (Section.TEAMS, Section.ACTIVITIES, Section.PEOPLE):
+        shares = {
+            Section.TEAMS: report.by_team,
+            Section.ACTIVITIES: report.by_activity,
+            Section.PEOPLE: report.by_person,
+        }[section]
+        label = {Section.TEAMS: "team", Section.ACTIVITIES: "activity", Section.PEOPLE: "person"}
+        return csv_response(
+            name,
+            [label[section], "executed_hours", "percent"],
+            [[s.name, s.executed_hours, s.percent] for s in shares],
+        )
+    if section is Section.OUTSIDE_DATES:
+        return csv_response(
+            name,
+            ["id", "period_start", "started_at", "author", "team", "activity", "hours", "ticket"],
+            [
+                [
+                    w.id,
+                    w.period_start,
+                    w.started_at.isoformat(),
+                    w.author,
+                    w.team,
+                    w.activity,
+                    w.hours,
+                    w.ticket,
+                ]
+                for w in report.outside_dates_worklogs
+            ],
+        )
+    f = report.forecast
+    return csv_response(
+        name,
+        [
+            "period_start",
+            "period_end",
+            "current",
+            "planned_hours",
+            "executed_hours",
+            "forecast_hours",
+            "forecast_overage_hours",
+            "basis",
+        ],
+        [
+            [
+                p.start_date,
+                p.end_date,
+                p.current,
+                p.planned_hours,
+                p.executed_hours,
+                p.forecast_hours,
+                p.forecast_overage_hours,
+                f.description,
+            ]
+            for p in f.periods
+        ],
+    )
+
+
+def customer_csv(report: CustomerReport) -> Response:
+    header = [
+        "contract_id",
+        "code",
+        "title",
+        "start_date",
+        "end_date",
+        "periods",
+        "planned_hours",
+        "executed_hours",
+        "overage_hours",
+        "unused_hours",
+        "outside_dates_hours",
+        "percent",
+    ]
+    rows: list[list[Any]] = [
+        [
+            c.id,
+            c.code,
+            c.title,
+            c.start_date,
+            c.end_date,
+            c.periods,
+            c.planned_hours,
+            c.executed_hours,
+            c.overage_hours,
+            c.unused_hours,
+            c.outside_dates_hours,
+            c.percent,
+        ]
+        for c in report.contracts
+    ]
+    t = report.totals
+    rows.append(
+        [
+            "total",
+            "",
+            "",
+            "",
+            "",
+            "",
+            t.planned_hours,
+            t.executed_hours,
+            t.overage_hours,
+            t.unused_hours,
+            t.outside_dates_hours,
+            t.percent,
+        ]
+    )
+    return csv_response(f"customer-{report.customer_id}.csv", header, rows)

@@ -1,0 +1,107 @@
+"""Business metrics and the read-model lag, on the service's registry (``/metrics``).
+
+The figures are read from the read models every ``BURNRATE_REPORTING_METRICS_SECONDS``, so
+every replica reports the same values, and a restart or a rebuild loses nothing. The lag is
+computed at scrape time: now − occurred_at of the last event this process handled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+import asyncpg
+from burnrate_common.events import Trigger
+from burnrate_common.runtime import Runtime
+from prometheus_client import CollectorRegistry, Gauge
+
+from burnrate_reporting import store
+from burnrate_reporting.domain.status import ContractStatus
+from burnrate_reporting.handlers import HandledMark
+
+log = logging.getLogger(__name__)
+
+PREFIX = "burnrate_reporting"
+
+
+class ReportingMetrics:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        mark: HandledMark,
+        wall_clock: Callable[[], dt.datetime],
+    ) -> None:
+        self.contracts = Gauge(
+            f"{PREFIX}_contracts",
+            "Contracts by status on the contract screen",
+            ["status"],
+            registry=registry,
+        )
+        self.hours_executed = Gauge(
+            f"{PREFIX}_hours_executed",
+            "Hours executed on all contracts and periods (corrections included)",
+            registry=registry,
+        )
+        self.alerts_raised = Gauge(
+            f"{PREFIX}_alerts_raised",
+            "Alerts raised, by trigger",
+            ["trigger"],
+            registry=registry,
+        )
+        self.deliveries = Gauge(
+            f"{PREFIX}_deliveries",
+            "Notification deliveries by their latest outcome (sent, failed)",
+            ["status"],
+            registry=registry,
+        )
+        self.lag = Gauge(
+            f"{PREFIX}_read_model_lag_seconds",
+            "Now minus occurred_at of the last event handled (0 before the first)",
+            registry=registry,
+        )
+        self._mark = mark
+        self._wall_clock = wall_clock
+        self.lag.set_function(self._lag)
+        for status in ContractStatus:
+            self.contracts.labels(status.value)
+        for trigger in Trigger:
+            self.alerts_raised.labels(trigger.value)
+
+    def _lag(self) -> float:
+        if self._mark.occurred_at is None:
+            return 0.0
+        return max((self._wall_clock() - self._mark.occurred_at).total_seconds(), 0.0)
+
+    async def refresh(
+        self, conn: asyncpg.Connection, now: dt.datetime, expiring_within_days: int
+    ) -> None:
+        by_status = await store.contracts_by_status(conn, now, expiring_within_days)
+        for status in ContractStatus:
+            self.contracts.labels(status.value).set(by_status.get(status.value, 0))
+        figures = await store.business_figures(conn)
+        self.hours_executed.set(figures["executed_seconds"] / 3600)
+        by_trigger = await store.alerts_by_trigger(conn)
+        for trigger in Trigger:
+            self.alerts_raised.labels(trigger.value).set(by_trigger.get(trigger.value, 0))
+        self.deliveries.labels("sent").set(figures["deliveries_sent"])
+        self.deliveries.labels("failed").set(figures["deliveries_failed"])
+        if self._mark.occurred_at is None:
+            self._mark.occurred_at = figures["last_occurred_at"]
+
+
+async def business_metrics(runtime: Runtime) -> None:
+    """Background loop: refresh the business metrics from the read models."""
+    settings = runtime.settings
+    metrics = ReportingMetrics(
+        runtime.metrics.registry, runtime.extras["handled"], runtime.extras["wall_clock"]
+    )
+    now = runtime.extras["now"]
+    while True:
+        try:
+            async with runtime.pool.acquire() as conn:
+                await metrics.refresh(conn, now(), settings.expiring_within_days)  # type: ignore[attr-defined]
+        except Exception as exc:
+            log.warning("business metrics not refreshed", extra={"error": str(exc)})
+        await asyncio.sleep(settings.reporting_metrics_seconds)  # type: ignore[attr-defined]

@@ -1,0 +1,79 @@
+// Draws the delivery report's charts from the JSON block the server rendered.
+(function () {
+  "use strict";
+  var printButton = document.getElementById("print");
+  if (printButton) printButton.addEventListener("click", function () { window.print(); });
+  var data = JSON.parse(document.getElementById("report-data").textContent);
+  if (typeof Chart === "undefined") {
+    document.body.dataset.charts = "missing";
+    return;
+  }
+  Chart.defaults.animation = false;
+  Chart.defaults.responsive = true;
+  Chart.defaults.maintainAspectRatio = false;
+  var palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"];
+
+  new Chart(document.getElementById("chart-periods"), {
+    type: "bar",
+    data: {
+      labels: data.labels,
+      datasets: [
+        { label: "Planned", data: data.planned, backgroundColor: "#c8d1dc" },
+        { label: "Executed", data: data.executed, backgroundColor: "#1f77b4" }
+      ]
+    },
+    options: { scales: { y: { beginAtZero: true } } }
+  });
+
+  // Burn-up: cumulative planned and executed; the forecast continues from the last
+  // cumulative executed value through the current and coming periods.
+  var labels = data.labels.slice();
+  var cumPlanned = data.cumulative_planned.slice();
+  var cumExecuted = data.cumulative_executed.slice();
+  var forecastLine = labels.map(function () { return null; });
+  var lastPlanned = cumPlanned.length ? cumPlanned[cumPlanned.length - 1] : 0;
+  var running = null;
+  data.forecast.forEach(function (f) {
+    var at = labels.indexOf(f.label);
+    if (at >= 0) {
+      // A period shown in the range: its forecast replaces what it executed so far.
+      var before = running !== null ? running : (at > 0 ? cumExecuted[at - 1] : 0);
+      if (running === null && at > 0) forecastLine[at - 1] = before;
+      running = before + f.forecast;
+      forecastLine[at] = running;
+    } else if (running !== null) {
+      // Periods after the range's last one: the forecast carries the burn-up on.
+      running += f.forecast;
+      lastPlanned += f.planned;
+      labels.push(f.label);
+      cumPlanned.push(lastPlanned);
+      cumExecuted.push(null);
+      forecastLine.push(running);
+    }
+  });
+  new Chart(document.getElementById("chart-burnup"), {
+    type: "line",
+    data: {
+      labels: labels,
+      datasets: [
+        { label: "Planned (cumulative)", data: cumPlanned, borderColor: "#7f7f7f", stepped: false },
+        { label: "Executed (cumulative)", data: cumExecuted, borderColor: "#1f77b4" },
+        { label: "Forecast", data: forecastLine, borderColor: "#ff7f0e", borderDash: [6, 4], spanGaps: true }
+      ]
+    },
+    options: { scales: { y: { beginAtZero: true } } }
+  });
+
+  var teams = Object.keys(data.teams);
+  new Chart(document.getElementById("chart-teams"), {
+    type: "bar",
+    data: {
+      labels: data.labels,
+      datasets: teams.map(function (team, i) {
+        return { label: team, data: data.teams[team], backgroundColor: palette[i % palette.length] };
+      })
+    },
+    options: { scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } } }
+  });
+  document.body.dataset.charts = "ready";
+})();
