@@ -12,13 +12,15 @@ from burnrate_common.pagination import MAX_PAGE_SIZE
 from burnrate_common.runtime import Runtime
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
+    # async: a plain function would be run on a worker thread for every request.
     runtime: Runtime = request.app.state.runtime
     return runtime
 
 
 async def get_connection(request: Request) -> AsyncIterator[Connection]:
-    async with get_runtime(request).pool.acquire() as conn:
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.pool.acquire() as conn:
         yield conn
 
 

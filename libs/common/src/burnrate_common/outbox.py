@@ -17,7 +17,7 @@ from collections.abc import Iterable
 import asyncpg
 
 from burnrate_common.bus import TRANSIENT_ERRORS, Publisher, StoredEvent
-from burnrate_common.db import Connection
+from burnrate_common.db import Connection, RawJson
 from burnrate_common.events import Envelope
 from burnrate_common.metrics import ServiceMetrics
 
@@ -30,10 +30,13 @@ _COPY_FROM = 20
 
 async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
     """Write events in the caller's transaction and wake the relay at commit."""
-    rows = [(e.id, e.type.value, e.model_dump(mode="json")) for e in envelopes]
+    rows = [(e.id, e.type.value, RawJson(e.model_dump_json())) for e in envelopes]
     if not rows:
         return
-    await conn.executemany("INSERT INTO outbox (id, type, envelope) VALUES ($1, $2, $3)", rows)
+    if len(rows) > _COPY_FROM:
+        await conn.copy_records_to_table("outbox", records=rows, columns=["id", "type", "envelope"])
+    else:
+        await conn.executemany("INSERT INTO outbox (id, type, envelope) VALUES ($1, $2, $3)", rows)
     # NOTIFY is delivered at commit only, and not at all on rollback.
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
 
