@@ -171,7 +171,8 @@ class TestRoute:
         assert (unknown.reason, unknown.field) == (Unroutable.UNKNOWN_CONTRACT, "contract_id")
         assert "eventual consistency" in unknown.message
         account = self.route(work_account="NOPE")
-        assert (account.reason, account.field) == (Unroutable.UNKNOWN_CONTRACT, "work_account")
+        assert (account.reason, account.field) == (Unroutable.UNKNOWN_WORK_ACCOUNT, "work_account")
+        assert unknown.refused and not account.refused
 
     def test_neither_contract_nor_account(self):
         result = self.route()
@@ -181,3 +182,63 @@ class TestRoute:
         twin = contract("Europe/Amsterdam", year=2026)
         result = route(None, "ACME", utc(2026, 5, 1), {}, {"ACME": [self.y2026, twin]})
         assert result.reason is Unroutable.AMBIGUOUS_WORK_ACCOUNT
+
+
+# --- the attribution rules as a table --------------------------------------------------------
+
+KA = contract("Europe/Amsterdam", 2026, teams=frozenset({"servicedesk"}))  # ACME, project OPS
+KB = contract("Europe/Amsterdam", 2026, teams=frozenset({"field"}))  # project OPS
+KC = contract("Europe/Amsterdam", 2025)  # ACME (last year)
+KD = contract("UTC", 2026)  # project NET, no teams: any team
+KE = contract("UTC", 2026)  # project DUP, no teams
+KF = contract("UTC", 2026)  # project DUP, no teams
+KG = contract("UTC", 2026, teams=frozenset({"field"}))  # project DUP, names the team "field"
+BY_ID = {c.id: c for c in (KA, KB, KC, KD, KE, KF, KG)}
+BY_ACCOUNT = {"ACME": [KA, KC]}
+BY_PROJECT = {"OPS": [KA, KB], "NET": [KD], "DUP": [KE, KF, KG]}
+MAY = utc(2026, 5, 4, 10)
+R = Unroutable
+
+ATTRIBUTION_TABLE = [
+    # contract_id, work_account, project_key, team, at → contract, or the reason it has none
+    (KC.id, "ACME", "OPS", "servicedesk", MAY, KC),  # 1. explicit wins, any date (flagged)
+    (uuid.UUID(int=99), None, None, "servicedesk", MAY, R.UNKNOWN_CONTRACT),  # refused (422)
+    (None, "ACME", None, "field", MAY, KA),  # 2. account on the date, team does not matter
+    (None, "ACME", None, "field", utc(2025, 5, 4), KC),
+    (None, "ACME", None, "field", utc(2027, 5, 4), R.NO_CONTRACT_FOR_DATE),  # kept
+    (None, "NOPE", None, "field", MAY, R.UNKNOWN_WORK_ACCOUNT),  # kept
+    (None, "NOPE", "OPS", "field", MAY, KB),  # 3. unknown account: the project key decides
+    (None, "ACME", "OPS", "field", utc(2027, 5, 4), R.NO_CONTRACT_FOR_DATE),  # account first
+    (None, None, "OPS", "servicedesk", MAY, KA),  # project key + team
+    (None, None, "OPS", "field", MAY, KB),
+    (None, None, "OPS", "night", MAY, R.NO_PROJECT_CONTRACT_FOR_TEAM),  # kept
+    (None, None, "OPS", "field", utc(2027, 1, 2), R.NO_PROJECT_CONTRACT_FOR_TEAM),  # kept
+    (None, None, "NET", "anyone", MAY, KD),  # a contract without teams takes any team
+    (None, None, "DUP", "field", MAY, KG),  # several: the one naming the team wins
+    (None, None, "DUP", "servicedesk", MAY, R.AMBIGUOUS_PROJECT),  # kept
+    (None, None, "XYZ", "field", MAY, R.UNKNOWN_PROJECT),  # kept
+    (None, None, None, "field", MAY, R.NO_ROUTE_GIVEN),  # refused (422)
+]
+
+
+@pytest.mark.parametrize(
+    ("contract_id", "account", "project", "team", "at", "expected"), ATTRIBUTION_TABLE
+)
+def test_the_attribution_table(contract_id, account, project, team, at, expected):
+    result = route(
+        contract_id,
+        account,
+        at,
+        BY_ID,
+        BY_ACCOUNT,
+        project_key=project,
+        team=team,
+        by_project=BY_PROJECT,
+    )
+    if isinstance(expected, Unroutable):
+        assert isinstance(result, RoutingError), result
+        assert result.reason is expected
+        assert result.refused is (expected in (R.UNKNOWN_CONTRACT, R.NO_ROUTE_GIVEN))
+    else:
+        assert isinstance(result, Attribution), result
+        assert result.contract_id == expected.id

@@ -17,12 +17,15 @@ MARCH, APRIL = dt.date(2026, 3, 1), dt.date(2026, 4, 1)
 END = {MARCH: dt.date(2026, 3, 31), APRIL: dt.date(2026, 4, 30)}
 
 
-def share(seconds, period=MARCH, team="servicedesk", activity="phone", outside=False):
-    return Share(ConsumptionKey(CONTRACT, period, team, activity), END[period], seconds, outside)
+def share(
+    seconds, period=MARCH, team="servicedesk", activity="phone", outside=False, author="tech1"
+):
+    key = ConsumptionKey(CONTRACT, period, team, activity, author)
+    return Share(key, END[period], seconds, outside)
 
 
-def key(period=MARCH, team="servicedesk", activity="phone"):
-    return ConsumptionKey(CONTRACT, period, team, activity)
+def key(period=MARCH, team="servicedesk", activity="phone", author="tech1"):
+    return ConsumptionKey(CONTRACT, period, team, activity, author)
 
 
 def test_a_new_worklog_adds_its_seconds_and_one_worklog():
@@ -55,6 +58,17 @@ def test_moving_to_another_team_or_activity():
     ]
 
 
+def test_another_author_is_another_key_so_reports_split_by_person():
+    assert change(share(3600), share(3600, author="tech2")) == [
+        Delta(key(), END[MARCH], -3600, -1, 0),
+        Delta(key(author="tech2"), END[MARCH], 3600, 1, 0),
+    ]
+    assert summed([(None, share(600)), (None, share(900, author="tech2")), (None, share(300))]) == [
+        Delta(key(), END[MARCH], 900, 2, 0),
+        Delta(key(author="tech2"), END[MARCH], 900, 1, 0),
+    ]
+
+
 def test_an_edit_that_changes_no_totals_yields_no_delta():
     assert change(share(3600), share(3600)) == []
 
@@ -84,6 +98,7 @@ shares = st.builds(
     team=st.sampled_from(["servicedesk", "field"]),
     activity=st.sampled_from(["phone", "onsite"]),
     outside=st.booleans(),
+    author=st.sampled_from(["tech1", "tech2"]),
 )
 operations = st.lists(st.tuples(st.integers(0, 5), st.none() | shares), max_size=60)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncpg
+from burnrate_common import outbox
 from burnrate_common.events import ContractChanged, Envelope, Payload
 
-from burnrate_worklog_ingest import store
-from burnrate_worklog_ingest.domain.attribution import ContractRoute, Period
+from burnrate_worklog_ingest import ingest, store
+from burnrate_worklog_ingest.domain.attribution import Attribution, ContractRoute, Period
 
 
 async def on_contract_created(
@@ -57,3 +58,54 @@ async def _replicate(conn: asyncpg.Connection, envelope: Envelope, payload: Payl
         [(p.start_date, p.end_date, p.planned_seconds) for p in payload.periods],
     )
     await store.replace_work_accounts(conn, payload.id, payload.work_accounts)
+    await store.replace_project_keys(conn, payload.id, payload.jira_project_keys)
+    await _attribute_waiting(conn, payload)
+
+
+async def _attribute_waiting(conn: asyncpg.Connection, payload: ContractChanged) -> None:
+    """Route again the unattributed worklogs that name this contract's accounts or keys.
+
+    A worklog sent moments before its contract reached this service is kept unattributed;
+    when the contract arrives it is attributed here and its consumption is published, in
+    the same transaction as the replica change.
+    """
+    rows = await store.unattributed_matching(conn, payload.work_accounts, payload.jira_project_keys)
+    if not rows:
+        return
+    items = {n: _as_item(row) for n, row in enumerate(rows)}
+    outcomes = await ingest.attribute_items(conn, items)
+    changes = []
+    for n, row in enumerate(rows):
+        outcome = outcomes[n]
+        if not isinstance(outcome, Attribution):
+            continue
+        values = {
+            name: row[name]
+            for name in ("author", "team", "activity", "started_at", "seconds", "ticket")
+        }
+        values |= {
+            "contract_id": outcome.contract_id,
+            "unattributed_reason": None,
+            "period_start": outcome.period_start,
+            "period_end": outcome.period_end,
+            "outside_dates": outcome.outside_dates,
+        }
+        changes.append((row, await store.update_worklog(conn, row["id"], values)))
+    await outbox.add(conn, ingest.changed_events(changes, "worklog-ingest"))
+
+
+def _as_item(row: asyncpg.Record) -> ingest.WorklogIn:
+    return ingest.WorklogIn.model_construct(
+        source=ingest.Source(row["source"]),
+        external_id=row["external_id"],
+        contract_id=None,
+        work_account=row["work_account"],
+        project_key=row["project_key"],
+        author=row["author"],
+        team=row["team"],
+        activity=row["activity"],
+        started_at=row["started_at"],
+        seconds=row["seconds"],
+        ticket=row["ticket"],
+        source_updated_at=row["source_updated_at"],
+    )

@@ -57,6 +57,18 @@ async def replace_periods(
     )
 
 
+async def replace_project_keys(
+    conn: asyncpg.Connection, contract_id: uuid.UUID, project_keys: list[str]
+) -> None:
+    await conn.execute("DELETE FROM contract_project_keys WHERE contract_id = $1", contract_id)
+    await conn.execute(
+        """INSERT INTO contract_project_keys (project_key, contract_id)
+           SELECT DISTINCT key, $1::uuid FROM unnest($2::text[]) AS key""",
+        contract_id,
+        project_keys,
+    )
+
+
 async def replace_work_accounts(
     conn: asyncpg.Connection, contract_id: uuid.UUID, work_accounts: list[str]
 ) -> None:
@@ -69,7 +81,7 @@ async def replace_work_accounts(
     )
 
 
-_ROUTE_COLUMNS = """c.id, c.timezone, c.start_date, c.end_date,
+_ROUTE_COLUMNS = """c.id, c.timezone, c.start_date, c.end_date, c.teams,
        array_agg(p.start_date ORDER BY p.start_date) AS period_starts,
        array_agg(p.end_date ORDER BY p.start_date) AS period_ends"""
 
@@ -105,6 +117,46 @@ async def routes_by_work_account(
     )
 
 
+async def routes_by_project_key(
+    conn: asyncpg.Connection, project_keys: Sequence[str]
+) -> list[asyncpg.Record]:
+    """Every contract each Jira project key routes to (one row per key and contract)."""
+    if not project_keys:
+        return []
+    return await conn.fetch(
+        f"""SELECT k.project_key, {_ROUTE_COLUMNS}
+            FROM contract_project_keys k
+            JOIN contracts c ON c.id = k.contract_id
+            JOIN contract_periods p ON p.contract_id = c.id
+            WHERE k.project_key = any($1::text[])
+            GROUP BY k.project_key, c.id""",
+        list(project_keys),
+    )
+
+
+# --- Jira issues (a worklog webhook names the issue id only) --------------------------------
+
+
+async def upsert_jira_issue(
+    conn: asyncpg.Connection, issue_id: str, issue_key: str, project_key: str
+) -> None:
+    await conn.execute(
+        """INSERT INTO jira_issues (issue_id, issue_key, project_key) VALUES ($1, $2, $3)
+           ON CONFLICT (issue_id) DO UPDATE
+              SET issue_key = excluded.issue_key, project_key = excluded.project_key,
+                  seen_at = now()""",
+        issue_id,
+        issue_key,
+        project_key,
+    )
+
+
+async def jira_issue(conn: asyncpg.Connection, issue_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT issue_key, project_key FROM jira_issues WHERE issue_id = $1", issue_id
+    )
+
+
 # --- worklogs ------------------------------------------------------------------------------
 
 #: What a new worklog row is made of, in this order.
@@ -123,6 +175,9 @@ INSERT_COLUMNS = (
     "started_at",
     "seconds",
     "ticket",
+    "project_key",
+    "unattributed_reason",
+    "source_updated_at",
 )
 _INSERT_LIST = ", ".join(INSERT_COLUMNS)
 _COLUMNS = f"{_INSERT_LIST}, version, created_at, updated_at, deleted_at"
@@ -154,7 +209,8 @@ async def insert_worklogs(
                ord int NOT NULL, id uuid, source text, external_id text, contract_id uuid,
                work_account text, period_start date, period_end date, outside_dates boolean,
                author text, team text, activity text, started_at timestamptz, seconds integer,
-               ticket text
+               ticket text, project_key text, unattributed_reason text,
+               source_updated_at timestamptz
            ) ON COMMIT DROP"""
     )
     await conn.copy_records_to_table(
@@ -222,11 +278,16 @@ async def update_worklog(
     """Replace the editable fields and the attribution; bumps ``version``.
 
     The caller holds the row locked (``get_worklog(..., for_update=True)``), so it is there.
+    ``contract_id``, ``unattributed_reason`` and ``source_updated_at`` keep their stored
+    value unless ``values`` has them.
     """
     row = await conn.fetchrow(
         f"""UPDATE worklogs
             SET author = $2, team = $3, activity = $4, started_at = $5, seconds = $6,
                 ticket = $7, period_start = $8, period_end = $9, outside_dates = $10,
+                contract_id = CASE WHEN $11 THEN $12 ELSE contract_id END,
+                unattributed_reason = CASE WHEN $11 THEN $13 ELSE unattributed_reason END,
+                source_updated_at = coalesce($14, source_updated_at),
                 version = version + 1, updated_at = now()
             WHERE id = $1
             RETURNING {_COLUMNS}""",
@@ -240,19 +301,67 @@ async def update_worklog(
         values["period_start"],
         values["period_end"],
         values["outside_dates"],
+        "contract_id" in values,
+        values.get("contract_id"),
+        values.get("unattributed_reason"),
+        values.get("source_updated_at"),
     )
     assert row is not None
     return row
 
 
 async def soft_delete_worklog(
-    conn: asyncpg.Connection, worklog_id: uuid.UUID
+    conn: asyncpg.Connection, worklog_id: uuid.UUID, source_updated_at: dt.datetime | None = None
 ) -> asyncpg.Record | None:
     """Mark a live worklog deleted (the row stays); None if absent or already deleted."""
     return await conn.fetchrow(
         f"""UPDATE worklogs
-            SET deleted_at = now(), updated_at = now(), version = version + 1
+            SET deleted_at = now(), updated_at = now(), version = version + 1,
+                source_updated_at = coalesce($2, source_updated_at)
             WHERE id = $1 AND deleted_at IS NULL
             RETURNING {_COLUMNS}""",
         worklog_id,
+        source_updated_at,
+    )
+
+
+async def worklog_by_key(
+    conn: asyncpg.Connection, source: str, external_id: str, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    """The stored worklog with this (source, external_id), deleted or not."""
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {_COLUMNS} FROM worklogs WHERE source = $1 AND external_id = $2{lock}",
+        source,
+        external_id,
+    )
+
+
+async def unattributed_matching(
+    conn: asyncpg.Connection, work_accounts: Sequence[str], project_keys: Sequence[str]
+) -> list[asyncpg.Record]:
+    """Live unattributed worklogs naming one of these accounts or project keys, locked."""
+    if not work_accounts and not project_keys:
+        return []
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM worklogs
+            WHERE contract_id IS NULL AND deleted_at IS NULL
+              AND (work_account = any($1::text[]) OR project_key = any($2::text[]))
+            ORDER BY id FOR UPDATE""",
+        list(work_accounts),
+        list(project_keys),
+    )
+
+
+async def list_unattributed(
+    conn: asyncpg.Connection, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM worklogs
+            WHERE contract_id IS NULL AND deleted_at IS NULL AND (created_at, id) > ($1, $2)
+            ORDER BY created_at, id LIMIT $3""",
+        created_at,
+        last_id,
+        limit,
     )

@@ -1,9 +1,9 @@
-"""Worklogs: recorded one at a time or in batches, corrected and deleted.
+"""Worklogs: recorded one at a time or in batches, corrected, deleted, attributed later.
 
 Every change writes its ``worklog.*`` event and the exact consumption deltas to the outbox in
 the transaction that changes the rows; the deltas of one request are summed per contract
-period, team and activity, so a batch of 10,000 worklogs yields a handful of
-``consumption.recorded`` events.
+period, team, activity and author, so a batch of 10,000 worklogs yields one
+``consumption.recorded`` event per such key, not one per worklog (see ``ingest``).
 """
 
 from __future__ import annotations
@@ -11,9 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from enum import StrEnum
 from typing import Annotated, Any
 
 import asyncpg
@@ -21,45 +18,22 @@ from burnrate_common import outbox
 from burnrate_common.auth import require
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery, RuntimeDep
 from burnrate_common.errors import Problem
-from burnrate_common.events import (
-    WORKLOGS_PER_EVENT,
-    ConsumptionRecorded,
-    Envelope,
-    EventType,
-    Worklog,
-    WorklogsChanged,
-    new_event,
-)
 from burnrate_common.pagination import Page, decode_cursor, encode_cursor
 from burnrate_common.types import Hours, seconds_to_hours
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from burnrate_worklog_ingest import store
+from burnrate_worklog_ingest import ingest, store
 from burnrate_worklog_ingest.domain.attribution import (
     Attribution,
-    ContractRoute,
-    Period,
     RoutingError,
     Unroutable,
     attribute,
-    route,
 )
-from burnrate_worklog_ingest.domain.consumption import (
-    ConsumptionKey,
-    Delta,
-    Share,
-    change,
-    summed,
-)
+from burnrate_worklog_ingest.ingest import Outcome, Seconds, Source, Text, WorklogIn
+
+__all__ = ["MAX_BATCH_ITEMS", "Source", "WorklogIn", "router"]
 
 router = APIRouter(prefix="/v1/worklogs", tags=["worklogs"])
 Writer = Annotated[object, Depends(require("worklogs:write"))]
@@ -68,41 +42,6 @@ Reader = Annotated[object, Depends(require("worklogs:read"))]
 MAX_BATCH_ITEMS = 10_000
 # Far above 10,000 worklogs of honest size; stops a huge body before it is parsed.
 MAX_BATCH_BYTES = 32 * 1024 * 1024
-MAX_WORKLOG_SECONDS = 24 * 3600
-
-
-class Source(StrEnum):
-    JIRA = "jira"
-    TEMPO = "tempo"
-    CSV = "csv"
-    API = "api"
-    HARVEST = "harvest"
-    TOGGL = "toggl"
-
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Seconds = Annotated[int, Field(gt=0, le=MAX_WORKLOG_SECONDS, strict=True)]
-
-
-class WorklogIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    source: Source
-    external_id: str = Field(
-        min_length=1,
-        max_length=200,
-        coerce_numbers_to_str=True,
-        description="The worklog's id at its source; the same (source, external_id) is one worklog",
-    )
-    contract_id: uuid.UUID | None = Field(default=None, description="Explicit contract")
-    work_account: Text | None = Field(
-        default=None, description="Routes to the contract holding this account on that date"
-    )
-    author: Text
-    team: Text
-    activity: Text
-    started_at: AwareDatetime = Field(description="With a time zone or offset; naive is refused")
-    seconds: Seconds
-    ticket: Text | None = None
 
 
 class WorklogUpdate(BaseModel):
@@ -122,14 +61,22 @@ class BatchIn(BaseModel):
     worklogs: list[WorklogIn] = Field(max_length=MAX_BATCH_ITEMS)
 
 
+class AttributeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contract_id: uuid.UUID
+
+
 class WorklogOut(BaseModel):
     id: uuid.UUID
     source: str
     external_id: str
-    contract_id: uuid.UUID
+    contract_id: uuid.UUID | None = Field(description="None: unattributed (matched no contract)")
+    attributed: bool
+    unattributed_reason: str | None = None
     work_account: str | None
-    period_start: dt.date
-    period_end: dt.date
+    project_key: str | None = None
+    period_start: dt.date | None
+    period_end: dt.date | None
     outside_dates: bool
     author: str
     team: str
@@ -138,6 +85,7 @@ class WorklogOut(BaseModel):
     seconds: int
     hours: Hours
     ticket: str | None
+    source_updated_at: dt.datetime | None = None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime
@@ -148,11 +96,18 @@ class RecordedWorklog(WorklogOut):
     duplicate: bool = Field(
         description="True when this (source, external_id) was already stored; nothing changed"
     )
+    outcome: Outcome = Field(
+        description="created, duplicate, updated (a newer source_updated_at replaced it) or "
+        "stale (an older one: ignored)"
+    )
 
 
 class BatchOut(BaseModel):
     created: int
     duplicates: int
+    updated: int = 0
+    stale: int = 0
+    unattributed: int = Field(0, description="Created but matching no contract (kept)")
     worklogs: list[uuid.UUID] = Field(description="The stored worklog of each item, in order")
 
 
@@ -160,155 +115,32 @@ class BatchOut(BaseModel):
 
 
 def _out(row: asyncpg.Record) -> dict[str, Any]:
-    return {**dict(row), "hours": seconds_to_hours(row["seconds"])}
-
-
-def _route(row: asyncpg.Record) -> ContractRoute:
-    return ContractRoute(
-        id=row["id"],
-        timezone=row["timezone"],
-        start_date=row["start_date"],
-        end_date=row["end_date"],
-        periods=tuple(
-            Period(start, end)
-            for start, end in zip(row["period_starts"], row["period_ends"], strict=True)
-        ),
-    )
-
-
-async def _attribute(
-    conn: asyncpg.Connection, items: Mapping[int, WorklogIn]
-) -> dict[int, Attribution | RoutingError]:
-    """Route every item with two queries at most, whatever the batch size."""
-    contract_ids = {i.contract_id for i in items.values() if i.contract_id is not None}
-    accounts = {
-        i.work_account
-        for i in items.values()
-        if i.contract_id is None and i.work_account is not None
-    }
-    by_id = {r["id"]: _route(r) for r in await store.routes_by_id(conn, sorted(contract_ids))}
-    by_account: dict[str, list[ContractRoute]] = defaultdict(list)
-    for row in await store.routes_by_work_account(conn, sorted(accounts)):
-        by_account[row["work_account"]].append(_route(row))
     return {
-        index: route(item.contract_id, item.work_account, item.started_at, by_id, by_account)
-        for index, item in items.items()
+        **dict(row),
+        "hours": seconds_to_hours(row["seconds"]),
+        "attributed": row["contract_id"] is not None,
     }
-
-
-def _new_row(item: WorklogIn, attribution: Attribution) -> tuple[Any, ...]:
-    """A row in the order of ``store.INSERT_COLUMNS``."""
-    return (
-        uuid.uuid4(),
-        item.source.value,
-        item.external_id,
-        attribution.contract_id,
-        item.work_account,
-        attribution.period_start,
-        attribution.period_end,
-        attribution.outside_dates,
-        item.author,
-        item.team,
-        item.activity,
-        item.started_at,
-        item.seconds,
-        item.ticket,
-    )
-
-
-async def _insert(
-    conn: asyncpg.Connection, items: Sequence[WorklogIn], attributions: Sequence[Attribution]
-) -> list[tuple[asyncpg.Record, bool]]:
-    """Store the items; for each, the stored row and whether this request created it.
-
-    Idempotency is the unique (source, external_id): ON CONFLICT DO NOTHING, then the rows
-    that were already there are read back.
-    """
-    rows = [_new_row(i, a) for i, a in zip(items, attributions, strict=True)]
-    if not rows:
-        return []
-    if len(rows) == 1:
-        one = await store.insert_worklog(conn, rows[0])
-        created = [one] if one is not None else []
-    else:
-        created = await store.insert_worklogs(conn, rows)
-    keys = [(item.source.value, item.external_id) for item in items]
-    stored = {(r["source"], r["external_id"]): r for r in created}
-    for r in await store.worklogs_by_keys(conn, sorted(set(keys) - stored.keys())):
-        stored[(r["source"], r["external_id"])] = r
-    # New only if the stored row is the one this request made (a repeat within the same
-    # batch maps to the first occurrence's row).
-    return [(stored[key], stored[key]["id"] == row[0]) for key, row in zip(keys, rows, strict=True)]
-
-
-def _share(row: asyncpg.Record) -> Share:
-    return Share(
-        key=ConsumptionKey(row["contract_id"], row["period_start"], row["team"], row["activity"]),
-        period_end=row["period_end"],
-        seconds=row["seconds"],
-        outside_dates=row["outside_dates"],
-    )
-
-
-def _worklog_events(
-    event_type: EventType, rows: Iterable[asyncpg.Record], producer: str
-) -> list[Envelope]:
-    """One event per contract and chunk of worklogs, not one per worklog."""
-    by_contract: dict[uuid.UUID, list[Worklog]] = {}
-    for row in rows:
-        worklog = Worklog(**{name: row[name] for name in Worklog.model_fields})
-        by_contract.setdefault(row["contract_id"], []).append(worklog)
-    return [
-        new_event(
-            event_type,
-            WorklogsChanged(contract_id=contract_id, worklogs=worklogs[i : i + WORKLOGS_PER_EVENT]),
-            key=contract_id,
-            producer=producer,
-        )
-        for contract_id, worklogs in by_contract.items()
-        for i in range(0, len(worklogs), WORKLOGS_PER_EVENT)
-    ]
-
-
-def _consumption_events(deltas: Iterable[Delta], producer: str) -> list[Envelope]:
-    return [
-        new_event(
-            EventType.CONSUMPTION_RECORDED,
-            ConsumptionRecorded(
-                contract_id=d.key.contract_id,
-                period_start=d.key.period_start,
-                period_end=d.period_end,
-                team=d.key.team,
-                activity=d.key.activity,
-                delta_seconds=d.seconds,
-                delta_worklogs=d.worklogs,
-                delta_outside_dates_seconds=d.outside_dates_seconds,
-            ),
-            key=d.key.contract_id,
-            producer=producer,
-        )
-        for d in deltas
-    ]
-
-
-def _recorded_events(rows: Sequence[asyncpg.Record], producer: str) -> list[Envelope]:
-    deltas = summed((None, _share(row)) for row in rows)
-    return [
-        *_worklog_events(EventType.WORKLOG_RECORDED, rows, producer),
-        *_consumption_events(deltas, producer),
-    ]
 
 
 def _unroutable(error: RoutingError) -> Problem:
     title = {
         Unroutable.NO_ROUTE_GIVEN: "Contract or work account required",
-        Unroutable.UNKNOWN_CONTRACT: "Unknown contract"
-        if error.field == "contract_id"
-        else "Unknown work account",
-        Unroutable.NO_CONTRACT_FOR_DATE: "No contract for this date",
-        Unroutable.AMBIGUOUS_WORK_ACCOUNT: "Ambiguous work account",
+        Unroutable.UNKNOWN_CONTRACT: "Unknown contract",
     }[error.reason]
     return Problem(422, title, error.message, field=error.field)
+
+
+def _routing_errors(outcomes: dict[int, Attribution | RoutingError]) -> list[dict[str, Any]]:
+    """The refused items (unknown explicit contract, nothing to route by) as 422 errors."""
+    return [
+        {
+            "loc": ("body", "worklogs", index, outcome.field),
+            "msg": outcome.message,
+            "type": outcome.reason.value,
+        }
+        for index, outcome in outcomes.items()
+        if isinstance(outcome, RoutingError) and outcome.refused
+    ]
 
 
 def _not_found(worklog_id: uuid.UUID) -> Problem:
@@ -390,25 +222,36 @@ _BATCH_SCHEMA.pop("$defs", None)
     status_code=201,
     response_model=RecordedWorklog,
     summary="Record one worklog",
-    responses={200: {"model": RecordedWorklog, "description": "Already recorded: duplicate"}},
+    description=(
+        "201: created and attributed to a contract. 202: created but matching no contract: "
+        "kept, unattributed (`attributed: false`), listed under `/v1/worklogs/unattributed`. "
+        "200: already stored (duplicate), or replaced by this newer `source_updated_at` "
+        "(`outcome: updated`), or older than the stored version (`outcome: stale`)."
+    ),
+    responses={
+        200: {"model": RecordedWorklog, "description": "Already recorded: duplicate"},
+        202: {"model": RecordedWorklog, "description": "Kept, unattributed"},
+    },
 )
 async def record(
     body: WorklogIn, response: Response, runtime: RuntimeDep, _: Writer
 ) -> RecordedWorklog:
     producer = runtime.settings.service_name
     async with runtime.pool.acquire() as conn:
-        outcome = (await _attribute(conn, {0: body}))[0]
-        if isinstance(outcome, RoutingError):
+        outcome = (await ingest.attribute_items(conn, {0: body}))[0]
+        if isinstance(outcome, RoutingError) and outcome.refused:
             raise _unroutable(outcome)
         async with conn.transaction():
-            [(row, created)] = await _insert(conn, [body], [outcome])
-            if created:
-                await outbox.add(conn, _recorded_events([row], producer))
-    if created:
+            [result] = await ingest.record(conn, [body], [outcome], producer)
+    row = result.row
+    if result.outcome is Outcome.CREATED:
         response.headers["Location"] = f"{router.prefix}/{row['id']}"
+        response.status_code = 201 if row["contract_id"] is not None else 202
     else:
         response.status_code = 200
-    return RecordedWorklog(**_out(row), duplicate=not created)
+    return RecordedWorklog(
+        **_out(row), duplicate=result.outcome is Outcome.DUPLICATE, outcome=result.outcome
+    )
 
 
 @router.post(
@@ -435,32 +278,46 @@ async def record_batch(
     producer = runtime.settings.service_name
     items, errors = _validate_batch(await _read_batch(request))
     async with runtime.pool.acquire() as conn:
-        outcomes = await _attribute(conn, items)
-        errors += [
-            {
-                "loc": ("body", "worklogs", index, outcome.field),
-                "msg": outcome.message,
-                "type": outcome.reason.value,
-            }
-            for index, outcome in outcomes.items()
-            if isinstance(outcome, RoutingError)
-        ]
-        if errors:
-            raise RequestValidationError(sorted(errors, key=_error_order))
-        attributions = {i: o for i, o in outcomes.items() if isinstance(o, Attribution)}
-        order = sorted(items)
-        async with conn.transaction():
-            results = await _insert(
-                conn, [items[i] for i in order], [attributions[i] for i in order]
-            )
-            created = [row for row, is_new in results if is_new]
-            await outbox.add(conn, _recorded_events(created, producer))
-    if not created:
+        outcome = await record_items(conn, items, errors, producer)
+    if outcome.created == 0:
         response.status_code = 200
+    return outcome
+
+
+async def record_items(
+    conn: asyncpg.Connection,
+    items: dict[int, WorklogIn],
+    errors: list[dict[str, Any]],
+    producer: str,
+) -> BatchOut:
+    """All or nothing: route, refuse with every error at once, else store in one transaction."""
+    outcomes = await ingest.attribute_items(conn, items)
+    errors = errors + _routing_errors(outcomes)
+    if errors:
+        raise RequestValidationError(sorted(errors, key=_error_order))
+    order = sorted(items)
+    async with conn.transaction():
+        results = await ingest.record(
+            conn, [items[i] for i in order], [outcomes[i] for i in order], producer
+        )
+    return summarize(results)
+
+
+def summarize(results: list[ingest.Recorded]) -> BatchOut:
+    counts = {o: 0 for o in Outcome}
+    unattributed = 0
+    for r in results:
+        counts[r.outcome] += 1
+        unattributed += r.outcome is Outcome.CREATED and r.row["contract_id"] is None
+    # A repeat within one request maps to the first occurrence's row: it is a duplicate.
+    created = len({r.row["id"] for r in results if r.outcome is Outcome.CREATED})
     return BatchOut(
-        created=len(created),
-        duplicates=len(results) - len(created),
-        worklogs=[row["id"] for row, _ in results],
+        created=created,
+        duplicates=counts[Outcome.DUPLICATE] + counts[Outcome.CREATED] - created,
+        updated=counts[Outcome.UPDATED],
+        stale=counts[Outcome.STALE],
+        unattributed=unattributed,
+        worklogs=[r.row["id"] for r in results],
     )
 
 
@@ -473,6 +330,21 @@ async def list_worklogs(
     cursor: CursorQuery = None,
 ) -> Page[WorklogOut]:
     rows = await store.list_worklogs(conn, decode_cursor(cursor), limit, contract_id)
+    next_cursor = (
+        encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
+    )
+    return Page(items=[WorklogOut(**_out(r)) for r in rows], next_cursor=next_cursor)
+
+
+@router.get(
+    "/unattributed",
+    response_model=Page[WorklogOut],
+    summary="Worklogs that matched no contract (kept, not counted yet)",
+)
+async def list_unattributed(
+    conn: ConnectionDep, _: Reader, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Page[WorklogOut]:
+    rows = await store.list_unattributed(conn, decode_cursor(cursor), limit)
     next_cursor = (
         encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
     )
@@ -500,31 +372,78 @@ async def correct_worklog(
         old = await store.get_worklog(conn, worklog_id, for_update=True)
         if old is None:
             raise _not_found(worklog_id)
-        routes = await store.routes_by_id(conn, [old["contract_id"]])
-        if not routes:  # only if the replica was wiped: nothing to attribute against
+        values: dict[str, Any] = body.model_dump()
+        if old["contract_id"] is None:
+            # Unattributed: corrected as it is; it stays unattributed until attributed.
+            values |= {"period_start": None, "period_end": None, "outside_dates": False}
+        else:
+            routes = await store.routes_by_id(conn, [old["contract_id"]])
+            if not routes:  # only if the replica was wiped: nothing to attribute against
+                raise Problem(
+                    409,
+                    "Contract not replicated",
+                    f"Contract {old['contract_id']} is not known here yet; retry shortly.",
+                    field="contract_id",
+                )
+            attribution = attribute(ingest.contract_route(routes[0]), body.started_at)
+            values |= {
+                "period_start": attribution.period_start,
+                "period_end": attribution.period_end,
+                "outside_dates": attribution.outside_dates,
+            }
+        if all(old[name] == value for name, value in values.items()):
+            return WorklogOut(**_out(old))  # nothing changes: no new version, no event
+        new = await store.update_worklog(conn, worklog_id, values)
+        await outbox.add(conn, ingest.changed_events([(old, new)], producer))
+    return WorklogOut(**_out(new))
+
+
+@router.post(
+    "/{worklog_id}/attribute",
+    response_model=WorklogOut,
+    summary="Attribute an unattributed worklog to a contract; publishes its consumption",
+    description=(
+        "The worklog counts from now on against the period of its date in that contract "
+        "(outside the contract's dates: counted and flagged). 409 if it is attributed already."
+    ),
+)
+async def attribute_worklog(
+    worklog_id: uuid.UUID, body: AttributeIn, runtime: RuntimeDep, _: Writer
+) -> WorklogOut:
+    producer = runtime.settings.service_name
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        old = await store.get_worklog(conn, worklog_id, for_update=True)
+        if old is None:
+            raise _not_found(worklog_id)
+        if old["contract_id"] is not None:
             raise Problem(
                 409,
-                "Contract not replicated",
-                f"Contract {old['contract_id']} is not known here yet; retry shortly.",
+                "Already attributed",
+                f"Worklog {worklog_id} counts against contract {old['contract_id']}.",
                 field="contract_id",
             )
-        attribution = attribute(_route(routes[0]), body.started_at)
-        values = {
-            **body.model_dump(),
+        routes = await store.routes_by_id(conn, [body.contract_id])
+        if not routes:
+            raise Problem(
+                422,
+                "Unknown contract",
+                f"unknown contract {body.contract_id}: a contract created moments ago may not "
+                "have reached worklog-ingest yet (eventual consistency); retry shortly",
+                field="contract_id",
+            )
+        attribution = attribute(ingest.contract_route(routes[0]), old["started_at"])
+        values = {name: old[name] for name in ("author", "team", "activity", "started_at")}
+        values |= {
+            "seconds": old["seconds"],
+            "ticket": old["ticket"],
+            "contract_id": attribution.contract_id,
+            "unattributed_reason": None,
             "period_start": attribution.period_start,
             "period_end": attribution.period_end,
             "outside_dates": attribution.outside_dates,
         }
-        if all(old[name] == value for name, value in values.items()):
-            return WorklogOut(**_out(old))  # nothing changes: no new version, no event
         new = await store.update_worklog(conn, worklog_id, values)
-        await outbox.add(
-            conn,
-            [
-                *_worklog_events(EventType.WORKLOG_CORRECTED, [new], producer),
-                *_consumption_events(change(_share(old), _share(new)), producer),
-            ],
-        )
+        await outbox.add(conn, ingest.changed_events([(old, new)], producer))
     return WorklogOut(**_out(new))
 
 
@@ -536,14 +455,9 @@ async def correct_worklog(
 async def delete_worklog(worklog_id: uuid.UUID, runtime: RuntimeDep, _: Writer) -> Response:
     producer = runtime.settings.service_name
     async with runtime.pool.acquire() as conn, conn.transaction():
-        row = await store.soft_delete_worklog(conn, worklog_id)
-        if row is None:
+        old = await store.get_worklog(conn, worklog_id, for_update=True)
+        new = await store.soft_delete_worklog(conn, worklog_id) if old else None
+        if old is None or new is None:
             raise _not_found(worklog_id)
-        await outbox.add(
-            conn,
-            [
-                *_worklog_events(EventType.WORKLOG_DELETED, [row], producer),
-                *_consumption_events(change(_share(row), None), producer),
-            ],
-        )
+        await outbox.add(conn, ingest.changed_events([(old, new)], producer))
     return Response(status_code=204)

@@ -46,6 +46,8 @@ class ContractRoute:
     start_date: dt.date
     end_date: dt.date
     periods: tuple[Period, ...]
+    #: the teams working on the contract; empty: any team (for Jira project key routing)
+    teams: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         zone(self.timezone)
@@ -56,9 +58,26 @@ class ContractRoute:
         starts = [p.start_date for p in self.periods]
         if starts != sorted(starts) or len(set(starts)) != len(starts):
             raise ValueError(f"contract {self.id} has unordered or repeated periods")
+        object.__setattr__(self, "_starts", tuple(starts))
+        object.__setattr__(self, "_zone", zone(self.timezone))
 
     def covers(self, day: dt.date) -> bool:
         return self.start_date <= day <= self.end_date
+
+    def local_date(self, instant: dt.datetime) -> dt.date:
+        if instant.tzinfo is None or instant.utcoffset() is None:
+            raise ValueError("a naive datetime has no defined local date")
+        return instant.astimezone(self._zone).date()  # type: ignore[attr-defined]
+
+    def period_of(self, day: dt.date) -> Period:
+        if day < self.start_date:
+            return self.periods[0]
+        if day > self.end_date:
+            return self.periods[-1]
+        # The last period starting on or before the day; periods tile the contract, and
+        # should there be a gap the day still lands in the period before it.
+        index = bisect.bisect_right(self._starts, day) - 1  # type: ignore[attr-defined]
+        return self.periods[max(index, 0)]
 
 
 @dataclass(frozen=True)
@@ -71,17 +90,8 @@ class Attribution:
 
 def attribute(contract: ContractRoute, started_at: dt.datetime) -> Attribution:
     """The period of ``contract`` a worklog starting at ``started_at`` counts against."""
-    day = local_date(started_at, contract.timezone)
-    periods = contract.periods
-    if day < contract.start_date:
-        period = periods[0]
-    elif day > contract.end_date:
-        period = periods[-1]
-    else:
-        # The last period starting on or before the day; periods tile the contract, and
-        # should there be a gap the day still lands in the period before it.
-        index = bisect.bisect_right([p.start_date for p in periods], day) - 1
-        period = periods[max(index, 0)]
+    day = contract.local_date(started_at)
+    period = contract.period_of(day)
     return Attribution(
         contract_id=contract.id,
         period_start=period.start_date,
@@ -91,12 +101,26 @@ def attribute(contract: ContractRoute, started_at: dt.datetime) -> Attribution:
 
 
 class Unroutable(StrEnum):
-    """Why a worklog has no contract. Issue 3 keeps NO_CONTRACT_FOR_DATE ones as unattributed."""
+    """Why a worklog has no contract.
+
+    ``UNKNOWN_CONTRACT`` (an explicit contract id not known here) and ``NO_ROUTE_GIVEN`` are
+    refused (422); the others are *kept* as unattributed worklogs, to be attributed later.
+    """
 
     NO_ROUTE_GIVEN = "no_route_given"
     UNKNOWN_CONTRACT = "unknown_contract"
+    UNKNOWN_WORK_ACCOUNT = "unknown_work_account"
     NO_CONTRACT_FOR_DATE = "no_contract_for_date"
     AMBIGUOUS_WORK_ACCOUNT = "ambiguous_work_account"
+    UNKNOWN_PROJECT = "unknown_project"
+    NO_PROJECT_CONTRACT_FOR_TEAM = "no_project_contract_for_team_and_date"
+    AMBIGUOUS_PROJECT = "ambiguous_project"
+    #: a Jira worklog whose issue (so project) is not known here
+    UNKNOWN_JIRA_ISSUE = "unknown_jira_issue"
+
+
+#: Reasons that refuse the worklog; every other reason keeps it unattributed.
+REFUSED = frozenset({Unroutable.NO_ROUTE_GIVEN, Unroutable.UNKNOWN_CONTRACT})
 
 
 @dataclass(frozen=True)
@@ -104,6 +128,10 @@ class RoutingError:
     reason: Unroutable
     field: str
     message: str
+
+    @property
+    def refused(self) -> bool:
+        return self.reason in REFUSED
 
 
 _NOT_YET = (
@@ -118,11 +146,24 @@ def route(
     started_at: dt.datetime,
     by_id: Mapping[uuid.UUID, ContractRoute],
     by_account: Mapping[str, Sequence[ContractRoute]],
+    *,
+    project_key: str | None = None,
+    team: str | None = None,
+    by_project: Mapping[str, Sequence[ContractRoute]] | None = None,
 ) -> Attribution | RoutingError:
-    """Attribute by explicit contract id, else by the work account's contract on that date.
+    """Attribute by explicit contract id, else work account, else Jira project key + team.
 
-    An explicit contract takes any date (outside its dates: flagged); a work account only
-    routes to the contract whose dates hold the worklog's local date in that contract's zone.
+    1. An explicit contract takes any date (outside its dates: flagged); an unknown one is
+       refused.
+    2. A work account routes to the one contract holding it whose dates hold the worklog's
+       local date (in that contract's zone).
+    3. Else (no account, or it routed nowhere) a Jira project key routes to the one contract
+       listing the key whose dates hold the date and whose teams include the worklog's team
+       (a contract without teams takes any team). If several do, those naming the team
+       explicitly win; still several: ambiguous.
+
+    What matches no contract is returned as a :class:`RoutingError` whose ``refused`` is
+    False: the caller keeps it, unattributed.
     """
     if contract_id is not None:
         contract = by_id.get(contract_id)
@@ -133,29 +174,65 @@ def route(
                 f"unknown contract {contract_id}: {_NOT_YET}",
             )
         return attribute(contract, started_at)
-    if work_account is None:
+    if work_account is None and project_key is None:
         return RoutingError(
-            Unroutable.NO_ROUTE_GIVEN, "contract_id", "give contract_id or work_account"
+            Unroutable.NO_ROUTE_GIVEN,
+            "contract_id",
+            "give contract_id, work_account or project_key",
         )
-    candidates = by_account.get(work_account, ())
-    if not candidates:
-        return RoutingError(
-            Unroutable.UNKNOWN_CONTRACT,
-            "work_account",
-            f"work account '{work_account}' belongs to no known contract: {_NOT_YET}",
-        )
-    matches = [c for c in candidates if c.covers(local_date(started_at, c.timezone))]
-    if not matches:
-        return RoutingError(
-            Unroutable.NO_CONTRACT_FOR_DATE,
-            "work_account",
-            f"work account '{work_account}' maps to no contract on the date of "
-            f"{started_at.isoformat()}",
-        )
-    if len(matches) > 1:
-        return RoutingError(
-            Unroutable.AMBIGUOUS_WORK_ACCOUNT,
-            "work_account",
-            f"work account '{work_account}' maps to several contracts on that date",
-        )
-    return attribute(matches[0], started_at)
+    failure: RoutingError | None = None
+    if work_account is not None:
+        candidates = by_account.get(work_account, ())
+        matches = [c for c in candidates if c.covers(c.local_date(started_at))]
+        if len(matches) == 1:
+            return attribute(matches[0], started_at)
+        if len(matches) > 1:
+            failure = RoutingError(
+                Unroutable.AMBIGUOUS_WORK_ACCOUNT,
+                "work_account",
+                f"work account '{work_account}' maps to several contracts on that date",
+            )
+        elif candidates:
+            failure = RoutingError(
+                Unroutable.NO_CONTRACT_FOR_DATE,
+                "work_account",
+                f"work account '{work_account}' maps to no contract on the date of "
+                f"{started_at.isoformat()}",
+            )
+        else:
+            failure = RoutingError(
+                Unroutable.UNKNOWN_WORK_ACCOUNT,
+                "work_account",
+                f"work account '{work_account}' belongs to no known contract: {_NOT_YET}",
+            )
+    if project_key is not None:
+        by_key = (by_project or {}).get(project_key, ())
+        dated = [c for c in by_key if c.covers(c.local_date(started_at))]
+        matches = [c for c in dated if not c.teams or team in c.teams]
+        if len(matches) > 1:
+            matches = [c for c in matches if team in c.teams] or matches
+        if len(matches) == 1:
+            return attribute(matches[0], started_at)
+        if failure is None or failure.reason is Unroutable.UNKNOWN_WORK_ACCOUNT:
+            if len(matches) > 1:
+                failure = RoutingError(
+                    Unroutable.AMBIGUOUS_PROJECT,
+                    "project_key",
+                    f"project '{project_key}' and team '{team}' map to several contracts "
+                    "on that date",
+                )
+            elif by_key:
+                failure = RoutingError(
+                    Unroutable.NO_PROJECT_CONTRACT_FOR_TEAM,
+                    "project_key",
+                    f"project '{project_key}' maps to no contract for team '{team}' on the "
+                    f"date of {started_at.isoformat()}",
+                )
+            else:
+                failure = RoutingError(
+                    Unroutable.UNKNOWN_PROJECT,
+                    "project_key",
+                    f"project '{project_key}' belongs to no known contract: {_NOT_YET}",
+                )
+    assert failure is not None
+    return failure

@@ -1,7 +1,7 @@
 """Consumption deltas: what a create, correction or delete changes in the totals.
 
-Totals are sums per (contract, period, team, activity), so every change travels as a signed
-delta and the deltas of one request are summed per key before they are published.
+Totals are sums per (contract, period, team, activity, author), so every change travels as a
+signed delta and the deltas of one request are summed per key before they are published.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ class ConsumptionKey:
     period_start: dt.date
     team: str
     activity: str
+    #: the person who logged the time: reports split by person
+    author: str
 
 
 @dataclass(frozen=True)

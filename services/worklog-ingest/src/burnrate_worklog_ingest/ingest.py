@@ -1,0 +1,375 @@
+"""Recording worklogs, whatever they come from (REST, NDJSON, CSV, Tempo, Jira).
+
+Every path validates into :class:`WorklogIn`, routes the items with three queries at most,
+stores them with one COPY, and writes the ``worklog.*`` events and the summed consumption
+deltas to the outbox in the same transaction. A worklog that matches no contract is kept,
+unattributed (no events until it is attributed).
+
+The same (source, external_id) is one worklog. A repeat is a duplicate, unless it carries
+a ``source_updated_at`` newer than the stored one: then it replaces the stored worklog and
+the exact correcting deltas are published; an older one is stale and changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+import asyncpg
+from burnrate_common import outbox
+from burnrate_common.events import (
+    WORKLOGS_PER_EVENT,
+    ConsumptionRecorded,
+    Envelope,
+    EventType,
+    Worklog,
+    WorklogsChanged,
+    new_event,
+)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from burnrate_worklog_ingest import store
+from burnrate_worklog_ingest.domain.attribution import (
+    Attribution,
+    ContractRoute,
+    Period,
+    RoutingError,
+    attribute,
+    route,
+)
+from burnrate_worklog_ingest.domain.consumption import ConsumptionKey, Delta, Share, summed
+
+MAX_WORKLOG_SECONDS = 24 * 3600
+
+
+class Source(StrEnum):
+    JIRA = "jira"
+    TEMPO = "tempo"
+    CSV = "csv"
+    API = "api"
+    HARVEST = "harvest"
+    TOGGL = "toggl"
+
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Seconds = Annotated[int, Field(gt=0, le=MAX_WORKLOG_SECONDS, strict=True)]
+
+
+class WorklogIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: Source
+    external_id: str = Field(
+        min_length=1,
+        max_length=200,
+        coerce_numbers_to_str=True,
+        description="The worklog's id at its source; the same (source, external_id) is one worklog",
+    )
+    contract_id: uuid.UUID | None = Field(default=None, description="Explicit contract")
+    work_account: Text | None = Field(
+        default=None, description="Routes to the contract holding this account on that date"
+    )
+    project_key: Text | None = Field(
+        default=None,
+        description="Jira project key: routes to the contract listing it for this team",
+    )
+    author: Text
+    team: Text
+    activity: Text
+    started_at: AwareDatetime = Field(description="With a time zone or offset; naive is refused")
+    seconds: Seconds
+    ticket: Text | None = None
+    source_updated_at: AwareDatetime | None = Field(
+        default=None,
+        description="When the source last changed this worklog; a newer one replaces the "
+        "stored worklog, an older one is ignored",
+    )
+
+
+class Outcome(StrEnum):
+    CREATED = "created"
+    DUPLICATE = "duplicate"
+    UPDATED = "updated"
+    STALE = "stale"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    row: asyncpg.Record
+    outcome: Outcome
+
+
+# --- routing -------------------------------------------------------------------------------
+
+
+def contract_route(row: asyncpg.Record) -> ContractRoute:
+    return ContractRoute(
+        id=row["id"],
+        timezone=row["timezone"],
+        start_date=row["start_date"],
+        end_date=row["end_date"],
+        periods=tuple(
+            Period(start, end)
+            for start, end in zip(row["period_starts"], row["period_ends"], strict=True)
+        ),
+        teams=frozenset(row["teams"]),
+    )
+
+
+async def attribute_items(
+    conn: asyncpg.Connection, items: Mapping[int, WorklogIn]
+) -> dict[int, Attribution | RoutingError]:
+    """Route every item with three queries at most, whatever the batch size."""
+    contract_ids = {i.contract_id for i in items.values() if i.contract_id is not None}
+    unrouted = [i for i in items.values() if i.contract_id is None]
+    accounts = {i.work_account for i in unrouted if i.work_account is not None}
+    keys = {i.project_key for i in unrouted if i.project_key is not None}
+    by_id = {
+        r["id"]: contract_route(r) for r in await store.routes_by_id(conn, sorted(contract_ids))
+    }
+    by_account: dict[str, list[ContractRoute]] = defaultdict(list)
+    for row in await store.routes_by_work_account(conn, sorted(accounts)):
+        by_account[row["work_account"]].append(contract_route(row))
+    by_project: dict[str, list[ContractRoute]] = defaultdict(list)
+    for row in await store.routes_by_project_key(conn, sorted(keys)):
+        by_project[row["project_key"]].append(contract_route(row))
+    return {
+        index: route(
+            item.contract_id,
+            item.work_account,
+            item.started_at,
+            by_id,
+            by_account,
+            project_key=item.project_key,
+            team=item.team,
+            by_project=by_project,
+        )
+        for index, item in items.items()
+    }
+
+
+def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> tuple[Any, ...]:
+    """A row in the order of ``store.INSERT_COLUMNS`` (unattributed: no contract, a reason)."""
+    if isinstance(outcome, Attribution):
+        contract = (outcome.contract_id, outcome.period_start, outcome.period_end)
+        outside, reason = outcome.outside_dates, None
+    else:
+        contract, outside, reason = (None, None, None), False, outcome.reason.value
+    return (
+        uuid.uuid4(),
+        item.source.value,
+        item.external_id,
+        contract[0],
+        item.work_account,
+        contract[1],
+        contract[2],
+        outside,
+        item.author,
+        item.team,
+        item.activity,
+        item.started_at,
+        item.seconds,
+        item.ticket,
+        item.project_key,
+        reason,
+        item.source_updated_at,
+    )
+
+
+# --- storing -------------------------------------------------------------------------------
+
+
+def newer(item: WorklogIn, stored: asyncpg.Record) -> bool | None:
+    """True: the item replaces the stored worklog; False: stale; None: a plain duplicate."""
+    if item.source_updated_at is None or stored["deleted_at"] is not None:
+        return None
+    if stored["source_updated_at"] is None or item.source_updated_at > stored["source_updated_at"]:
+        return True
+    if item.source_updated_at < stored["source_updated_at"]:
+        return False
+    return None
+
+
+async def record(
+    conn: asyncpg.Connection,
+    items: Sequence[WorklogIn],
+    outcomes: Sequence[Attribution | RoutingError],
+    producer: str,
+) -> list[Recorded]:
+    """Store the items (routed already, none refused) and write their events; must run in a
+    transaction. For each item, the stored row and what happened to it.
+
+    New worklogs go in with one COPY; the rows that were already there are read back with
+    one query; only those a newer source version replaces are updated one by one.
+    """
+    rows = [new_row(i, o) for i, o in zip(items, outcomes, strict=True)]
+    if not rows:
+        return []
+    if len(rows) == 1:
+        one = await store.insert_worklog(conn, rows[0])
+        created = [one] if one is not None else []
+    else:
+        created = await store.insert_worklogs(conn, rows)
+    keys = [(item.source.value, item.external_id) for item in items]
+    stored = {(r["source"], r["external_id"]): r for r in created}
+    for r in await store.worklogs_by_keys(conn, sorted(set(keys) - stored.keys())):
+        stored[(r["source"], r["external_id"])] = r
+    results: list[Recorded] = []
+    changes: list[tuple[asyncpg.Record, asyncpg.Record]] = []
+    for key, row, item, outcome in zip(keys, rows, items, outcomes, strict=True):
+        current = stored[key]
+        if current["id"] == row[0]:
+            results.append(Recorded(current, Outcome.CREATED))
+            continue
+        verdict = newer(item, current)
+        if verdict is None:
+            results.append(Recorded(current, Outcome.DUPLICATE))
+        elif verdict is False:
+            results.append(Recorded(current, Outcome.STALE))
+        else:
+            locked = await store.worklog_by_key(conn, *key, for_update=True)
+            assert locked is not None
+            updated = await replace(conn, locked, item, outcome)
+            changes.append((locked, updated))
+            stored[key] = updated
+            results.append(Recorded(updated, Outcome.UPDATED))
+    fresh = [r.row for r in results if r.outcome is Outcome.CREATED]
+    # A repeat within the batch maps to the first occurrence's row: count it once.
+    seen: set[uuid.UUID] = set()
+    fresh = [r for r in fresh if not (r["id"] in seen or seen.add(r["id"]))]
+    await outbox.add(conn, [*recorded_events(fresh, producer), *changed_events(changes, producer)])
+    return results
+
+
+async def replace(
+    conn: asyncpg.Connection,
+    old: asyncpg.Record,
+    item: WorklogIn,
+    outcome: Attribution | RoutingError,
+) -> asyncpg.Record:
+    """A newer version of a stored worklog. An attributed worklog keeps its contract (only
+    the period follows the new date); an unattributed one takes the new routing."""
+    values: dict[str, Any] = {
+        "author": item.author,
+        "team": item.team,
+        "activity": item.activity,
+        "started_at": item.started_at,
+        "seconds": item.seconds,
+        "ticket": item.ticket,
+        "source_updated_at": item.source_updated_at,
+    }
+    if old["contract_id"] is not None:
+        routes = await store.routes_by_id(conn, [old["contract_id"]])
+        outcome = attribute(contract_route(routes[0]), item.started_at) if routes else outcome
+    if isinstance(outcome, Attribution):
+        values |= {
+            "contract_id": outcome.contract_id,
+            "unattributed_reason": None,
+            "period_start": outcome.period_start,
+            "period_end": outcome.period_end,
+            "outside_dates": outcome.outside_dates,
+        }
+    else:
+        values |= {
+            "contract_id": None,
+            "unattributed_reason": outcome.reason.value,
+            "period_start": None,
+            "period_end": None,
+            "outside_dates": False,
+        }
+    return await store.update_worklog(conn, old["id"], values)
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def share(row: Mapping[str, Any]) -> Share | None:
+    """What a stored worklog adds to the totals (None: unattributed or deleted)."""
+    if row["contract_id"] is None or row["deleted_at"] is not None:
+        return None
+    return Share(
+        key=ConsumptionKey(
+            row["contract_id"], row["period_start"], row["team"], row["activity"], row["author"]
+        ),
+        period_end=row["period_end"],
+        seconds=row["seconds"],
+        outside_dates=row["outside_dates"],
+    )
+
+
+_WORKLOG_FIELDS = tuple(Worklog.model_fields)
+
+
+def worklog_events(
+    event_type: EventType, rows: Iterable[Mapping[str, Any]], producer: str
+) -> list[Envelope]:
+    """One event per contract and chunk of worklogs, not one per worklog (unattributed
+    worklogs have no contract and no event)."""
+    by_contract: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["contract_id"] is not None:
+            worklog = {name: row[name] for name in _WORKLOG_FIELDS}
+            by_contract.setdefault(row["contract_id"], []).append(worklog)
+    return [
+        new_event(
+            event_type,
+            # One validation per event (in pydantic's core), not one model per worklog.
+            WorklogsChanged.model_validate(
+                {"contract_id": contract_id, "worklogs": worklogs[i : i + WORKLOGS_PER_EVENT]}
+            ),
+            key=contract_id,
+            producer=producer,
+        )
+        for contract_id, worklogs in by_contract.items()
+        for i in range(0, len(worklogs), WORKLOGS_PER_EVENT)
+    ]
+
+
+def consumption_events(deltas: Iterable[Delta], producer: str) -> list[Envelope]:
+    return [
+        new_event(
+            EventType.CONSUMPTION_RECORDED,
+            ConsumptionRecorded(
+                contract_id=d.key.contract_id,
+                period_start=d.key.period_start,
+                period_end=d.period_end,
+                team=d.key.team,
+                activity=d.key.activity,
+                delta_seconds=d.seconds,
+                delta_worklogs=d.worklogs,
+                delta_outside_dates_seconds=d.outside_dates_seconds,
+                author=d.key.author,
+            ),
+            key=d.key.contract_id,
+            producer=producer,
+        )
+        for d in deltas
+    ]
+
+
+def recorded_events(rows: Sequence[asyncpg.Record], producer: str) -> list[Envelope]:
+    deltas = summed((None, share(row)) for row in rows)
+    return [
+        *worklog_events(EventType.WORKLOG_RECORDED, rows, producer),
+        *consumption_events(deltas, producer),
+    ]
+
+
+def changed_events(
+    changes: Sequence[tuple[asyncpg.Record, asyncpg.Record]], producer: str
+) -> list[Envelope]:
+    """Corrections, deletions and late attributions: the worklog events and one summed set
+    of correcting deltas."""
+    corrected = [new for old, new in changes if old["contract_id"] and not new["deleted_at"]]
+    first_time = [new for old, new in changes if not old["contract_id"] and new["contract_id"]]
+    deleted = [new for old, new in changes if old["contract_id"] and new["deleted_at"]]
+    deltas = summed((share(old), share(new)) for old, new in changes)
+    return [
+        *worklog_events(EventType.WORKLOG_RECORDED, first_time, producer),
+        *worklog_events(EventType.WORKLOG_CORRECTED, corrected, producer),
+        *worklog_events(EventType.WORKLOG_DELETED, deleted, producer),
+        *consumption_events(deltas, producer),
+    ]
