@@ -42,8 +42,10 @@ lint: install ## Lint and type-check (ruff, mypy strict on libs/common)
 	$(UV) run --frozen mypy libs/common/src
 
 .PHONY: bench
-bench: install services ## Benchmarks (see bench/): print figures against a baseline
-	$(UV) run --frozen python bench/ingest.py
+bench: install services ## Benchmarks (see bench/ and the README): figures against a baseline
+	$(UV) run --frozen python bench/outbox.py
+	$(UV) run --frozen python bench/ingest.py --worklogs 200000
+	$(UV) run --frozen python bench/reporting.py --contracts 2000 --worklogs 1000000
 
 .PHONY: clean
 clean: ## Remove the virtualenv, caches and var/ (logs and received mail)
