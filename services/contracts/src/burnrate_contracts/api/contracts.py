@@ -9,7 +9,7 @@ import asyncpg
 from burnrate_common import outbox
 from burnrate_common.db import Connection
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery, RuntimeDep
-from burnrate_common.errors import Problem
+from burnrate_common.errors import Problem, invalid_input
 from burnrate_common.events import ContractChanged, ContractPeriod, EventType, Rollover, new_event
 from burnrate_common.pagination import Page
 from burnrate_common.runtime import Runtime
@@ -487,13 +487,6 @@ async def get_contract(
     return _respond(response, await _existing(conn, contract_id, lock=False), now, runtime)
 
 
-def _invalid(exc: ValidationError) -> Problem:
-    errors = exc.errors()
-    fields = [".".join(str(p) for p in e["loc"]) or "body" for e in errors]
-    detail = "; ".join(f"{f}: {e['msg']}" for f, e in zip(fields, errors, strict=True))
-    return Problem(422, "Invalid input", detail, field=fields[0])
-
-
 @router.patch(
     "/{contract_id}",
     response_model=ContractOut,
@@ -523,7 +516,7 @@ async def patch_contract(
         try:
             merged = ContractIn.model_validate(before | sent)
         except ValidationError as exc:
-            raise _invalid(exc) from exc
+            raise invalid_input(exc) from exc
         _check_overrides(merged)
         columns = _columns(merged)
         changed = {
