@@ -84,4 +84,5 @@ def test_unknown_language_falls_back_to_english():
         "rule_name": None,
         "customer": None,
         "extra_cost": None,
+        "report_url": None,
     }

@@ -11,6 +11,7 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
+from burnrate_common import report_links
 from burnrate_common.auth import hash_key
 from burnrate_common.events import (
     AlertRaised,
@@ -193,7 +194,7 @@ async def consumed(api, event_type, status):
 
 
 async def test_one_mail_per_recipient_in_their_language(notifier, smtp, probe, isolation):
-    _, contract_id = await setup_contract(isolation)
+    customer_id, contract_id = await setup_contract(isolation)
     alert = alert_event(
         contract_id,
         customer_contacts=True,
@@ -227,6 +228,15 @@ async def test_one_mail_per_recipient_in_their_language(notifier, smtp, probe, i
     assert "Executed:   36.0 h\n" in received[BOB].get_body(("plain",)).get_content()
     assert "Beste Ann," in received[ANN].get_body(("plain",)).get_content()
     assert "<p>Beste Ann,</p>" in received[ANN].get_body(("html",)).get_content()
+    # Customer contacts get a signed link to their own report; the owner and extra addresses don't.
+    link = re.search(r"Uw rapportage: (\S+)", received[ANN].get_body(("plain",)).get_content())
+    assert link and link[1].startswith("http://127.0.0.1:8005/ui/c/")
+    grant = report_links.verify(
+        NotifierSettings().link_secret, link[1].rsplit("/", 1)[1], dt.datetime.now(dt.UTC)
+    )
+    assert grant.customer_id == customer_id
+    for address in (OWNER, "finance@acme.example"):
+        assert "/ui/c/" not in received[address].as_string()
 
     # The SMTP server's "250" comes just before the commit that records it.
     async def all_sent():

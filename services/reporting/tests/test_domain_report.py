@@ -6,8 +6,8 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from burnrate_common import report_links as links
 from burnrate_reporting.api.exports import _safe
-from burnrate_reporting.domain import links
 from burnrate_reporting.domain.figures import Figures
 from burnrate_reporting.domain.forecast import (
     Actual,

@@ -21,6 +21,7 @@ def build(settings: NotifierSettings | None = None) -> ServiceDefinition:
         templates=Templates(),
         message_id_domain=settings.message_id_domain,
         max_mails_per_rule_period=settings.max_mails_per_rule_period,
+        report_links=settings,
     )
     return ServiceDefinition(
         settings=settings,

@@ -16,6 +16,7 @@ from burnrate_common.events import (
     EventType,
     Payload,
 )
+from burnrate_common.report_links import ReportLinkSettings
 
 from burnrate_notifier import store
 from burnrate_notifier.domain.alerts import (
@@ -81,6 +82,8 @@ class Delivery:
     templates: Templates
     message_id_domain: str
     max_mails_per_rule_period: int
+    #: signs the link to the customer's own report put in the customer contacts' mails
+    report_links: ReportLinkSettings
 
 
 async def on_alert_raised(
@@ -122,8 +125,17 @@ async def on_alert_raised(
         currency=contract["currency"],
     )
 
+    # The event's time, not now: a redelivery renders the very same link.
+    customer_report_url, _, _ = delivery.report_links.customer_report_url(
+        contract["customer_id"], envelope.occurred_at
+    )
+
     def render(
-        language: str, name: str | None, show_internal: bool, for_owner: bool
+        language: str,
+        name: str | None,
+        show_internal: bool,
+        for_owner: bool,
+        report_url: str | None = None,
     ) -> RenderedMail:
         return delivery.templates.render_alert(
             alert_mail_context(
@@ -141,6 +153,7 @@ async def on_alert_raised(
                 contract_end=contract["end_date"],
                 internal=internal if show_internal else None,
                 for_owner=for_owner,
+                report_url=report_url,
             )
         )
 
@@ -165,6 +178,7 @@ async def on_alert_raised(
                 recipient.name,
                 recipient.internal or audience.include_internal,
                 recipient.internal,
+                customer_report_url if recipient.role is Role.CONTACT else None,
             )
             deliveries.append(
                 store.NewDelivery(

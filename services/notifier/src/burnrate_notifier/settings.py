@@ -1,11 +1,11 @@
 from email.utils import parseaddr
 from typing import Self
 
-from burnrate_common.settings import ServiceSettings
+from burnrate_common.report_links import ReportLinkSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 
-class NotifierSettings(ServiceSettings):
+class NotifierSettings(ReportLinkSettings):
     service_name: str = "notifier"
     port: int = Field(default=8004, validation_alias="BURNRATE_NOTIFIER_PORT")
 

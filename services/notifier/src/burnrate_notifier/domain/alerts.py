@@ -173,6 +173,7 @@ def alert_mail_context(
     contract_end: dt.date | None = None,
     internal: InternalFacts | None = None,
     for_owner: bool = False,
+    report_url: str | None = None,
 ) -> dict[str, object]:
     """The variables of the alert templates, every figure already formatted for ``language``.
 
@@ -236,6 +237,7 @@ def alert_mail_context(
         "rule_name": internal.rule_name if internal else None,
         "customer": internal.customer_name if internal else None,
         "extra_cost": extra_cost,
+        "report_url": report_url,
     }
 
 

@@ -25,7 +25,6 @@ from burnrate_reporting.api.views import (
     SortQuery,
     contract_screen,
 )
-from burnrate_reporting.domain import links
 from burnrate_reporting.domain.status import ContractStatus
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -112,11 +111,10 @@ async def create_report_link(
 ) -> ReportLink:
     if not await store.customer_known(conn, customer_id):
         raise Problem(404, "Not found", f"No customer {customer_id}.", field="customer_id")
-    days = (body.expires_in_days if body else None) or settings.report_link_days
-    expires_at = (now + dt.timedelta(days=days)).replace(microsecond=0)
-    token = links.sign(settings.link_secret, customer_id, expires_at)
+    days = body.expires_in_days if body else None
+    url, token, expires_at = settings.customer_report_url(customer_id, now, days)
     return ReportLink(
-        url=f"{settings.reporting_public_url.rstrip('/')}/ui/c/{token}",
+        url=url,
         token=token,
         customer_id=customer_id,
         expires_at=expires_at,

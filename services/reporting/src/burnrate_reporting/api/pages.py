@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
+from burnrate_common import report_links as links
 from burnrate_common.auth import authenticate
 from burnrate_common.deps import ConnectionDep
 from burnrate_common.errors import Problem
@@ -26,7 +27,6 @@ from burnrate_reporting import store
 from burnrate_reporting.api import exports
 from burnrate_reporting.api.report import DeliveryReport, delivery_report
 from burnrate_reporting.api.views import NowDep, SettingsDep, contract_screen
-from burnrate_reporting.domain import links
 from burnrate_reporting.domain.status import ContractStatus
 from burnrate_reporting.settings import ReportingSettings
 
