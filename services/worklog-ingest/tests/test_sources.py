@@ -237,3 +237,53 @@ async def test_a_worklog_sent_before_its_contract_is_attributed_when_the_contrac
     ]
     [recorded] = await settled_worklogs(probe, EventType.WORKLOG_RECORDED, 1)
     assert recorded["id"] == early.json()["id"]
+
+
+async def test_a_tempo_worklog_routes_by_the_issue_a_jira_webhook_taught(api, ops):
+    issue = {
+        "timestamp": 1772442000000,
+        "webhookEvent": "jira:issue_created",
+        "issue": {"id": "10001", "key": "OPS-9", "fields": {"project": {"key": "OPS"}}},
+    }
+    assert (await deliver(api, issue)).json()["outcome"] == "issue_recorded"
+    page = {
+        "results": [
+            {
+                "tempoWorklogId": 7,
+                "issue": {"id": 10001},
+                "timeSpentSeconds": 600,
+                "startDate": "2026-03-02",
+                "startTime": "09:00:00",
+                "author": {"accountId": "5b10"},
+                "attributes": {"values": []},
+                "updatedAt": "2026-03-02T10:00:00Z",
+            },
+            {
+                "tempoWorklogId": 8,
+                "issue": {"id": 99999},
+                "timeSpentSeconds": 600,
+                "startDate": "2026-03-02",
+                "author": {"accountId": "5b10"},
+            },
+        ]
+    }
+    answer = await api.post(
+        "/v1/imports/tempo", json=page, params={"team": "servicedesk", "mode": "skip-invalid"}
+    )
+    assert answer.json() | {"rejected": None} == {
+        "imported": 1,
+        "duplicates": 0,
+        "updated": 0,
+        "stale": 0,
+        "unattributed": 0,
+        "rejected": None,
+    }
+    assert answer.json()["rejected"] == [
+        {
+            "line": 2,
+            "field": "contract_id",
+            "reason": "give contract_id, work_account or project_key",
+        }
+    ]
+    [stored] = (await api.get("/v1/worklogs")).json()["items"]
+    assert (stored["contract_id"], stored["ticket"], stored["project_key"]) == (ops, "OPS-9", "OPS")

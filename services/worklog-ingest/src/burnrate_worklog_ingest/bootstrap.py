@@ -4,7 +4,7 @@ from burnrate_common.events import EventType
 from burnrate_common.runtime import ServiceDefinition
 
 from burnrate_worklog_ingest import handlers
-from burnrate_worklog_ingest.api import jira, worklogs
+from burnrate_worklog_ingest.api import imports, jira, worklogs
 from burnrate_worklog_ingest.settings import WorklogIngestSettings
 
 
@@ -13,7 +13,7 @@ def build(settings: WorklogIngestSettings | None = None) -> ServiceDefinition:
         settings=settings or WorklogIngestSettings(),
         package="burnrate_worklog_ingest",
         title="Burnrate worklog ingest",
-        routers=[worklogs.router, jira.router],
+        routers=[worklogs.router, jira.router, imports.router],
         # The routing replica: which contract (and period) a worklog counts against.
         handlers={
             EventType.CONTRACT_CREATED: handlers.on_contract_created,

@@ -157,6 +157,13 @@ async def jira_issue(conn: asyncpg.Connection, issue_id: str) -> asyncpg.Record 
     )
 
 
+async def jira_issues(conn: asyncpg.Connection, issue_ids: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT issue_id, issue_key, project_key FROM jira_issues WHERE issue_id = any($1::text[])",
+        issue_ids,
+    )
+
+
 # --- worklogs ------------------------------------------------------------------------------
 
 #: What a new worklog row is made of, in this order.

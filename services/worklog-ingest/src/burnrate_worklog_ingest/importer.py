@@ -1,0 +1,185 @@
+"""``burnrate import FILE --source toggl|harvest|csv``: a CSV export into worklog-ingest.
+
+The file is posted in chunks of whole records (default 5,000) to ``/v1/imports/csv``, each
+chunk with the header line and its position in the file, so rejections name file lines.
+``--all-or-nothing`` (default) first checks every chunk (``dry_run``) and imports nothing if
+any row is bad; ``--skip-invalid`` imports the good rows and reports the bad ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+
+FORMATS = {"toggl": "toggl", "harvest": "harvest", "csv": "generic"}
+
+
+@dataclass
+class Summary:
+    imported: int = 0
+    duplicates: int = 0
+    unattributed: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    failed: str | None = None
+
+    def add(self, answer: dict[str, Any]) -> None:
+        self.imported += answer.get("imported", 0)
+        self.duplicates += answer.get("duplicates", 0)
+        self.unattributed += answer.get("unattributed", 0)
+        self.rejected.extend(answer.get("rejected", []))
+
+    def lines(self) -> list[str]:
+        out = [
+            f"imported: {self.imported} ({self.unattributed} unattributed)",
+            f"skipped as duplicate: {self.duplicates}",
+            f"rejected: {len(self.rejected)}",
+        ]
+        out += [f"  line {r['line']}: {r['field']}: {r['reason']}" for r in self.rejected]
+        if self.failed:
+            out.append(f"error: {self.failed}")
+        return out
+
+
+def chunks(text: str, rows: int) -> Iterator[tuple[str, int, int]]:
+    """(body, line_offset, data rows) per chunk of whole CSV records, header repeated."""
+    text = text.removeprefix("\ufeff")
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        return
+    header = lines[0]
+    reader = csv.reader(iter(lines[1:]))
+    start, count = 0, 0  # index into lines[1:] where the chunk starts
+    for _record in reader:
+        count += 1
+        if count == rows:
+            end = reader.line_num
+            yield header + "".join(lines[1 + start : 1 + end]), start, count
+            start, count = end, 0
+    if count:
+        yield header + "".join(lines[1 + start :]), start, count
+
+
+def progress(done: int, total: int, out: TextIO) -> None:
+    width = 30
+    filled = width * done // total if total else width
+    out.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {done}/{total} rows")
+    out.flush()
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    text: str,
+    source: str,
+    *,
+    all_or_nothing: bool = True,
+    chunk_rows: int = 5000,
+    params: dict[str, str] | None = None,
+    out: TextIO = sys.stderr,
+) -> Summary:
+    parts = list(chunks(text, chunk_rows))
+    total = sum(n for _, _, n in parts)
+    base = {"format": FORMATS[source], **(params or {})}
+    summary = Summary()
+
+    async def post(body: str, offset: int, **extra: str) -> dict[str, Any] | None:
+        response = await client.post(
+            "/v1/imports/csv",
+            params={**base, "line_offset": str(offset), **extra},
+            content=body.encode(),
+            headers={"content-type": "text/csv; charset=utf-8"},
+        )
+        if response.status_code == 200:
+            return response.json()
+        problem = response.json() if response.content else {}
+        if response.status_code == 422 and "rejected" in problem:
+            return {"rejected": problem["rejected"]}
+        summary.failed = f"HTTP {response.status_code}: {problem.get('detail', response.text)}"
+        return None
+
+    if all_or_nothing:  # check every chunk first: nothing is stored if one row is bad
+        done = 0
+        for body, offset, count in parts:
+            answer = await post(body, offset, mode="skip-invalid", dry_run="true")
+            if answer is None:
+                return summary
+            summary.rejected.extend(answer["rejected"])
+            done += count
+            progress(done, total, out)
+        out.write("\n")
+        if summary.rejected:
+            return summary
+    done = 0
+    mode = "all-or-nothing" if all_or_nothing else "skip-invalid"
+    for body, offset, count in parts:
+        answer = await post(body, offset, mode=mode)
+        if answer is None:
+            break
+        summary.add(answer)
+        done += count
+        progress(done, total, out)
+    out.write("\n")
+    return summary
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="burnrate", description="Burnrate command line")
+    commands = p.add_subparsers(dest="command", required=True)
+    imp = commands.add_parser("import", help="import a time-tracking CSV export")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--source", choices=sorted(FORMATS), required=True)
+    mode = imp.add_mutually_exclusive_group()
+    mode.add_argument("--all-or-nothing", dest="all_or_nothing", action="store_true", default=True)
+    mode.add_argument("--skip-invalid", dest="all_or_nothing", action="store_false")
+    imp.add_argument("--url", default="http://127.0.0.1:8002")
+    imp.add_argument("--api-key", default=os.environ.get("BURNRATE_API_KEY"))
+    imp.add_argument("--team", default="unassigned")
+    imp.add_argument("--timezone", default="UTC", help="IANA zone of the export's times")
+    imp.add_argument(
+        "--map", action="append", default=[], metavar="FIELD=HEADER", help="generic CSV"
+    )
+    imp.add_argument("--chunk-rows", type=int, default=5000)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if not args.api_key:
+        print("burnrate: --api-key or BURNRATE_API_KEY is required", file=sys.stderr)
+        return 2
+    params = {"team": args.team, "timezone": args.timezone}
+    for pair in args.map:
+        name, sep, header = pair.partition("=")
+        if not sep:
+            print(f"burnrate: --map {pair!r}: expected FIELD=HEADER", file=sys.stderr)
+            return 2
+        params[f"map.{name}"] = header
+    text = args.file.read_text(encoding="utf-8")
+
+    async def run() -> Summary:
+        headers = {"Authorization": f"Bearer {args.api_key}"}
+        async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=120) as client:
+            return await upload(
+                client,
+                text,
+                args.source,
+                all_or_nothing=args.all_or_nothing,
+                chunk_rows=args.chunk_rows,
+                params=params,
+            )
+
+    summary = asyncio.run(run())
+    print("\n".join(summary.lines()))
+    return 1 if summary.failed or (summary.rejected and args.all_or_nothing) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
