@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 import asyncpg
 
+from burnrate_common.aio import wait_for_event
 from burnrate_common.bus import TRANSIENT_ERRORS, Publisher, StoredEvent
 from burnrate_common.db import Connection, RawJson
 from burnrate_common.events import Envelope
@@ -139,8 +140,4 @@ class OutboxRelay:
         self._wake.set()
 
     async def _sleep(self) -> None:
-        try:
-            await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
-        except TimeoutError:
-            pass
-        self._wake.clear()
+        await wait_for_event(self._wake, self._poll_seconds)

@@ -19,6 +19,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from fastapi import APIRouter
 
 from burnrate_common import auth, bus, db
+from burnrate_common.aio import cancel_and_wait
 from burnrate_common.events import EventType
 from burnrate_common.metrics import ServiceMetrics
 from burnrate_common.outbox import OutboxRelay
@@ -158,8 +159,6 @@ async def running(definition: ServiceDefinition, metrics: ServiceMetrics) -> Asy
             tasks.append(asyncio.create_task(loop(runtime), name=loop.__name__))
         yield runtime
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(tasks)
         await connection.close()
         await pool.close()

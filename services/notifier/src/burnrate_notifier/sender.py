@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import aiosmtplib
 import asyncpg
 from burnrate_common import outbox
+from burnrate_common.aio import wait_for_event
 from burnrate_common.bus import TRANSIENT_ERRORS
 from burnrate_common.events import Envelope, EventType, NotificationOutcome, new_event
 from burnrate_common.logs import correlation_id
@@ -106,9 +107,7 @@ async def run_loop(
         wake.set()
 
     async def sleep() -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), poll_seconds)
-        wake.clear()
+        await wait_for_event(wake, poll_seconds)
 
     while True:
         try:
