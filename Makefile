@@ -23,6 +23,10 @@ install: ## Install uv and every package of the workspace (from uv.lock) into .v
 services: ## Start the local PostgreSQL and RabbitMQ if they are not running
 	@bash scripts/ensure-services.sh
 
+.PHONY: browser
+browser: ## Install Debian's chromium for the page tests if it is missing
+	@bash scripts/ensure-chromium.sh
+
 .PHONY: run
 run: install services ## Start Burnrate: the five services and a local SMTP sink (Ctrl-C stops)
 	$(UV) run --frozen burnrate-dev up
@@ -32,7 +36,7 @@ demo: ## Play the 40-hour month against the running stack (start `make run` firs
 	$(UV) run --frozen burnrate-dev demo
 
 .PHONY: test
-test: install services ## Run every test: unit, integration (PostgreSQL, RabbitMQ) and end-to-end
+test: install services browser ## Run every test: unit, integration (PostgreSQL, RabbitMQ) and end-to-end
 	$(UV) run --frozen pytest
 
 .PHONY: lint
