@@ -1,5 +1,5 @@
 """The command line every service has: ``serve`` (default), ``migrate``, ``check-config``,
-``replay-dead-letters``."""
+``replay-dead-letters``, plus any commands of the service's own (:class:`Command`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import argparse
 import asyncio
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import uvicorn
 from pydantic import ValidationError
@@ -27,15 +28,37 @@ async def _replay(definition: ServiceDefinition) -> int:
         await connection.close()
 
 
-def run_cli(build: Callable[[], ServiceDefinition], argv: list[str] | None = None) -> None:
+@dataclass(frozen=True)
+class Command:
+    """A command of one service's own, next to the shared ones; ``run`` returns the exit code."""
+
+    help: str
+    run: Callable[[ServiceDefinition, argparse.Namespace], int]
+    add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
+
+
+BUILTIN_COMMANDS = {
+    "serve": "run the API, the consumer and the background loops (default)",
+    "migrate": "apply the database migrations and exit",
+    "check-config": "validate the settings and print them",
+    "replay-dead-letters": "move the dead-lettered messages back into the service queue",
+}
+
+
+def run_cli(
+    build: Callable[[], ServiceDefinition],
+    argv: list[str] | None = None,
+    extra_commands: Mapping[str, Command] | None = None,
+) -> None:
+    extra_commands = extra_commands or {}
     parser = argparse.ArgumentParser(description="A Burnrate service")
-    parser.add_argument(
-        "command",
-        nargs="?",
-        default="serve",
-        choices=["serve", "migrate", "check-config", "replay-dead-letters"],
-    )
+    commands = parser.add_subparsers(dest="command")
+    for name, help_text in BUILTIN_COMMANDS.items():
+        commands.add_parser(name, help=help_text)
+    for name, command in extra_commands.items():
+        command.add_arguments(commands.add_parser(name, help=command.help))
     args = parser.parse_args(argv)
+    name = args.command or "serve"
     try:
         definition = build()
     except ValidationError as exc:
@@ -43,12 +66,14 @@ def run_cli(build: Callable[[], ServiceDefinition], argv: list[str] | None = Non
         sys.exit(2)
     settings = definition.settings
     configure_logging(settings.service_name, settings.log_level)
-    if args.command == "check-config":
+    if name in extra_commands:
+        sys.exit(extra_commands[name].run(definition, args))
+    elif name == "check-config":
         print(json.dumps(settings.model_dump(mode="json"), indent=2, default=str))
-    elif args.command == "migrate":
+    elif name == "migrate":
         applied = asyncio.run(migrate(definition))
         print(json.dumps({"applied": applied}))
-    elif args.command == "replay-dead-letters":
+    elif name == "replay-dead-letters":
         print(json.dumps({"replayed": asyncio.run(_replay(definition))}))
     else:
         uvicorn.run(
