@@ -34,3 +34,32 @@ def test_shared_commands_still_work_and_unknown_ones_are_refused(capsys):
     with pytest.raises(SystemExit) as exited:
         run_cli(build, ["rebuild"])
     assert exited.value.code == 2
+
+
+def test_healthcheck_is_zero_only_when_the_service_answers():
+    import socket
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from burnrate_common.cli import healthcheck
+
+    class Healthz(BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Healthz)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert healthcheck(server.server_port) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        free_port = unused.getsockname()[1]
+    assert healthcheck(free_port, timeout=1) == 1
