@@ -85,4 +85,5 @@ def test_unknown_language_falls_back_to_english():
         "customer": None,
         "extra_cost": None,
         "report_url": None,
+        "unsubscribe_url": None,
     }

@@ -1,6 +1,7 @@
 """The notifier against the real PostgreSQL, RabbitMQ and a real SMTP server (aiosmtpd)."""
 
 import asyncio
+import base64
 import datetime as dt
 import email
 import json
@@ -26,7 +27,9 @@ from burnrate_common.events import (
 )
 from burnrate_common.testing import eventually, publish, serve
 from burnrate_notifier.bootstrap import build
+from burnrate_notifier.domain.unsubscribe import UnsubscribeLinks
 from burnrate_notifier.settings import NotifierSettings
+from burnrate_notifier.webhook import system_resolver
 
 pytestmark = pytest.mark.integration
 
@@ -478,11 +481,11 @@ async def test_refusals_end_failed_and_a_failed_mail_can_be_retried_by_hand(
     }
     assert errors[ANN] == "550 5.1.1 No such user"
 
-    # Retrying by hand needs admin; only a failed delivery can be retried.
+    # Retrying by hand needs notifications:write; only a failed delivery can be retried.
     reader = await issue_key(notifier, isolation, ["notifications:read"])
     forbidden = await notifier.post(f"/v1/notifications/{items[ANN]['id']}/retry", headers=reader)
     assert forbidden.status_code == 403
-    assert forbidden.json()["required_scope"] == "admin"
+    assert forbidden.json()["required_scope"] == "notifications:write"
     conflict = await notifier.post(f"/v1/notifications/{items[OWNER]['id']}/retry")
     assert conflict.status_code == 409
     assert conflict.json()["errors"] == [
@@ -495,7 +498,8 @@ async def test_refusals_end_failed_and_a_failed_mail_can_be_retried_by_hand(
     assert missing.status_code == 404 and missing.json()["errors"][0]["field"] == "notification_id"
 
     smtp.sink.refuse = {}
-    retried = await notifier.post(f"/v1/notifications/{items[ANN]['id']}/retry")
+    writer = await issue_key(notifier, isolation, ["notifications:write"])
+    retried = await notifier.post(f"/v1/notifications/{items[ANN]['id']}/retry", headers=writer)
     assert retried.status_code == 200, retried.text
     assert (retried.json()["state"], retried.json()["attempts"]) == ("queued", 1)
 
@@ -707,7 +711,17 @@ async def test_feed_for_teams_and_owner_with_read_and_unread(notifier, isolation
     owner = (await notifier.get("/v1/feed", params={"owner": OWNER.upper()})).json()
     assert [e["stage"] for e in owner["items"]] == ["70"]
 
-    read = await notifier.post(f"/v1/feed/{oldest['id']}/read")
+    # Marking read changes state: notifications:read alone is not enough.
+    reader = await issue_key(notifier, isolation, ["notifications:read"])
+    for action in ("read", "unread"):
+        forbidden = await notifier.post(f"/v1/feed/{oldest['id']}/{action}", headers=reader)
+        assert forbidden.status_code == 403, action
+        assert forbidden.json()["required_scope"] == "notifications:write"
+    assert (await notifier.get("/v1/feed", params={"team": "servicedesk"}, headers=reader)).json()[
+        "unread_count"
+    ] == 2
+    writer = await issue_key(notifier, isolation, ["notifications:read", "notifications:write"])
+    read = await notifier.post(f"/v1/feed/{oldest['id']}/read", headers=writer)
     assert read.status_code == 200 and read.json()["read"] is True
     again = await notifier.post(f"/v1/feed/{oldest['id']}/read")
     assert again.json()["read_at"] == read.json()["read_at"]
@@ -768,10 +782,14 @@ async def test_mail_limit_per_rule_and_period_and_opt_outs(isolation, smtp):
         await eventually(settled)
         assert len(smtp.sink.messages) == 2
 
-        # Opt-outs: admin only, the address compared case-insensitively.
+        # Opt-outs: changed with notifications:write, the address compared case-insensitively.
         reader = await issue_key(api, isolation, ["notifications:read"])
-        assert (await api.put(f"/v1/opt-outs/{ANN}", headers=reader)).status_code == 403
-        created = await api.put("/v1/opt-outs/Ann@ACME.example")
+        writer = await issue_key(api, isolation, ["notifications:write"])
+        for method in ("put", "delete"):
+            forbidden = await api.request(method.upper(), f"/v1/opt-outs/{ANN}", headers=reader)
+            assert forbidden.status_code == 403, method
+            assert forbidden.json()["required_scope"] == "notifications:write"
+        created = await api.put("/v1/opt-outs/Ann@ACME.example", headers=writer)
         assert created.status_code == 201 and created.json()["email"] == ANN
         assert (await api.put(f"/v1/opt-outs/{ANN}")).status_code == 200
         listed = (await api.get("/v1/opt-outs", headers=reader)).json()
@@ -918,11 +936,32 @@ async def test_webhook_is_signed_and_retried_like_mail(isolation, smtp):
         assert smtp.sink.messages == []  # owner=False: no mail
 
 
+class Rebinding:
+    """A resolver for names under ``.rebind.test`` (which no real DNS answers, RFC 6761):
+    they resolve to 127.0.0.1, as a rebinding name does on its second lookup. Other names
+    go to the system resolver. Counts the lookups."""
+
+    def __init__(self):
+        self.lookups = []
+
+    async def __call__(self, host, port):
+        self.lookups.append(host)
+        if host.endswith(".rebind.test"):
+            return ["127.0.0.1"]
+        return await system_resolver(host, port)
+
+
 async def test_webhooks_to_internal_addresses_are_refused(isolation, smtp):
     settings = settings_for(isolation, smtp, webhook_secret=WEBHOOK_SECRET)
-    async with WebhookReceiver() as receiver, serve(build(settings)) as api:
+    resolver = Rebinding()
+    async with WebhookReceiver() as receiver, serve(build(settings, resolve=resolver)) as api:
         _, contract_id = await setup_contract(isolation)
-        urls = [receiver.url(), receiver.url("localhost"), "ftp://files.example/x"]
+        urls = [
+            receiver.url(),
+            receiver.url("localhost"),
+            "ftp://files.example/x",
+            receiver.url("hooks.rebind.test"),
+        ]
         await publish(
             isolation.amqp_url,
             isolation.amqp_prefix,
@@ -931,12 +970,17 @@ async def test_webhooks_to_internal_addresses_are_refused(isolation, smtp):
 
         async def failed():
             items = {d["recipient"]: d for d in await deliveries(api, state="failed")}
-            assert len(items) == 3
+            assert len(items) == 4
             return items
 
         items = await eventually(failed)
         assert receiver.calls == []
-        assert [items[u]["attempts"] for u in urls] == [1, 1, 1]
+        assert [items[u]["attempts"] for u in urls] == [1, 1, 1, 1]
+        assert items[urls[3]]["last_error"] == (
+            "refused: hooks.rebind.test resolves to 127.0.0.1 is a loopback address"
+        )
+        # One lookup per call; the ftp URL is refused before any.
+        assert sorted(resolver.lookups) == ["127.0.0.1", "hooks.rebind.test", "localhost"]
         assert items[urls[0]]["last_error"] == (
             "refused: 127.0.0.1 resolves to 127.0.0.1 is a loopback address"
         )
@@ -946,3 +990,139 @@ async def test_webhooks_to_internal_addresses_are_refused(isolation, smtp):
             "refused: localhost resolves to ::1 is a loopback address",
         )
         assert items[urls[2]]["last_error"] == "the URL must be http or https"
+
+
+async def test_a_webhook_connects_to_the_address_that_was_checked(isolation, smtp):
+    """No second lookup at connect (DNS rebinding): ``hooks.rebind.test`` exists only in the
+    notifier's one lookup, so the call can only arrive through the address that lookup gave,
+    with the URL's host still in the Host header."""
+    settings = settings_for(
+        isolation, smtp, webhook_allow_private=True, webhook_secret=WEBHOOK_SECRET
+    )
+    resolver = Rebinding()
+    async with WebhookReceiver() as receiver, serve(build(settings, resolve=resolver)) as api:
+        _, contract_id = await setup_contract(isolation)
+        url = receiver.url("hooks.rebind.test")
+        await publish(isolation.amqp_url, isolation.amqp_prefix, webhook_alert(contract_id, url))
+
+        async def sent():
+            items = await deliveries(api, channel="webhook")
+            assert [(d["state"], d["last_error"]) for d in items] == [("sent", None)]
+            return items
+
+        await eventually(sent)
+        [(headers, _)] = receiver.calls
+        assert headers["host"] == f"hooks.rebind.test:{receiver.port}"
+        assert resolver.lookups == ["hooks.rebind.test"]
+
+
+# -- unsubscribe links -----------------------------------------------------------------------
+
+
+def _unsubscribe_path(message):
+    """The path of the List-Unsubscribe link (the test talks to the app, not to its port)."""
+    header = message["List-Unsubscribe"]
+    assert header.startswith("<http://127.0.0.1:8004/unsubscribe/") and header.endswith(">")
+    return "/" + header[1:-1].split("/", 3)[3]
+
+
+async def test_unsubscribe_link_opts_the_address_out_with_one_click(isolation, smtp):
+    settings = settings_for(
+        isolation,
+        smtp,
+        smtp_outage_retry_base_seconds=0.05,
+        smtp_outage_retry_max_seconds=0.2,
+    )
+    async with serve(build(settings)) as api:
+        customer_id, contract_id = await setup_contract(isolation)
+        first = alert_event(contract_id, customer_contacts=True, emails=["finance@acme.example"])
+        await publish(isolation.amqp_url, isolation.amqp_prefix, first)
+        await eventually(lambda: _count(smtp.sink.messages, 4))
+        received = {m["To"]: m for m in smtp.sink.messages}
+
+        # Contacts and extra addresses get the link; the owner (inside the MSP) does not.
+        assert "List-Unsubscribe" not in received[OWNER]
+        for address in (ANN, BOB, "finance@acme.example"):
+            assert received[address]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        ann_link = received[ANN]["List-Unsubscribe"][1:-1]
+        assert f"Afmelden: {ann_link}\n" in received[ANN].get_body(("plain",)).get_content()
+        assert (
+            f'<a href="{ann_link}">Afmelden</a>' in received[ANN].get_body(("html",)).get_content()
+        )
+        bob_link = received[BOB]["List-Unsubscribe"][1:-1]
+        assert f"Unsubscribe: {bob_link}\n" in received[BOB].get_body(("plain",)).get_content()
+        ann, bob = _unsubscribe_path(received[ANN]), _unsubscribe_path(received[BOB])
+
+        # Opening the link (a mail scanner does) only asks; nothing is changed yet.
+        page = await api.get(ann, headers={"Authorization": ""})
+        assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+        assert '<form method="post">' in page.text and ANN in page.text
+        assert page.headers["referrer-policy"] == "no-referrer"
+        assert (await api.get("/v1/opt-outs")).json()["items"] == []
+
+        # Tampered, expired, or a report link instead: 403, and nobody is opted out.
+        payload, signature = ann.rsplit("/", 1)[1].split(".")
+        other_address = (
+            base64.urlsafe_b64encode(
+                json.dumps({"a": "boss@acme.example", "l": "en", "e": 4102444800}).encode()
+            )
+            .decode()
+            .rstrip("=")
+        )
+        expired = UnsubscribeLinks(settings.link_secret, "http://x", 1).url(
+            BOB, "en", dt.datetime.now(dt.UTC) - dt.timedelta(days=2)
+        )
+        report_token = report_links.sign(
+            settings.link_secret, customer_id, dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        )
+        for token in (
+            f"{payload}.{signature[:-2]}xx",
+            f"{other_address}.{signature}",
+            expired.rsplit("/", 1)[1],
+            report_token,
+            "garbage",
+        ):
+            for method in ("GET", "POST"):
+                refused = await api.request(method, f"/unsubscribe/{token}")
+                assert refused.status_code == 403, (method, token)
+                assert "not valid" in refused.text
+        assert (await api.get("/v1/opt-outs")).json()["items"] == []
+
+        # RFC 8058 one-click: a POST of "List-Unsubscribe=One-Click", no key, no cookie.
+        done = await api.post(
+            ann,
+            content=b"List-Unsubscribe=One-Click",
+            headers={"Authorization": "", "Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert done.status_code == 200 and "Afgemeld" in done.text
+        assert (await api.post(ann)).status_code == 200  # twice is fine
+        assert [o["email"] for o in (await api.get("/v1/opt-outs")).json()["items"]] == [ANN]
+
+        # A mail still waiting (the SMTP server is away) for an address that unsubscribes
+        # is not sent either.
+        smtp.stop()
+        second = alert_event(contract_id, stage="overage", executed=41 * H, customer_contacts=True)
+        await publish(isolation.amqp_url, isolation.amqp_prefix, second)
+
+        async def waiting():
+            items = await deliveries(api, alert_id=second.data["alert_id"])
+            states = {d["recipient"]: (d["state"], d["reason"]) for d in items}
+            assert states == {
+                OWNER: ("retrying", None),
+                ANN: ("suppressed", "opted_out"),
+                BOB: ("retrying", None),
+            }
+            return True
+
+        await eventually(waiting)
+        assert (await api.post(bob)).status_code == 200
+        smtp.start()
+        await eventually(lambda: _count(smtp.sink.messages, 5))
+        await asyncio.sleep(0.5)
+        assert [m["To"] for m in smtp.sink.messages[4:]] == [OWNER]
+        items = await deliveries(api, alert_id=second.data["alert_id"])
+        assert {d["recipient"]: (d["state"], d["reason"]) for d in items} == {
+            OWNER: ("sent", None),
+            ANN: ("suppressed", "opted_out"),
+            BOB: ("suppressed", "opted_out"),
+        }

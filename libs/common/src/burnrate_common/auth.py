@@ -30,6 +30,7 @@ SCOPES = frozenset(
         "rules:read",
         "rules:write",
         "notifications:read",
+        "notifications:write",
         "reports:read",
     }
 )

@@ -33,6 +33,7 @@ from burnrate_notifier.domain.recipients import (
     Role,
     resolve_recipients,
 )
+from burnrate_notifier.domain.unsubscribe import UnsubscribeLinks
 from burnrate_notifier.domain.webhooks import encode_body
 from burnrate_notifier.mail import RenderedMail, Templates, new_message_id
 
@@ -84,6 +85,8 @@ class Delivery:
     max_mails_per_rule_period: int
     #: signs the link to the customer's own report put in the customer contacts' mails
     report_links: ReportLinkSettings
+    #: signs the unsubscribe links of the mails to contacts and extra addresses
+    unsubscribe_links: UnsubscribeLinks
 
 
 async def on_alert_raised(
@@ -136,6 +139,7 @@ async def on_alert_raised(
         show_internal: bool,
         for_owner: bool,
         report_url: str | None = None,
+        unsubscribe_url: str | None = None,
     ) -> RenderedMail:
         return delivery.templates.render_alert(
             alert_mail_context(
@@ -154,6 +158,7 @@ async def on_alert_raised(
                 internal=internal if show_internal else None,
                 for_owner=for_owner,
                 report_url=report_url,
+                unsubscribe_url=unsubscribe_url,
             )
         )
 
@@ -173,12 +178,22 @@ async def on_alert_raised(
         )
         for decision in decisions:
             recipient = decision.recipient
+            # Anyone outside the MSP can stop the mails; the owner (internal) changes the rule.
+            # Signed with the event's time, like the report link: a redelivery is identical.
+            unsubscribe_url = (
+                None
+                if recipient.role is Role.OWNER
+                else delivery.unsubscribe_links.url(
+                    recipient.address, recipient.language, envelope.occurred_at
+                )
+            )
             mail = render(
                 recipient.language,
                 recipient.name,
                 recipient.internal or audience.include_internal,
                 recipient.internal,
                 customer_report_url if recipient.role is Role.CONTACT else None,
+                unsubscribe_url,
             )
             deliveries.append(
                 store.NewDelivery(
@@ -193,6 +208,7 @@ async def on_alert_raised(
                     body_html=mail.html,
                     state=DeliveryState.SUPPRESSED if decision.suppressed else DeliveryState.QUEUED,
                     reason=decision.suppressed.value if decision.suppressed else None,
+                    unsubscribe_url=unsubscribe_url,
                 )
             )
     alert_facts_json = alert_facts(

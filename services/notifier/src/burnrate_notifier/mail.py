@@ -81,6 +81,8 @@ class OutgoingMail:
     created_at: dt.datetime
     alert_id: uuid.UUID
     stage: str
+    #: the signed unsubscribe link (None: the owner's mail, which has none)
+    unsubscribe_url: str | None = None
 
 
 def build_message(mail: OutgoingMail, mail_from: str) -> EmailMessage:
@@ -97,6 +99,11 @@ def build_message(mail: OutgoingMail, mail_from: str) -> EmailMessage:
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no auto-replies, please
     message["X-Burnrate-Alert-Id"] = str(mail.alert_id)
     message["X-Burnrate-Stage"] = one_line(mail.stage)
+    if mail.unsubscribe_url:
+        # RFC 2369 and RFC 8058: mail clients offer "unsubscribe" and POST
+        # "List-Unsubscribe=One-Click" to the link, no page in between.
+        message["List-Unsubscribe"] = f"<{one_line(mail.unsubscribe_url)}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     return message

@@ -318,6 +318,7 @@ class Sender:
                         created_at=row["created_at"],
                         alert_id=row["alert_id"],
                         stage=row["stage"],
+                        unsubscribe_url=row["unsubscribe_url"],
                     ),
                     self._settings.mail_from,
                 )

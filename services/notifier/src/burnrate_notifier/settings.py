@@ -41,6 +41,12 @@ class NotifierSettings(ReportLinkSettings):
     webhook_allow_private: bool = False
     webhook_timeout_seconds: float = Field(default=10.0, gt=0)
 
+    # Unsubscribe links in the mails to customer contacts and extra addresses (signed with
+    # BURNRATE_REPORT_LINK_SECRET): where recipients reach this service, and for how long a
+    # link works (mail clients may send the one-click POST long after the mail arrived).
+    notifier_public_url: str = "http://127.0.0.1:8004"
+    unsubscribe_link_days: int = Field(default=180, ge=1, le=3_650)
+
     @field_validator("mail_from")
     @classmethod
     def _one_address(cls, value: str) -> str:

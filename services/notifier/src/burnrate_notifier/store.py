@@ -141,6 +141,8 @@ class NewDelivery:
     body_html: str | None = None
     state: DeliveryState = DeliveryState.QUEUED
     reason: str | None = None
+    #: the signed link of the List-Unsubscribe header (mails to contacts and extra addresses)
+    unsubscribe_url: str | None = None
 
 
 async def insert_deliveries(
@@ -158,22 +160,25 @@ async def insert_deliveries(
 ) -> int:
     """Record the deliveries of an alert; one already recorded for this alert, channel and
     recipient is skipped. Wakes the senders at commit when anything was queued. Returns how
-    many were queued (suppressed ones not counted)."""
+    many were queued (suppressed ones not counted).
+
+    ``created_at`` is the wall clock, not the transaction's start: the consumer handles
+    several alerts in one transaction, and mails go out (and list) in the order queued."""
     if not deliveries:
         return 0
     rows = await conn.fetch(
         """INSERT INTO deliveries (id, alert_id, rule_id, contract_id, period_start, trigger,
                                    stage, channel, recipient, role, language, message_id,
                                    subject, body_text, body_html, state, reason,
-                                   correlation_id, causation_id)
+                                   unsubscribe_url, correlation_id, causation_id, created_at)
            SELECT d.id, $1, $2, $3, $4, $5, $6, d.channel, d.recipient, d.role,
                   d.language, d.message_id, d.subject, d.body_text, d.body_html, d.state,
-                  d.reason, $7, $8
+                  d.reason, d.unsubscribe_url, $7, $8, clock_timestamp()
            FROM unnest($9::uuid[], $10::text[], $11::text[], $12::text[], $13::text[],
                        $14::text[], $15::text[], $16::text[], $17::text[], $18::text[],
-                       $19::text[])
+                       $19::text[], $20::text[])
                 AS d (id, channel, recipient, role, language, message_id, subject, body_text,
-                      body_html, state, reason)
+                      body_html, state, reason, unsubscribe_url)
            ON CONFLICT (alert_id, channel, recipient) DO NOTHING
            RETURNING state""",
         alert_id,
@@ -195,6 +200,7 @@ async def insert_deliveries(
         [d.body_html for d in deliveries],
         [d.state.value for d in deliveries],
         [d.reason for d in deliveries],
+        [d.unsubscribe_url for d in deliveries],
     )
     queued = sum(1 for r in rows if r["state"] == DeliveryState.QUEUED)
     if queued:
@@ -264,6 +270,22 @@ async def add_opt_out(conn: asyncpg.Connection, email: str) -> tuple[asyncpg.Rec
     return existing, False
 
 
+async def suppress_pending_mail(conn: asyncpg.Connection, email: str) -> int:
+    """An address that just opted out gets none of the mails still waiting for it (an SMTP
+    outage, a retry). A mail the sender holds right now is left alone (skipped): it is being
+    handed over already."""
+    status: str = await conn.execute(
+        """UPDATE deliveries
+           SET state = 'suppressed', reason = 'opted_out', updated_at = now()
+           WHERE id IN (SELECT id FROM deliveries
+                        WHERE channel = 'email' AND state IN ('queued', 'retrying')
+                          AND lower(recipient) = $1
+                        FOR UPDATE SKIP LOCKED)""",
+        email.lower(),
+    )
+    return int(status.rsplit(" ", 1)[1])
+
+
 async def remove_opt_out(conn: asyncpg.Connection, email: str) -> bool:
     status: str = await conn.execute("DELETE FROM opt_outs WHERE email = $1", email.lower())
     return status.endswith(" 1")
@@ -300,7 +322,8 @@ async def claim_due(conn: asyncpg.Connection, channel: Channel, limit: int) -> l
     another sender holds are skipped, so two replicas never send the same delivery."""
     return await conn.fetch(
         f"""SELECT id, alert_id, contract_id, channel, recipient, stage, attempts, message_id,
-                   subject, body_text, body_html, correlation_id, causation_id, created_at
+                   subject, body_text, body_html, unsubscribe_url, correlation_id,
+                   causation_id, created_at
             FROM deliveries WHERE {_DUE}
             ORDER BY next_attempt_at, created_at, id LIMIT $2
             FOR UPDATE SKIP LOCKED""",
@@ -452,8 +475,10 @@ async def insert_feed_entries(
         return 0
     rows = await conn.fetch(
         """INSERT INTO feed_entries (id, alert_id, contract_id, audience, audience_key, trigger,
-                                     stage, period_start, period_end, headline, facts)
-           SELECT e.id, $1, $2, e.audience, e.audience_key, $3, $4, $5, $6, $7, $8
+                                     stage, period_start, period_end, headline, facts,
+                                     created_at)
+           SELECT e.id, $1, $2, e.audience, e.audience_key, $3, $4, $5, $6, $7, $8,
+                  clock_timestamp()
            FROM unnest($9::uuid[], $10::text[], $11::text[]) AS e (id, audience, audience_key)
            ON CONFLICT (alert_id, audience, audience_key) DO NOTHING
            RETURNING id""",

@@ -4,7 +4,9 @@ HMAC-SHA256, records the outcome like mail (same attempts, backoff and events).
 Before each call the host is resolved and refused when any of its addresses is loopback,
 link-local, private or otherwise not public (unless ``BURNRATE_WEBHOOK_ALLOW_PRIVATE``):
 a rule's author must not be able to make the notifier call into the MSP's own network.
-Redirects are not followed, for the same reason.
+The connection then goes to the address that was checked, never to a second lookup, so a
+DNS answer that changes in between (DNS rebinding) cannot slip past the check; Host and
+TLS (SNI, certificate) still name the URL's host. Redirects are not followed either.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import asyncio
 import logging
 import random
 import socket
+import ssl
 import time
-from collections.abc import Callable
-from urllib.parse import urlsplit
+from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 import httpx
@@ -38,38 +40,89 @@ class WebhookRefused(Exception):
     """The URL may not be called: a permanent failure of this delivery."""
 
 
+#: ``(host, port) → addresses``; injectable so tests can make a name resolve anywhere.
+Resolver = Callable[[str, int], Awaitable[Sequence[str]]]
+
+
+async def system_resolver(host: str, port: int) -> list[str]:
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+class PinnedTransport(httpx.AsyncBaseTransport):
+    """Resolves the host once, refuses it if any address is not allowed, and connects to a
+    checked address: the URL's host is swapped for the IP while the Host header (set when
+    the request was built) and the TLS server name (``sni_hostname``, which is also the
+    name the certificate is verified against) stay the original host.
+
+    No keep-alive: pooled connections are keyed by the address, so a connection verified
+    for one host would otherwise serve the next host on the same address."""
+
+    def __init__(
+        self, resolve: Resolver, allow_private: bool, verify: ssl.SSLContext | bool = True
+    ) -> None:
+        self._inner = httpx.AsyncHTTPTransport(
+            verify=verify, limits=httpx.Limits(max_keepalive_connections=0)
+        )
+        self._resolve = resolve
+        self._allow_private = allow_private
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        host = request.url.raw_host.decode("ascii")
+        port = request.url.port or (443 if request.url.scheme == "https" else 80)
+        try:
+            addresses = list(await self._resolve(host, port))
+        except OSError as exc:
+            # Not resolvable now: maybe a DNS hiccup, so worth another try.
+            raise OSError(f"cannot resolve {host}: {exc}") from exc
+        if not addresses:
+            raise OSError(f"cannot resolve {host}: no addresses")
+        if not self._allow_private:
+            problem = addresses_problem(addresses)
+            if problem:
+                raise WebhookRefused(f"refused: {host} resolves to {problem}")
+        if request.url.scheme == "https":
+            request.extensions = {**request.extensions, "sni_hostname": host}
+        original = request.url
+        for n, address in enumerate(addresses):
+            request.url = original.copy_with(host=address.split("%", 1)[0])
+            try:
+                return await self._inner.handle_async_request(request)
+            except httpx.ConnectError:
+                if n == len(addresses) - 1:
+                    raise
+            finally:
+                request.url = original
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class WebhookTransport:
     """Builds the HTTP client (bootstrap builds the only one) and checks where it may go."""
 
-    def __init__(self, settings: NotifierSettings) -> None:
+    def __init__(self, settings: NotifierSettings, resolve: Resolver = system_resolver) -> None:
         self._settings = settings
+        self._resolve = resolve
 
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(
+            transport=PinnedTransport(self._resolve, self._settings.webhook_allow_private),
             timeout=self._settings.webhook_timeout_seconds,
             follow_redirects=False,
+            # No proxies from the environment: a proxy would resolve the host itself,
+            # past the check.
+            trust_env=False,
             headers={"User-Agent": USER_AGENT},
         )
 
-    async def check(self, url: str) -> None:
-        """Raise :class:`WebhookRefused` when ``url`` may not be called."""
+    def check(self, url: str) -> None:
+        """Raise :class:`WebhookRefused` when the URL's form may not be called (its
+        addresses are checked by :class:`PinnedTransport`, at connect)."""
         problem = url_problem(url, require_https=self._settings.webhook_require_https)
         if problem:
             raise WebhookRefused(problem)
-        if self._settings.webhook_allow_private:
-            return
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(
-                parts.hostname, port, type=socket.SOCK_STREAM
-            )
-        except socket.gaierror as exc:
-            # Not resolvable now: maybe a DNS hiccup, so worth another try.
-            raise OSError(f"cannot resolve {parts.hostname}: {exc}") from exc
-        problem = addresses_problem(str(info[4][0]) for info in infos)
-        if problem:
-            raise WebhookRefused(f"refused: {parts.hostname} resolves to {problem}")
 
 
 def classify_response(status: int) -> SendFailure | None:
@@ -137,7 +190,7 @@ class WebhookSender:
             started = time.perf_counter()
             failure: SendFailure | None
             try:
-                await self._transport.check(row["recipient"])
+                self._transport.check(row["recipient"])
                 response = await self._client.post(
                     row["recipient"],
                     content=body,

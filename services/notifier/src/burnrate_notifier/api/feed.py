@@ -19,6 +19,8 @@ from burnrate_notifier import store
 router = APIRouter(prefix="/v1/feed", tags=["feed"])
 
 Reader = Annotated[object, Depends(require("notifications:read"))]
+# Read state is a change: a read-only key (a dashboard) must not clear a team's unread marks.
+Writer = Annotated[object, Depends(require("notifications:write"))]
 
 
 class FeedEntryOut(BaseModel):
@@ -95,10 +97,10 @@ async def _mark(conn: asyncpg.Connection, entry_id: uuid.UUID, read: bool) -> Fe
 
 
 @router.post("/{entry_id}/read", response_model=FeedEntryOut, summary="Mark an entry read")
-async def mark_read(entry_id: uuid.UUID, conn: ConnectionDep, _: Reader) -> FeedEntryOut:
+async def mark_read(entry_id: uuid.UUID, conn: ConnectionDep, _: Writer) -> FeedEntryOut:
     return await _mark(conn, entry_id, True)
 
 
 @router.post("/{entry_id}/unread", response_model=FeedEntryOut, summary="Mark an entry unread")
-async def mark_unread(entry_id: uuid.UUID, conn: ConnectionDep, _: Reader) -> FeedEntryOut:
+async def mark_unread(entry_id: uuid.UUID, conn: ConnectionDep, _: Writer) -> FeedEntryOut:
     return await _mark(conn, entry_id, False)

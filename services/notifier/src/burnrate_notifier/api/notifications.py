@@ -19,7 +19,7 @@ from burnrate_notifier.domain.recipients import Role
 router = APIRouter(prefix="/v1/notifications", tags=["notifications"])
 
 Reader = Annotated[object, Depends(require("notifications:read"))]
-Admin = Annotated[object, Depends(require("admin"))]
+Writer = Annotated[object, Depends(require("notifications:write"))]
 
 
 class NotificationOut(BaseModel):
@@ -107,7 +107,7 @@ async def get_notification(
     summary="Queue a failed delivery again (attempts are kept)",
 )
 async def retry_notification(
-    notification_id: uuid.UUID, runtime: RuntimeDep, _: Admin
+    notification_id: uuid.UUID, runtime: RuntimeDep, _: Writer
 ) -> NotificationDetail:
     async with runtime.pool.acquire() as conn, conn.transaction():
         row = await store.requeue_failed(conn, notification_id)

@@ -19,7 +19,7 @@ from burnrate_notifier import store
 router = APIRouter(prefix="/v1/opt-outs", tags=["opt-outs"])
 
 Reader = Annotated[object, Depends(require("notifications:read"))]
-Admin = Annotated[object, Depends(require("admin"))]
+Writer = Annotated[object, Depends(require("notifications:write"))]
 EmailPath = Annotated[EmailStr, Path(description="The address, compared case-insensitively")]
 
 
@@ -56,15 +56,17 @@ async def list_opt_outs(
 
 @router.put("/{email}", response_model=OptOutOut, summary="Opt an address out of alert mail")
 async def put_opt_out(
-    email: EmailPath, conn: ConnectionDep, _: Admin, response: Response
+    email: EmailPath, conn: ConnectionDep, _: Writer, response: Response
 ) -> OptOutOut:
-    row, created = await store.add_opt_out(conn, str(email))
+    async with conn.transaction():
+        row, created = await store.add_opt_out(conn, str(email))
+        await store.suppress_pending_mail(conn, str(email))
     response.status_code = 201 if created else 200
     return OptOutOut.model_validate(dict(row))
 
 
 @router.delete("/{email}", status_code=204, summary="Send alert mail to this address again")
-async def delete_opt_out(email: EmailPath, conn: ConnectionDep, _: Admin) -> Response:
+async def delete_opt_out(email: EmailPath, conn: ConnectionDep, _: Writer) -> Response:
     if not await store.remove_opt_out(conn, str(email)):
         raise Problem(404, "Not found", f"{email} has not opted out.", field="email")
     return Response(status_code=204)

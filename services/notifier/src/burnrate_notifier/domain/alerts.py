@@ -174,6 +174,7 @@ def alert_mail_context(
     internal: InternalFacts | None = None,
     for_owner: bool = False,
     report_url: str | None = None,
+    unsubscribe_url: str | None = None,
 ) -> dict[str, object]:
     """The variables of the alert templates, every figure already formatted for ``language``.
 
@@ -238,6 +239,7 @@ def alert_mail_context(
         "customer": internal.customer_name if internal else None,
         "extra_cost": extra_cost,
         "report_url": report_url,
+        "unsubscribe_url": unsubscribe_url,
     }
 
 
