@@ -8,9 +8,15 @@ Load (straight into the read models, not through the bus: this measures the read
 bench table; the read models (``consumption``, ``period_totals``, ``consumption_by_author``)
 are their GROUP BY, as the handlers would have summed the deltas.
 
+The contract screen rows (``contract_screen``, each contract's current period as of its
+local date) are computed once after the load, as the screen task does at local midnight;
+that refresh is timed too.
+
 Measured through the service's HTTP API in-process (FastAPI + asyncpg, no network):
-  screen first page (50, default order) · screen filtered (status=active) · screen sorted
-  (sort=-percent) · a 24-month delivery report of a random contract.
+  screen first page (50, default order) · screen filtered (status=active; status=expired,
+  which no contract is, so every one is visited) · screen sorted (sort=-percent,
+  sort=customer) · screen searched (q=) · a 24-month delivery report of a random contract; then, with the clock moved a day on and no row refreshed yet (the worst
+  moment: every contract computed at read time), the first page and the filtered screen.
 Baselines, the same number of times on the same connection pool:
   the first page's 50 contracts' current-period sums from the raw rows · one contract's
   executed seconds per period and team from the raw rows (what a report would aggregate).
@@ -31,7 +37,9 @@ import uuid
 import asyncpg
 import httpx
 from burnrate_common.app import create_app
+from burnrate_common.clock import FixedClock
 from burnrate_common.testing import delete_broker_objects
+from burnrate_reporting import store, upkeep
 from burnrate_reporting.bootstrap import build
 from burnrate_reporting.settings import ReportingSettings
 
@@ -128,8 +136,11 @@ async def main(contracts: int, worklogs: int, runs: int) -> None:
         database_schema=f"bench_reporting_{tag}",
         amqp_prefix=f"bench-{tag}",
         bootstrap_api_key=KEY,
+        # The bench refreshes the screen rows itself, when it means to.
+        reporting_screen_refresh_seconds=86400,
     )
-    definition = build(settings, clock=lambda: NOW)
+    clock = FixedClock(NOW)
+    definition = build(settings, clock=clock)
     app = create_app(definition)
     schema = settings.db_schema
     lifespan = app.router.lifespan_context(app)
@@ -141,6 +152,10 @@ async def main(contracts: int, worklogs: int, runs: int) -> None:
             await load(conn, contracts, worklogs)
             rows = await conn.fetchval("SELECT count(*) FROM bench_worklogs")
             read_rows = await conn.fetchval("SELECT count(*) FROM consumption")
+            refresh_started = time.perf_counter()
+            await store.refresh_screen(conn, NOW, None)
+            refresh_all = time.perf_counter() - refresh_started
+            await conn.execute("ANALYZE contract_screen")
             ids = [
                 r["id"]
                 for r in await conn.fetch(
@@ -149,7 +164,8 @@ async def main(contracts: int, worklogs: int, runs: int) -> None:
             ]
         print(
             f"loaded {contracts} contracts, {rows} worklog rows ({read_rows} consumption rows) "
-            f"in {time.perf_counter() - started:.1f} s"
+            f"in {time.perf_counter() - started:.1f} s; screen rows computed in "
+            f"{refresh_all * 1000:.0f} ms"
         )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
@@ -204,14 +220,39 @@ async def main(contracts: int, worklogs: int, runs: int) -> None:
                 "screen, status=active": await timed(
                     runs, get("/v1/contracts", limit=50, status="active")
                 ),
+                "screen, status=expired": await timed(
+                    runs, get("/v1/contracts", limit=50, status="expired")
+                ),
                 "screen, sort=-percent": await timed(
                     runs, get("/v1/contracts", limit=50, sort="-percent")
                 ),
+                "screen, sort=customer": await timed(
+                    runs, get("/v1/contracts", limit=50, sort="customer")
+                ),
+                "screen, q=search": await timed(runs, get("/v1/contracts", limit=50, q="ract 12")),
                 "report, 24 months": await timed(runs, report),
             }
             base_screen = percentiles(await timed(runs, baseline_screen))
             base_report = percentiles(await timed(runs, baseline_report))
+            # A day later, before the screen task ran: every row stale, every contract
+            # computed at read time (still right, only slower).
+            clock.set(NOW + dt.timedelta(days=1))
+            stale_runs = max(runs // 4, 10)
+            results["stale rows, first page"] = await timed(
+                stale_runs, get("/v1/contracts", limit=50)
+            )
+            results["stale rows, status=active"] = await timed(
+                stale_runs, get("/v1/contracts", limit=50, status="active")
+            )
+            async with pool.acquire() as conn:
+                refresh_started = time.perf_counter()
+                refreshed = await upkeep.refresh_screen(conn, clock.now())
+                refresh_due = time.perf_counter() - refresh_started
         print(f"statuses on the first 500 rows: {sorted(statuses)}")
+        print(
+            f"screen task after the date rolled over: {refreshed} rows in "
+            f"{refresh_due * 1000:.0f} ms ({upkeep.SCREEN_BATCH} a transaction)"
+        )
         print(f"{'read':28} {'p50 ms':>8} {'p99 ms':>8} {'p50 ratio':>10} {'p99 ratio':>10}")
         for name, samples in results.items():
             p50, p99 = percentiles(samples)

@@ -121,17 +121,31 @@ async def replicate(api, isolation, *events):
     await eventually(done)
 
 
+def lines(event):
+    """A ``consumption.recorded`` v2 event as one dict per line, with the period's fields."""
+    period = {k: event.data[k] for k in ("contract_id", "period_start", "period_end")}
+    return [period | line for line in event.data["lines"]]
+
+
+def published(probe, event_type):
+    """The payloads of that type; consumption flattened to one per (team, activity, author)."""
+    if event_type is EventType.CONSUMPTION_RECORDED:
+        return [line for e in probe.of_type(event_type) for line in lines(e)]
+    return [e.data for e in probe.of_type(event_type)]
+
+
 async def settled(probe, event_type, count):
-    """Exactly ``count`` events of that type were published (waits for late extras too)."""
+    """Exactly ``count`` payloads of that type were published (waits for late extras too);
+    for ``consumption.recorded``, ``count`` lines."""
 
     async def arrived():
-        return len(probe.of_type(event_type)) >= count
+        return len(published(probe, event_type)) >= count
 
     await eventually(arrived)
     await asyncio.sleep(0.3)
-    found = probe.of_type(event_type)
-    assert len(found) == count, [e.data for e in found]
-    return [e.data for e in found]
+    found = published(probe, event_type)
+    assert len(found) == count, found
+    return found
 
 
 async def settled_worklogs(probe, event_type, count):
@@ -299,6 +313,9 @@ async def test_a_batch_is_aggregated_and_idempotent(api, contract_id, probe):
         consumption(contract_id, "2026-03-01", "2026-03-31", 1800, 1, team="field"),
         consumption(contract_id, "2026-03-01", "2026-03-31", 10_800, 3),
     ]
+    # One event for the contract period, its keys as lines (version 2).
+    [event] = probe.of_type(EventType.CONSUMPTION_RECORDED)
+    assert (event.version, event.key, len(event.data["lines"])) == (2, str(contract_id), 2)
     recorded = await settled_worklogs(probe, EventType.WORKLOG_RECORDED, 4)
     assert [e["id"] for e in recorded] == result["worklogs"][:4]
 
@@ -313,6 +330,24 @@ async def test_a_batch_is_aggregated_and_idempotent(api, contract_id, probe):
         "worklogs": result["worklogs"],
     }
     await settled(probe, EventType.CONSUMPTION_RECORDED, 2)
+
+
+async def test_a_batch_yields_one_consumption_event_per_contract_period(api, contract_id, probe):
+    items = [
+        worklog(contract_id, author=f"tech{n % 3}", team=("field", "servicedesk")[n % 2])
+        for n in range(12)
+    ]
+    items += [worklog(contract_id, started_at="2026-04-02T09:00:00+02:00") for _ in range(2)]
+    response = await api.post("/v1/worklogs/batch", json={"worklogs": items})
+    assert response.status_code == 201, response.text
+    await settled(probe, EventType.CONSUMPTION_RECORDED, 6 + 1)
+    events = probe.of_type(EventType.CONSUMPTION_RECORDED)
+    assert sorted(e.data["period_start"] for e in events) == ["2026-03-01", "2026-04-01"]
+    march = next(e for e in events if e.data["period_start"] == "2026-03-01")
+    assert sum(line["delta_worklogs"] for line in march.data["lines"]) == 12
+    assert {(line["team"], line["author"]) for line in march.data["lines"]} == {
+        (team, f"tech{n}") for team in ("field", "servicedesk") for n in range(3)
+    }
 
 
 async def test_concurrent_batches_sharing_worklogs_store_each_once(api, contract_id, probe):

@@ -137,3 +137,29 @@ def test_summed_deltas_equal_the_totals_of_the_surviving_worklogs(ops):
     # Published one change at a time, or summed over the whole sequence: the same totals.
     assert nonzero(totals_of(published)) == nonzero(expected)
     assert nonzero(totals_of(summed(changes))) == nonzero(expected)
+
+
+created_rows = st.lists(
+    st.fixed_dictionaries(
+        {
+            "contract_id": st.sampled_from([CONTRACT, uuid.UUID(int=2), None]),
+            "period_start": st.sampled_from([MARCH, APRIL]),
+            "team": st.sampled_from(["servicedesk", "field"]),
+            "activity": st.sampled_from(["phone", "on-site"]),
+            "author": st.sampled_from(["tech1", "tech2"]),
+            "seconds": st.integers(1, 86_400),
+            "outside_dates": st.booleans(),
+            "deleted_at": st.sampled_from([None, dt.datetime(2026, 3, 2, tzinfo=dt.UTC)]),
+        }
+    ),
+    max_size=40,
+)
+
+
+@given(created_rows)
+def test_the_batch_fast_path_sums_like_summed(rows):
+    from burnrate_worklog_ingest.ingest import created_deltas, share
+
+    for row in rows:
+        row["period_end"] = END[row["period_start"]]
+    assert created_deltas(rows) == summed((None, share(row)) for row in rows)

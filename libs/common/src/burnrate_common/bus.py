@@ -11,6 +11,7 @@ Topology, with ``P`` the configured prefix and ``S`` the consuming service:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -199,13 +200,25 @@ class Publisher:
         await asyncio.gather(*(self.publish(e) for e in envelopes))
 
 
+@dataclass(frozen=True)
+class _Delivery:
+    message: AbstractIncomingMessage
+    envelope: Envelope
+    payload: Payload
+    handler: Handler
+
+
 class Consumer:
     """One consumer skeleton for every service.
 
     Parse and validate the envelope (unparseable → dead-letter at once); unknown types are
-    acked and counted; known ones run their handler in one transaction with the inbox row,
-    and the message is acked only after commit. A failing handler is retried through the
-    delay queues, then dead-lettered. A database outage is waited out, never dead-lettered.
+    acked and counted. Known ones are handled in batches: up to ``batch_size`` prefetched
+    messages, gathered for at most ``linger_seconds``, run in one transaction, each in its
+    own savepoint with its inbox row, and acked only after the commit. A message whose
+    handler fails rolls back its savepoint alone and is retried through the delay queues,
+    then dead-lettered; the others of its batch commit. A database outage is waited out
+    (the whole batch is run again), never dead-lettered. A crash before the commit leaves
+    every message of the batch unacked: redelivered, and the inbox drops what was done.
     """
 
     def __init__(
@@ -216,19 +229,37 @@ class Consumer:
         topology: Topology,
         handlers: Mapping[EventType, Handler],
         metrics: ServiceMetrics,
+        batch_size: int = 1,
+        linger_seconds: float = 0.0,
     ) -> None:
         self._pool = pool
         self._channel = channel
         self._topology = topology
         self._handlers = handlers
         self._metrics = metrics
+        self._batch_size = max(1, batch_size)
+        self._linger = linger_seconds
+        self._deliveries: asyncio.Queue[_Delivery] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
 
-    async def start(self, prefetch: int) -> None:
-        await self._channel.set_qos(prefetch_count=prefetch)
+    async def start(self, prefetch: int) -> asyncio.Task[None]:
+        """Declare the queues and start consuming; returns the task that handles the
+        messages (cancel it, or call :meth:`stop`, to stop)."""
+        # A batch can only be as large as what the broker lets us hold unacked.
+        await self._channel.set_qos(prefetch_count=max(prefetch, self._batch_size))
         queue = await declare_consumer_queues(
             self._channel, self._topology, [t.value for t in self._handlers]
         )
+        self._worker = asyncio.create_task(self._work(), name=f"consumer-{self._topology.queue}")
         await queue.consume(self.on_message)
+        return self._worker
+
+    async def stop(self) -> None:
+        """Stop handling; unacked messages go back to the broker when the channel closes."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -239,40 +270,114 @@ class Consumer:
             self._metrics.messages_consumed.labels(message.type or "unknown", "dead_lettered").inc()
             await message.reject(requeue=False)
             return
-        kind = envelope.type.value
         handler = self._handlers.get(envelope.type)
         if handler is None:
-            self._metrics.messages_consumed.labels(kind, "ignored").inc()
+            self._metrics.messages_consumed.labels(envelope.type.value, "ignored").inc()
             await message.ack()
             return
-        token = correlation_id.set(envelope.correlation_id)
-        try:
-            status = await self._handle(handler, envelope, payload)
-        except Exception as exc:
-            await self._retry_or_dead_letter(message, envelope, exc)
-        else:
-            await message.ack()
-            self._metrics.messages_consumed.labels(kind, status).inc()
-        finally:
-            correlation_id.reset(token)
+        # Handled (and acked) by the worker, in delivery order.
+        self._deliveries.put_nowait(_Delivery(message, envelope, payload, handler))
 
-    async def _handle(self, handler: Handler, envelope: Envelope, payload: Payload) -> str:
+    async def _work(self) -> None:
+        while True:
+            batch = await self._gather()
+            try:
+                outcomes = await self._handle(batch)
+                for delivery, outcome in zip(batch, outcomes, strict=True):
+                    await self._settle(delivery, outcome)
+            except Exception:
+                # A broken channel (acks fail) or a bug: give the unsettled messages back
+                # to the broker rather than hold them unacked; the inbox absorbs repeats.
+                log.exception("consumer batch failed, messages requeued")
+                for delivery in batch:
+                    with contextlib.suppress(Exception):
+                        await delivery.message.nack(requeue=True)
+
+    async def _settle(self, delivery: _Delivery, outcome: str | Exception) -> None:
+        """After the commit: ack, or send to the delay queue / the dead letters."""
+        if isinstance(outcome, Exception):
+            token = correlation_id.set(delivery.envelope.correlation_id)
+            try:
+                await self._retry_or_dead_letter(delivery.message, delivery.envelope, outcome)
+            finally:
+                correlation_id.reset(token)
+        else:
+            await delivery.message.ack()
+            self._metrics.messages_consumed.labels(delivery.envelope.type.value, outcome).inc()
+
+    async def _gather(self) -> list[_Delivery]:
+        """The next batch: waits for one message, then up to ``batch_size`` within the linger."""
+        batch = [await self._deliveries.get()]
+        if self._batch_size > 1 and self._linger > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._linger):
+                    while len(batch) < self._batch_size:
+                        batch.append(await self._deliveries.get())
+        while len(batch) < self._batch_size and not self._deliveries.empty():
+            batch.append(self._deliveries.get_nowait())
+        return batch
+
+    async def _handle(self, batch: list[_Delivery]) -> list[str | Exception]:
+        """Run the batch in one transaction; per message "success", "duplicate" or the error.
+
+        A lone message runs without a savepoint, exactly as a transaction of its own.
+        """
         backoff = 0.5
         while True:
             started = time.perf_counter()
+            outcomes: list[str | Exception] = []
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    if not await inbox.claim(conn, envelope):
-                        return "duplicate"
-                    await handler(conn, envelope, payload)
-                self._metrics.handler_seconds.labels(envelope.type.value).observe(
-                    time.perf_counter() - started
-                )
-                return "success"
+                async with self._pool.acquire() as conn:
+                    if len(batch) == 1:
+                        try:
+                            async with conn.transaction():
+                                outcomes.append(await self._handle_one(conn, batch[0]))
+                        except TRANSIENT_ERRORS:
+                            raise
+                        except Exception as exc:
+                            outcomes = [exc]
+                    else:
+                        async with conn.transaction():
+                            for delivery in batch:
+                                outcomes.append(await self._handle_in_savepoint(conn, delivery))
             except TRANSIENT_ERRORS as exc:
                 log.warning("database unavailable, will retry", extra={"error": str(exc)})
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 30.0)
+                continue
+            except Exception:
+                if len(batch) == 1:
+                    raise
+                # The batch as a whole failed (at commit, say): each message on its own.
+                log.warning("batch transaction failed, handling its messages one by one")
+                return [(await self._handle([delivery]))[0] for delivery in batch]
+            share = (time.perf_counter() - started) / len(batch)
+            for delivery, outcome in zip(batch, outcomes, strict=True):
+                if outcome == "success":
+                    self._metrics.handler_seconds.labels(delivery.envelope.type.value).observe(
+                        share
+                    )
+            return outcomes
+
+    async def _handle_in_savepoint(self, conn: Connection, delivery: _Delivery) -> str | Exception:
+        try:
+            async with conn.transaction():
+                return await self._handle_one(conn, delivery)
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as exc:
+            # Its savepoint is rolled back: the inbox row too, so the retry is not a duplicate.
+            return exc
+
+    async def _handle_one(self, conn: Connection, delivery: _Delivery) -> str:
+        token = correlation_id.set(delivery.envelope.correlation_id)
+        try:
+            if not await inbox.claim(conn, delivery.envelope):
+                return "duplicate"
+            await delivery.handler(conn, delivery.envelope, delivery.payload)
+            return "success"
+        finally:
+            correlation_id.reset(token)
 
     async def _retry_or_dead_letter(
         self, message: AbstractIncomingMessage, envelope: Envelope, error: Exception

@@ -22,8 +22,10 @@ class EventType(StrEnum):
 
     CUSTOMER_CREATED = "customer.created"
     CUSTOMER_UPDATED = "customer.updated"
+    CUSTOMER_DELETED = "customer.deleted"
     CONTRACT_CREATED = "contract.created"
     CONTRACT_UPDATED = "contract.updated"
+    CONTRACT_DELETED = "contract.deleted"
     WORKLOG_RECORDED = "worklog.recorded"
     WORKLOG_CORRECTED = "worklog.corrected"
     WORKLOG_DELETED = "worklog.deleted"
@@ -59,7 +61,8 @@ class Contact(Payload):
 
 
 class CustomerChanged(Payload):
-    """Full state of a customer after a change (``customer.created`` / ``customer.updated``)."""
+    """Full state of a customer after a change (``customer.created`` / ``customer.updated``),
+    or its last state when it is deleted (``customer.deleted``)."""
 
     id: uuid.UUID
     name: str
@@ -87,7 +90,9 @@ class ContractChanged(Payload):
 
     ``periods`` carry the planned seconds after per-period overrides and pro-rating.
     ``lifecycle`` is the stored state (draft, active, closed); derived statuses such as
-    expiring or exhausted are computed by whoever reads.
+    expiring or exhausted are computed by whoever reads. ``contract.deleted`` (a draft, the
+    only kind that can be deleted) carries the last state with lifecycle ``deleted``, so a
+    replica can keep it as a tombstone that an older, late event does not bring back.
     """
 
     id: uuid.UUID
@@ -103,7 +108,7 @@ class ContractChanged(Payload):
     teams: list[str]
     work_accounts: list[str]
     periods: list[ContractPeriod]
-    lifecycle: Literal["draft", "active", "closed"] = "active"
+    lifecycle: Literal["draft", "active", "closed", "deleted"] = "active"
     jira_project_keys: list[str] = Field(default_factory=list)
     currency: str = "EUR"
     overage_rate: Decimal | None = None
@@ -145,9 +150,12 @@ class WorklogsChanged(Payload):
 
 
 class ConsumptionRecorded(Payload):
-    """A signed delta of executed seconds for one contract period, team and activity.
+    """``consumption.recorded`` version 1: a signed delta of executed seconds for one contract
+    period, team, activity and author.
 
-    Deltas commute: totals are sums, so order and replicas do not matter.
+    Deltas commute: totals are sums, so order and replicas do not matter. Superseded by
+    :class:`PeriodConsumptionRecorded` (version 2); kept so stored and in-flight version 1
+    events are still read (reporting's rebuild replays its event log).
     """
 
     contract_id: uuid.UUID
@@ -160,6 +168,54 @@ class ConsumptionRecorded(Payload):
     delta_outside_dates_seconds: int = 0
     #: the person who logged the time, so reports can split by person (None: not split)
     author: str | None = None
+
+    def as_period(self) -> PeriodConsumptionRecorded:
+        """The same delta in the shape of version 2 (one line), so consumers handle one shape."""
+        return PeriodConsumptionRecorded(
+            contract_id=self.contract_id,
+            period_start=self.period_start,
+            period_end=self.period_end,
+            lines=[
+                ConsumptionLine(
+                    team=self.team,
+                    activity=self.activity,
+                    author=self.author,
+                    delta_seconds=self.delta_seconds,
+                    delta_worklogs=self.delta_worklogs,
+                    delta_outside_dates_seconds=self.delta_outside_dates_seconds,
+                )
+            ],
+        )
+
+
+class ConsumptionLine(Payload):
+    """One (team, activity, author) share of a :class:`PeriodConsumptionRecorded`."""
+
+    team: str
+    activity: str
+    #: None: not split by person (only in version 1 events)
+    author: str | None = None
+    delta_seconds: int
+    delta_worklogs: int
+    delta_outside_dates_seconds: int = 0
+
+
+class PeriodConsumptionRecorded(Payload):
+    """``consumption.recorded`` version 2: the signed deltas one request (batch, import chunk,
+    correction) makes to one contract period, one line per (team, activity, author).
+
+    One event per contract period and request, not one per line: a batch of 10,000 worklogs
+    yields as many events as it touches contract periods, and a consumer applies all lines
+    of one event set-based and evaluates the period once. Deltas commute as in version 1.
+    """
+
+    contract_id: uuid.UUID
+    period_start: dt.date
+    period_end: dt.date
+    lines: list[ConsumptionLine] = Field(min_length=1)
+
+    def as_period(self) -> PeriodConsumptionRecorded:
+        return self
 
 
 class Audience(Payload):
@@ -223,12 +279,15 @@ class ApiKeyRevoked(Payload):
 REGISTRY: dict[tuple[EventType, int], type[Payload]] = {
     (EventType.CUSTOMER_CREATED, 1): CustomerChanged,
     (EventType.CUSTOMER_UPDATED, 1): CustomerChanged,
+    (EventType.CUSTOMER_DELETED, 1): CustomerChanged,
     (EventType.CONTRACT_CREATED, 1): ContractChanged,
     (EventType.CONTRACT_UPDATED, 1): ContractChanged,
+    (EventType.CONTRACT_DELETED, 1): ContractChanged,
     (EventType.WORKLOG_RECORDED, 1): WorklogsChanged,
     (EventType.WORKLOG_CORRECTED, 1): WorklogsChanged,
     (EventType.WORKLOG_DELETED, 1): WorklogsChanged,
     (EventType.CONSUMPTION_RECORDED, 1): ConsumptionRecorded,
+    (EventType.CONSUMPTION_RECORDED, 2): PeriodConsumptionRecorded,
     (EventType.ALERT_RAISED, 1): AlertRaised,
     (EventType.NOTIFICATION_SENT, 1): NotificationOutcome,
     (EventType.NOTIFICATION_FAILED, 1): NotificationOutcome,
@@ -272,11 +331,20 @@ def new_event(
     causation_id: str | uuid.UUID | None = None,
     event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """Build an envelope, checking the payload model against the registry."""
+    """Build an envelope, checking the payload model against the registry.
+
+    The version is the one registered for the payload's model: the current one for current
+    producers; an older model (kept until every consumer moved) still builds its own version.
+    """
     version = CURRENT_VERSION[event_type]
     expected = REGISTRY[(event_type, version)]
     if not isinstance(payload, expected):
-        raise TypeError(f"{event_type} v{version} carries {expected.__name__}")
+        older = [
+            v for (t, v), model in REGISTRY.items() if t == event_type and model is type(payload)
+        ]
+        if not older:
+            raise TypeError(f"{event_type} v{version} carries {expected.__name__}")
+        version = max(older)
     event_id = event_id or uuid.uuid4()
     return Envelope(
         id=event_id,

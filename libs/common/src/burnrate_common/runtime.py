@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,8 @@ async def _watch_dead_letters(runtime: Runtime) -> None:
 @contextlib.asynccontextmanager
 async def running(definition: ServiceDefinition, metrics: ServiceMetrics) -> AsyncIterator[Runtime]:
     settings = definition.settings
+    if settings.gc_gen0_threshold:
+        gc.set_threshold(settings.gc_gen0_threshold, *gc.get_threshold()[1:])
     await migrate(definition)
     pool = await db.create_pool(
         settings.database_url,
@@ -152,8 +155,10 @@ async def running(definition: ServiceDefinition, metrics: ServiceMetrics) -> Asy
                 topology=definition.topology,
                 handlers=handlers,
                 metrics=metrics,
+                batch_size=settings.consumer_batch,
+                linger_seconds=settings.consumer_linger_ms / 1000,
             )
-            await consumer.start(settings.consumer_prefetch)
+            tasks.append(await consumer.start(settings.consumer_prefetch))
             tasks.append(asyncio.create_task(_watch_dead_letters(runtime)))
         for loop in definition.background:
             tasks.append(asyncio.create_task(loop(runtime), name=loop.__name__))

@@ -56,6 +56,17 @@ async def list_customers(
     )
 
 
+async def customer_has_contracts(conn: Connection, customer_id: uuid.UUID) -> bool:
+    return bool(
+        await conn.fetchval("SELECT true FROM contracts WHERE customer_id = $1", customer_id)
+    )
+
+
+async def delete_customer(conn: Connection, customer_id: uuid.UUID) -> None:
+    """The customer and its contacts go (ON DELETE CASCADE); its history rows stay."""
+    await conn.execute("DELETE FROM customers WHERE id = $1", customer_id)
+
+
 async def customer_exists(conn: Connection, customer_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval("SELECT true FROM customers WHERE id = $1", customer_id))
 
@@ -145,24 +156,76 @@ async def code_taken(conn: Connection, code: str, except_id: uuid.UUID | None = 
     )
 
 
+async def lock_routes(conn: Connection) -> None:
+    """Serialize the clash checks of concurrent writes until the transaction ends: two
+    creates with the same work account would each pass the check alone."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('contracts routes ' || current_schema()))"
+    )
+
+
+#: Another contract ``c`` whose term overlaps ``$2``–``$3`` in zone ``$4`` as instants: worklog-ingest
+#: routes a worklog by its local date in each contract's own zone, so 30 June in Los Angeles
+#: and 1 July in Auckland share hours although the dates do not overlap. The date test
+#: first (a day either way) keeps the index usable.
+_OVERLAPS = """c.start_date <= $3::date + 1 AND c.end_date >= $2::date - 1
+    AND c.start_date::timestamp AT TIME ZONE c.timezone < ($3::date + 1)::timestamp AT TIME ZONE $4
+    AND (c.end_date + 1)::timestamp AT TIME ZONE c.timezone > $2::date::timestamp AT TIME ZONE $4
+    AND c.id IS DISTINCT FROM $5"""
+
+
 async def work_accounts_in_use(
     conn: Connection,
     accounts: list[str],
     start_date: dt.date,
     end_date: dt.date,
+    timezone: str,
     except_id: uuid.UUID | None = None,
 ) -> list[str]:
-    """Accounts already routed to another contract whose dates overlap these."""
+    """Accounts already routed to another contract whose term overlaps this one."""
+    if not accounts:
+        return []
     rows = await conn.fetch(
-        """SELECT DISTINCT account FROM contracts, unnest(work_accounts) AS account
-           WHERE work_accounts && $1::text[] AND account = any($1::text[])
-             AND start_date <= $3 AND end_date >= $2 AND id IS DISTINCT FROM $4""",
+        f"""SELECT DISTINCT account FROM contracts c, unnest(c.work_accounts) AS account
+            WHERE c.work_accounts && $1::text[] AND account = any($1::text[]) AND {_OVERLAPS}""",
         accounts,
         start_date,
         end_date,
+        timezone,
         except_id,
     )
     return sorted(r["account"] for r in rows)
+
+
+async def project_keys_in_use(
+    conn: Connection,
+    keys: list[str],
+    teams: list[str],
+    start_date: dt.date,
+    end_date: dt.date,
+    timezone: str,
+    except_id: uuid.UUID | None = None,
+) -> list[str]:
+    """Jira keys another contract with overlapping term holds for one of these teams.
+
+    worklog-ingest routes key + team to the contract naming the team, else to one without
+    teams; two naming the same team, or two without teams, leave the worklog ambiguous.
+    """
+    if not keys:
+        return []
+    rows = await conn.fetch(
+        f"""SELECT DISTINCT key FROM contracts c, unnest(c.jira_project_keys) AS key
+            WHERE c.jira_project_keys && $1::text[] AND key = any($1::text[])
+              AND (c.teams && $6::text[] OR (c.teams = '{{}}' AND $6::text[] = '{{}}'))
+              AND {_OVERLAPS}""",
+        keys,
+        start_date,
+        end_date,
+        timezone,
+        except_id,
+        teams,
+    )
+    return sorted(r["key"] for r in rows)
 
 
 #: Columns a contract is written with (besides id and customer_id), in the API's vocabulary.
@@ -214,6 +277,11 @@ async def get_contract(
     return await conn.fetchrow(
         f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE id = $1{lock}", contract_id
     )
+
+
+async def delete_contract(conn: Connection, contract_id: uuid.UUID) -> None:
+    """The row goes (its code is free again); its history rows stay."""
+    await conn.execute("DELETE FROM contracts WHERE id = $1", contract_id)
 
 
 async def update_contract(
@@ -330,6 +398,17 @@ async def insert_history(
         action,
         actor,
         changes,
+    )
+
+
+async def has_history(conn: Connection, aggregate: str, aggregate_id: uuid.UUID) -> bool:
+    """True for a deleted contract or customer too: its history outlives it."""
+    return bool(
+        await conn.fetchval(
+            "SELECT true FROM history WHERE aggregate = $1 AND aggregate_id = $2 LIMIT 1",
+            aggregate,
+            aggregate_id,
+        )
     )
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from burnrate_common.clock import Clock
 from burnrate_common.runtime import ServiceDefinition
 
-from burnrate_reporting import handlers
+from burnrate_reporting import handlers, upkeep
 from burnrate_reporting.api import contracts, customers, pages
 from burnrate_reporting.metrics import business_metrics
 from burnrate_reporting.settings import ReportingSettings
@@ -46,6 +46,6 @@ def build(
         ],
         # Every handled envelope is also kept in the event log, for `rebuild`.
         handlers={t: handlers.logged(h, mark) for t, h in handlers.HANDLERS.items()},
-        background=[business_metrics],
+        background=[business_metrics, upkeep.screen_refresh, upkeep.event_log_compaction],
         extras={"clock": now, "now": now, "handled": mark, "wall_clock": wall_clock or _utc_now},
     )

@@ -18,6 +18,7 @@ from burnrate_common.events import (
     EventType,
     NotificationOutcome,
     Payload,
+    PeriodConsumptionRecorded,
     WorklogsChanged,
 )
 
@@ -50,26 +51,34 @@ async def on_contract_changed(
             payload.id,
             [(p.start_date, p.end_date, p.planned_seconds) for p in payload.periods],
         )
+        # At the database's clock: if it is not the service's "today", reads compute this
+        # contract themselves until the screen task refreshes the row (see store).
+        await store.refresh_screen(conn, None, [payload.id])
     else:
         await store.keep_earliest_created(conn, payload.id, envelope.occurred_at)
+
+
+async def on_contract_deleted(
+    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+) -> None:
+    assert isinstance(payload, ContractChanged)
+    await store.delete_contract(conn, payload.id, payload.customer_id, envelope.occurred_at)
+
+
+async def on_customer_deleted(
+    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+) -> None:
+    assert isinstance(payload, CustomerChanged)
+    await store.delete_customer(conn, payload.id, envelope.occurred_at)
 
 
 async def on_consumption_recorded(
     conn: asyncpg.Connection, envelope: Envelope, payload: Payload
 ) -> None:
-    assert isinstance(payload, ConsumptionRecorded)
+    assert isinstance(payload, ConsumptionRecorded | PeriodConsumptionRecorded)
+    period = payload.as_period()
     # Stored even when the contract is not known yet: its row may still be on its way.
-    await store.add_consumption(
-        conn,
-        payload.contract_id,
-        payload.period_start,
-        payload.team,
-        payload.activity,
-        payload.delta_seconds,
-        payload.delta_worklogs,
-        payload.delta_outside_dates_seconds,
-        payload.author,
-    )
+    await store.add_consumption(conn, period.contract_id, period.period_start, period.lines)
 
 
 async def on_worklog_changed(
@@ -106,8 +115,10 @@ async def on_notification_outcome(
 HANDLERS: Mapping[EventType, Handler] = {
     EventType.CUSTOMER_CREATED: on_customer_changed,
     EventType.CUSTOMER_UPDATED: on_customer_changed,
+    EventType.CUSTOMER_DELETED: on_customer_deleted,
     EventType.CONTRACT_CREATED: on_contract_changed,
     EventType.CONTRACT_UPDATED: on_contract_changed,
+    EventType.CONTRACT_DELETED: on_contract_deleted,
     EventType.CONSUMPTION_RECORDED: on_consumption_recorded,
     EventType.WORKLOG_RECORDED: on_worklog_changed,
     EventType.WORKLOG_CORRECTED: on_worklog_changed,
@@ -125,11 +136,27 @@ class HandledMark:
     occurred_at: dt.datetime | None = None
 
 
+def for_log(envelope: Envelope) -> Envelope:
+    """The envelope as the event log keeps it: what the handler reads, nothing more.
+
+    A ``worklog.recorded`` event carries up to 1,000 worklogs, and `on_worklog_changed`
+    keeps only those outside the contract dates; the others would be replayed to no effect.
+    Corrections and deletions are kept whole (they are the tombstones).
+    """
+    if envelope.type is not EventType.WORKLOG_RECORDED:
+        return envelope
+    worklogs = envelope.data.get("worklogs", [])
+    kept = [w for w in worklogs if w.get("outside_dates")]
+    if len(kept) == len(worklogs):
+        return envelope
+    return envelope.model_copy(update={"data": {**envelope.data, "worklogs": kept}})
+
+
 def logged(handler: Handler, mark: HandledMark) -> Handler:
     """The handler, with its envelope kept in the event log in the same transaction."""
 
     async def handle(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:
-        await store.log_event(conn, envelope)
+        await store.log_event(conn, for_log(envelope))
         await handler(conn, envelope, payload)
         mark.occurred_at = envelope.occurred_at
 

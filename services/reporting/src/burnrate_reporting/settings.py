@@ -16,3 +16,10 @@ class ReportingSettings(ReportLinkSettings):
     reporting_assets_dir: Path = DEFAULT_ASSETS_DIR
     #: How often the business metrics and the read-model lag are read from the tables.
     reporting_metrics_seconds: float = Field(default=15.0, gt=0)
+    #: How often the contract screen rows whose local date rolled over are refreshed (reads
+    #: stay right in between; they only compute those contracts themselves).
+    reporting_screen_refresh_seconds: float = Field(default=10.0, gt=0)
+    #: Consumption events in the event log that occurred this many days ago or more are
+    #: compacted into per-period sums, once every ``reporting_compaction_seconds``.
+    reporting_compact_after_days: int = Field(default=7, ge=1)
+    reporting_compaction_seconds: float = Field(default=3600.0, gt=0)

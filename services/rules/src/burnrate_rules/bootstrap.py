@@ -24,6 +24,8 @@ def build(settings: RulesSettings | None = None, clock: Clock | None = None) -> 
         handlers={
             EventType.CONTRACT_CREATED: handlers.on_contract_changed,
             EventType.CONTRACT_UPDATED: handlers.on_contract_changed,
+            # Kept as a tombstone with lifecycle "deleted": only active contracts alert.
+            EventType.CONTRACT_DELETED: handlers.on_contract_changed,
             EventType.CONSUMPTION_RECORDED: handlers.on_consumption_recorded,
         },
         background=[daily_clock],

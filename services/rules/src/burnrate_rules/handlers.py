@@ -12,7 +12,13 @@ from dataclasses import dataclass
 
 import asyncpg
 from burnrate_common.clock import Clock
-from burnrate_common.events import ConsumptionRecorded, ContractChanged, Envelope, Payload
+from burnrate_common.events import (
+    ConsumptionRecorded,
+    ContractChanged,
+    Envelope,
+    Payload,
+    PeriodConsumptionRecorded,
+)
 
 from burnrate_rules import alerting, store
 from burnrate_rules.settings import RulesSettings
@@ -39,17 +45,20 @@ class Handlers:
     async def on_consumption_recorded(
         self, conn: asyncpg.Connection, envelope: Envelope, payload: Payload
     ) -> None:
-        assert isinstance(payload, ConsumptionRecorded)
+        assert isinstance(payload, ConsumptionRecorded | PeriodConsumptionRecorded)
+        period = payload.as_period()
+        # Totals here are per contract period: the lines of one event are one delta, and the
+        # period is evaluated once, so a batch crossing several stages raises the highest.
         await store.add_consumption(
             conn,
-            payload.contract_id,
-            payload.period_start,
-            payload.period_end,
-            payload.delta_seconds,
-            payload.delta_outside_dates_seconds,
+            period.contract_id,
+            period.period_start,
+            period.period_end,
+            sum(line.delta_seconds for line in period.lines),
+            sum(line.delta_outside_dates_seconds for line in period.lines),
         )
-        periods = await store.lock_periods(conn, payload.contract_id, payload.period_start)
-        await self._evaluate(conn, envelope, payload.contract_id, periods)
+        periods = await store.lock_periods(conn, period.contract_id, period.period_start)
+        await self._evaluate(conn, envelope, period.contract_id, periods)
 
     async def _evaluate(
         self,

@@ -209,9 +209,12 @@ _ALERT_COLUMNS = (
 
 
 async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[dict[str, Any]]) -> None:
+    # raised_at from the wall clock, not the transaction's start: one consumer transaction
+    # handles several events, and /v1/alerts lists alerts in the order they were raised.
     await conn.executemany(
-        f"""INSERT INTO alerts ({", ".join(_ALERT_COLUMNS)})
-            VALUES ({", ".join(f"${n}" for n in range(1, len(_ALERT_COLUMNS) + 1))})""",
+        f"""INSERT INTO alerts ({", ".join(_ALERT_COLUMNS)}, raised_at)
+            VALUES ({", ".join(f"${n}" for n in range(1, len(_ALERT_COLUMNS) + 1))},
+                    clock_timestamp())""",
         [tuple(a[c] for c in _ALERT_COLUMNS) for a in alerts],
     )
 

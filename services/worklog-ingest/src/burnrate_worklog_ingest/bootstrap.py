@@ -18,5 +18,6 @@ def build(settings: WorklogIngestSettings | None = None) -> ServiceDefinition:
         handlers={
             EventType.CONTRACT_CREATED: handlers.on_contract_created,
             EventType.CONTRACT_UPDATED: handlers.on_contract_updated,
+            EventType.CONTRACT_DELETED: handlers.on_contract_deleted,
         },
     )

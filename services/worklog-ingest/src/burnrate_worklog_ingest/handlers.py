@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 from burnrate_common import outbox
 from burnrate_common.events import ContractChanged, Envelope, Payload
@@ -22,6 +24,61 @@ async def on_contract_updated(
     await _replicate(conn, envelope, payload)
 
 
+async def on_contract_deleted(
+    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+) -> None:
+    """A deleted draft routes nothing any more, and what it counted is routed again.
+
+    The replica row stays as a tombstone (no periods, accounts or keys) dated by this event,
+    so an older ``contract.updated`` arriving late is refused by ``upsert_contract``. Its
+    worklogs are kept: each is routed again by its work account or project key (another
+    contract, or unattributed), and the correcting deltas withdraw them from this contract.
+    """
+    assert isinstance(payload, ContractChanged)
+    await store.lock_routing(conn, shared=False)
+    await store.upsert_contract(
+        conn,
+        payload.id,
+        payload.timezone,
+        payload.start_date,
+        payload.end_date,
+        [],
+        envelope.occurred_at,
+    )
+    await store.replace_periods(conn, payload.id, [])
+    await store.replace_work_accounts(conn, payload.id, [])
+    await store.replace_project_keys(conn, payload.id, [])
+    rows = await store.worklogs_of_contract(conn, payload.id)
+    if not rows:
+        return
+    outcomes = await ingest.attribute_items(conn, {n: _as_item(row) for n, row in enumerate(rows)})
+    changes = []
+    for n, row in enumerate(rows):
+        values: dict[str, Any] = {
+            name: row[name]
+            for name in ("author", "team", "activity", "started_at", "seconds", "ticket")
+        }
+        outcome = outcomes[n]
+        if isinstance(outcome, Attribution):
+            values |= {
+                "contract_id": outcome.contract_id,
+                "unattributed_reason": None,
+                "period_start": outcome.period_start,
+                "period_end": outcome.period_end,
+                "outside_dates": outcome.outside_dates,
+            }
+        else:
+            values |= {
+                "contract_id": None,
+                "unattributed_reason": outcome.reason.value,
+                "period_start": None,
+                "period_end": None,
+                "outside_dates": False,
+            }
+        changes.append((row, await store.update_worklog(conn, row["id"], values)))
+    await outbox.add(conn, ingest.changed_events(changes, "worklog-ingest"))
+
+
 async def _replicate(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:
     """Replace the replica rows of one contract with the state the event carries.
 
@@ -30,6 +87,7 @@ async def _replicate(conn: asyncpg.Connection, envelope: Envelope, payload: Payl
     retries it, then dead-letters it.
     """
     assert isinstance(payload, ContractChanged)
+    await store.lock_routing(conn, shared=False)
     # Refuse what could never be routed (unknown zone, no periods) before storing anything.
     ContractRoute(
         id=payload.id,

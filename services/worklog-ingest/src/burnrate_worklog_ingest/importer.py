@@ -1,9 +1,13 @@
-"""``burnrate import FILE --source toggl|harvest|csv``: a CSV export into worklog-ingest.
+"""``burnrate import FILE --source toggl|harvest|csv|ndjson``: a time export into
+worklog-ingest.
 
-The file is posted in chunks of whole records (default 5,000) to ``/v1/imports/csv``, each
+A CSV file is posted in chunks of whole records (default 5,000) to ``/v1/imports/csv``, each
 chunk with the header line and its position in the file, so rejections name file lines.
 ``--all-or-nothing`` (default) first checks every chunk (``dry_run``) and imports nothing if
 any row is bad; ``--skip-invalid`` imports the good rows and reports the bad ones.
+
+An NDJSON file (one worklog per line) is streamed in one request to ``/v1/worklogs/stream``
+with the same mode, which the service applies across the whole stream.
 """
 
 from __future__ import annotations
@@ -13,10 +17,10 @@ import asyncio
 import csv
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 import httpx
 
@@ -130,12 +134,49 @@ async def upload(
     return summary
 
 
+async def upload_ndjson(
+    client: httpx.AsyncClient,
+    data: BinaryIO,
+    total: int,
+    *,
+    all_or_nothing: bool = True,
+    out: TextIO = sys.stderr,
+    piece: int = 1 << 20,
+) -> Summary:
+    """Stream ``data`` (``total`` bytes) as it is read; the progress bar counts bytes sent."""
+    summary = Summary()
+
+    async def body() -> AsyncIterator[bytes]:
+        sent = 0
+        while chunk := await asyncio.to_thread(data.read, piece):
+            sent += len(chunk)
+            yield chunk
+            out.write(f"\r{sent * 100 // max(total, 1):3d} % of {total} bytes")
+            out.flush()
+        out.write("\n")
+
+    response = await client.post(
+        "/v1/worklogs/stream",
+        params={"mode": "all-or-nothing" if all_or_nothing else "skip-invalid"},
+        content=body(),
+        headers={"content-type": "application/x-ndjson"},
+    )
+    answer = response.json() if response.content else {}
+    if response.status_code == 200:
+        summary.add(answer)
+    elif response.status_code == 422 and "rejected" in answer:
+        summary.rejected.extend(answer["rejected"])
+    else:
+        summary.failed = f"HTTP {response.status_code}: {answer.get('detail', response.text)}"
+    return summary
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="burnrate", description="Burnrate command line")
     commands = p.add_subparsers(dest="command", required=True)
-    imp = commands.add_parser("import", help="import a time-tracking CSV export")
+    imp = commands.add_parser("import", help="import a time-tracking CSV export or NDJSON")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--source", choices=sorted(FORMATS), required=True)
+    imp.add_argument("--source", choices=sorted([*FORMATS, "ndjson"]), required=True)
     mode = imp.add_mutually_exclusive_group()
     mode.add_argument("--all-or-nothing", dest="all_or_nothing", action="store_true", default=True)
     mode.add_argument("--skip-invalid", dest="all_or_nothing", action="store_false")
@@ -162,11 +203,19 @@ def main(argv: list[str] | None = None) -> int:
             print(f"burnrate: --map {pair!r}: expected FIELD=HEADER", file=sys.stderr)
             return 2
         params[f"map.{name}"] = header
-    text = args.file.read_text(encoding="utf-8")
 
     async def run() -> Summary:
         headers = {"Authorization": f"Bearer {args.api_key}"}
         async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=120) as client:
+            if args.source == "ndjson":
+                with args.file.open("rb") as data:
+                    return await upload_ndjson(
+                        client,
+                        data,
+                        args.file.stat().st_size,
+                        all_or_nothing=args.all_or_nothing,
+                    )
+            text = args.file.read_text(encoding="utf-8")
             return await upload(
                 client,
                 text,

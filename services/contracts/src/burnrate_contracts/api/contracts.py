@@ -344,12 +344,13 @@ def _check_overrides(body: ContractIn) -> None:
 async def _check_unique(
     conn: Connection, body: ContractIn, except_id: uuid.UUID | None = None
 ) -> None:
+    await store.lock_routes(conn)
     if await store.code_taken(conn, body.code, except_id):
         raise Problem(
             409, "Code in use", f"A contract with code '{body.code}' exists.", field="code"
         )
     clashes = await store.work_accounts_in_use(
-        conn, body.work_accounts, body.start_date, body.end_date, except_id
+        conn, body.work_accounts, body.start_date, body.end_date, body.timezone, except_id
     )
     if clashes:
         raise Problem(
@@ -357,6 +358,23 @@ async def _check_unique(
             "Work account in use",
             f"Already routed to a contract with overlapping dates: {', '.join(clashes)}.",
             field="work_accounts",
+        )
+    keys = await store.project_keys_in_use(
+        conn,
+        body.jira_project_keys,
+        body.teams,
+        body.start_date,
+        body.end_date,
+        body.timezone,
+        except_id,
+    )
+    if keys:
+        raise Problem(
+            409,
+            "Jira project key in use",
+            f"Already routed, for one of these teams (or, without teams, for any team), to a "
+            f"contract with overlapping dates: {', '.join(keys)}.",
+            field="jira_project_keys",
         )
 
 
@@ -400,6 +418,10 @@ async def create_contract(
         except asyncpg.UniqueViolationError as exc:  # a concurrent create with the same code
             raise Problem(
                 409, "Code in use", f"A contract with code '{body.code}' exists.", field="code"
+            ) from exc
+        except asyncpg.ForeignKeyViolationError as exc:  # the customer deleted meanwhile
+            raise Problem(
+                422, "Unknown customer", f"No customer {body.customer_id}.", field="customer_id"
             ) from exc
         row = await store.get_contract(conn, contract_id)
         assert row is not None
@@ -612,6 +634,55 @@ async def close_contract(
     return await _transition("close", contract_id, runtime, principal, now, response, if_match)
 
 
+@router.delete(
+    "/{contract_id}",
+    status_code=204,
+    summary="Delete a draft contract (If-Match optional); close an active one instead",
+)
+async def delete_contract(
+    contract_id: uuid.UUID,
+    runtime: RuntimeDep,
+    principal: WritePrincipal,
+    if_match: IfMatch = None,
+) -> Response:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        row = await _existing(conn, contract_id, lock=True)
+        check_if_match(if_match, row["version"], required=False)
+        if row["lifecycle"] != Lifecycle.DRAFT:
+            # Active and closed contracts have counted time and sent alerts: they stay.
+            raise Problem(
+                409,
+                "Not a draft",
+                f"Only a draft can be deleted; this contract is {row['lifecycle']}: close it "
+                "instead.",
+                field="lifecycle",
+            )
+        await store.delete_contract(conn, contract_id)
+        await store.insert_history(
+            conn,
+            "contract",
+            contract_id,
+            row["version"] + 1,
+            "deleted",
+            principal.name,
+            diff({"lifecycle": row["lifecycle"]}, {"lifecycle": "deleted"}),
+        )
+        # The last state, marked deleted: replicas keep it as a tombstone.
+        last = _changed(row).model_copy(update={"lifecycle": "deleted"})
+        await outbox.add(
+            conn,
+            [
+                new_event(
+                    EventType.CONTRACT_DELETED,
+                    last,
+                    key=contract_id,
+                    producer=runtime.settings.service_name,
+                )
+            ],
+        )
+    return Response(status_code=204)
+
+
 @router.get(
     "/{contract_id}/history",
     response_model=Page[HistoryEntry],
@@ -624,7 +695,9 @@ async def contract_history(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[HistoryEntry]:
-    await _existing(conn, contract_id, lock=False)
+    # A deleted contract's history is still there: its last entry says "deleted".
+    if not await store.has_history(conn, "contract", contract_id):
+        await _existing(conn, contract_id, lock=False)
     return await history_page(conn, "contract", contract_id, limit, cursor)
 
 

@@ -198,6 +198,42 @@ async def patch_customer(
     return CustomerOut.model_validate(dict(row))
 
 
+@router.delete(
+    "/{customer_id}",
+    status_code=204,
+    summary="Delete a customer without contracts, with its contacts (If-Match optional)",
+)
+async def delete_customer(
+    customer_id: uuid.UUID,
+    runtime: RuntimeDep,
+    principal: WritePrincipal,
+    if_match: IfMatch = None,
+) -> Response:
+    async with runtime.pool.acquire() as conn, conn.transaction():
+        row = await locked_customer(conn, customer_id, if_match, required=False)
+        # The row lock makes a concurrent contract create wait on the foreign key, then fail.
+        if await store.customer_has_contracts(conn, customer_id):
+            raise Problem(
+                409,
+                "Customer has contracts",
+                "A customer with contracts cannot be deleted; delete its draft contracts or "
+                "keep it.",
+                field="customer_id",
+            )
+        await store.delete_customer(conn, customer_id)
+        await store.insert_history(
+            conn,
+            "customer",
+            customer_id,
+            row["version"] + 1,
+            "deleted",
+            principal.name,
+            diff(customer_state(row), {}),
+        )
+        await outbox.add(conn, [_event(runtime, EventType.CUSTOMER_DELETED, row)])
+    return Response(status_code=204)
+
+
 @router.get(
     "/{customer_id}/history",
     response_model=Page[HistoryEntry],
@@ -210,6 +246,9 @@ async def customer_history(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[HistoryEntry]:
-    if not await store.customer_exists(conn, customer_id):
+    # A deleted customer's history is still there: its last entry says "deleted".
+    if not await store.has_history(conn, "customer", customer_id) and not (
+        await store.customer_exists(conn, customer_id)
+    ):
         raise Problem(404, "Not found", f"No customer {customer_id}.", field="customer_id")
     return await history_page(conn, "customer", customer_id, limit, cursor)

@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from burnrate_worklog_ingest import ingest, store
 from burnrate_worklog_ingest.api.worklogs import MAX_BATCH_BYTES, MAX_BATCH_ITEMS
-from burnrate_worklog_ingest.domain.attribution import RoutingError
+from burnrate_worklog_ingest.domain.attribution import Attribution, RoutingError
 from burnrate_worklog_ingest.domain.csv_rows import (
     GENERIC_FIELDS,
     Dialect,
@@ -72,6 +72,46 @@ def validate(line: int, fields: Any) -> WorklogIn | list[Rejection]:
         ]
 
 
+async def refuse_unroutable(
+    conn: asyncpg.Connection, items: dict[int, WorklogIn], rejected: list[Rejection]
+) -> dict[int, Attribution | RoutingError]:
+    """Route the items; those that can never be stored (an unknown explicit contract,
+    nothing to route by) move from ``items`` to ``rejected``."""
+    outcomes = await ingest.attribute_items(conn, items)
+    for line, outcome in outcomes.items():
+        if isinstance(outcome, RoutingError) and outcome.refused:
+            rejected.append(Rejection(line, outcome.field, outcome.message))
+            del items[line]
+    rejected.sort(key=lambda r: (r.line, r.field))
+    return outcomes
+
+
+def refused(rejected: list[Rejection]) -> Problem:
+    """The all-or-nothing answer: every bad line, nothing stored."""
+    return Problem(
+        422,
+        "Invalid rows",
+        f"{len(rejected)} bad value(s); nothing was imported.",
+        errors=[{"field": f"line {r.line}.{r.field}", "message": r.reason} for r in rejected],
+        rejected=[r.as_dict() for r in rejected],
+    )
+
+
+async def store_items(
+    conn: asyncpg.Connection,
+    items: dict[int, WorklogIn],
+    outcomes: dict[int, Attribution | RoutingError],
+    producer: str,
+) -> list[ingest.Recorded]:
+    if not items:
+        return []
+    order = sorted(items)
+    async with conn.transaction():
+        return await ingest.record(
+            conn, [items[i] for i in order], [outcomes[i] for i in order], producer
+        )
+
+
 async def ingest_items(
     conn: asyncpg.Connection,
     items: dict[int, WorklogIn],
@@ -82,27 +122,10 @@ async def ingest_items(
     dry_run: bool = False,
 ) -> ImportOut:
     """Route, refuse (all-or-nothing) or drop (skip-invalid) the bad ones, store the rest."""
-    outcomes = await ingest.attribute_items(conn, items)
-    for line, outcome in outcomes.items():
-        if isinstance(outcome, RoutingError) and outcome.refused:
-            rejected.append(Rejection(line, outcome.field, outcome.message))
-            del items[line]
-    rejected.sort(key=lambda r: (r.line, r.field))
+    outcomes = await refuse_unroutable(conn, items, rejected)
     if rejected and mode is Mode.ALL_OR_NOTHING:
-        raise Problem(
-            422,
-            "Invalid rows",
-            f"{len(rejected)} bad value(s); nothing was imported.",
-            errors=[{"field": f"line {r.line}.{r.field}", "message": r.reason} for r in rejected],
-            rejected=[r.as_dict() for r in rejected],
-        )
-    results: list[ingest.Recorded] = []
-    if items and not dry_run:
-        order = sorted(items)
-        async with conn.transaction():
-            results = await ingest.record(
-                conn, [items[i] for i in order], [outcomes[i] for i in order], producer
-            )
+        raise refused(rejected)
+    results = [] if dry_run else await store_items(conn, items, outcomes, producer)
     return summary(results, rejected)
 
 
@@ -249,53 +272,79 @@ async def import_csv(
     response_model=ImportOut,
     summary="Record worklogs from an NDJSON stream (one worklog per line)",
     description=(
-        "Read as it arrives and stored in chunks of 1,000 lines, each chunk in its own "
-        "transaction through the batch path; no size limit. A bad line (not JSON, or not a "
-        "valid worklog) is rejected by line number and the others are stored (skip-invalid)."
+        "Read as it arrives and routed and stored in chunks of 1,000 lines; no size limit. "
+        "`mode=all-or-nothing` (default, as for CSV): the whole stream is one transaction; a "
+        "bad line (not JSON, not a valid worklog, nothing to route by) stops the storing, the "
+        "rest is still checked, and the answer is a 422 listing every bad line; nothing is "
+        "stored. `skip-invalid`: each chunk is its own transaction, bad lines are listed in "
+        "`rejected` and the others are stored."
     ),
     openapi_extra={"requestBody": {"required": True, "content": {"application/x-ndjson": {}}}},
 )
-async def stream_worklogs(request: Request, runtime: RuntimeDep, _: Writer) -> ImportOut:
+async def stream_worklogs(
+    request: Request, runtime: RuntimeDep, _: Writer, mode: Mode = Mode.ALL_OR_NOTHING
+) -> ImportOut:
     producer = runtime.settings.service_name
+    all_or_nothing = mode is Mode.ALL_OR_NOTHING
     total = ImportOut(imported=0, duplicates=0, unattributed=0, rejected=[])
+    bad: list[Rejection] = []  # every rejected line so far
     items: dict[int, WorklogIn] = {}
     rejected: list[Rejection] = []
     line, pending = 0, b""
+
+    async def flush(conn: asyncpg.Connection) -> None:
+        nonlocal total, items, rejected
+        if items or rejected:
+            outcomes = await refuse_unroutable(conn, items, rejected)
+            bad.extend(rejected)
+            # All-or-nothing: once a line is bad, the rest is only checked.
+            stored = (
+                [] if all_or_nothing and bad else await store_items(conn, items, outcomes, producer)
+            )
+            total = merged(total, summary(stored, rejected))
+        items, rejected = {}, []
+
+    def take(raw: bytes) -> None:
+        nonlocal line
+        line += 1
+        if not raw.strip():
+            return
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            rejected.append(Rejection(line, "line", "not valid JSON"))
+            return
+        checked = validate(line, data)
+        if isinstance(checked, list):
+            rejected.extend(checked)
+        else:
+            items[line] = checked
+
     async with runtime.pool.acquire() as conn:
-
-        async def flush() -> None:
-            nonlocal total, items, rejected
-            if items or rejected:
-                part = await ingest_items(conn, items, rejected, producer, mode=Mode.SKIP_INVALID)
-                total = merged(total, part)
-            items, rejected = {}, []
-
-        def take(raw: bytes) -> None:
-            nonlocal line
-            line += 1
-            if not raw.strip():
-                return
-            try:
-                data = json.loads(raw)
-            except ValueError:
-                rejected.append(Rejection(line, "line", "not valid JSON"))
-                return
-            checked = validate(line, data)
-            if isinstance(checked, list):
-                rejected.extend(checked)
-            else:
-                items[line] = checked
-
-        async for chunk in request.stream():
-            pending += chunk
-            *complete, pending = pending.split(b"\n")
-            for raw in complete:
-                take(raw)
-                if len(items) >= STREAM_CHUNK:
-                    await flush()
-        if pending.strip():
-            take(pending)
-        await flush()
+        # All-or-nothing: the chunks are savepoints of one transaction, rolled back whole
+        # (their outbox events with them) when a line is bad, however long the stream.
+        whole = conn.transaction() if all_or_nothing else None
+        if whole is not None:
+            await whole.start()
+        try:
+            async for chunk in request.stream():
+                pending += chunk
+                *complete, pending = pending.split(b"\n")
+                for raw in complete:
+                    take(raw)
+                    if len(items) + len(rejected) >= STREAM_CHUNK:
+                        await flush(conn)
+            if pending.strip():
+                take(pending)
+            await flush(conn)
+            if all_or_nothing and bad:
+                raise refused(bad)
+        except BaseException:
+            if whole is not None:
+                await whole.rollback()
+            raise
+        if whole is not None:
+            await whole.commit()
     return total
 
 
