@@ -332,6 +332,20 @@ async def test_a_batch_is_aggregated_and_idempotent(api, contract_id, probe):
     await settled(probe, EventType.CONSUMPTION_RECORDED, 2)
 
 
+async def test_a_batch_mixing_stored_and_new_worklogs_creates_only_the_new(api, contract_id, probe):
+    # A stored key makes the batch's straight COPY fail; the fallback must still create
+    # the new worklogs around it, and only those.
+    items = [worklog(contract_id, external_id=f"tempo-{n}", seconds=60) for n in range(6)]
+    first = await api.post("/v1/worklogs/batch", json={"worklogs": items[2:4]})
+    assert first.json()["created"] == 2
+    mixed = await api.post("/v1/worklogs/batch", json={"worklogs": items})
+    assert mixed.status_code == 201, mixed.text
+    assert (mixed.json()["created"], mixed.json()["duplicates"]) == (4, 2)
+    assert mixed.json()["worklogs"][2:4] == first.json()["worklogs"]
+    deltas = await settled(probe, EventType.CONSUMPTION_RECORDED, 2)
+    assert sorted(d["delta_worklogs"] for d in deltas) == [2, 4]
+
+
 async def test_a_batch_yields_one_consumption_event_per_contract_period(api, contract_id, probe):
     items = [
         worklog(contract_id, author=f"tech{n % 3}", team=("field", "servicedesk")[n % 2])

@@ -33,6 +33,7 @@ from burnrate_common.events import (
     new_event,
 )
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from uuid_utils.compat import uuid7
 
 from burnrate_worklog_ingest import store
 from burnrate_worklog_ingest.domain.attribution import (
@@ -162,7 +163,9 @@ def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> tuple[Any, 
     else:
         contract, outside, reason = (None, None, None), False, outcome.reason.value
     return (
-        uuid.uuid4(),
+        # Time-ordered (UUIDv7): new rows append to the primary key's index instead of
+        # landing on random pages of it, which kept the insert rate up as the table grows.
+        uuid7(),
         item.source.value,
         item.external_id,
         contract[0],

@@ -218,34 +218,50 @@ async def insert_worklog(conn: asyncpg.Connection, row: Sequence[Any]) -> asyncp
 async def insert_worklogs(
     conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]
 ) -> tuple[set[uuid.UUID], dt.datetime]:
-    """Insert many worklogs in one statement; returns the ids of the rows actually created
-    and their ``created_at`` (the transaction's time): the caller has every other column,
-    and decoding 10,000 full rows back cost more than the insert.
+    """Insert many worklogs; returns the ids of the rows actually created and their
+    ``created_at`` (the transaction's time): the caller has every other column, and decoding
+    10,000 full rows back cost more than the insert. Of two rows of one batch with the same
+    (source, external_id) the first one wins. Must run inside a transaction.
 
-    The rows are copied (binary COPY) into a temporary table dropped at commit, then moved
-    in key order, so two batches sharing keys never wait on each other in a cycle (deadlock),
-    and of two rows of one batch with the same (source, external_id) the first one wins.
-    Must run inside a transaction.
+    The usual batch is all new worklogs: it goes straight into ``worklogs`` with one binary
+    COPY, inside a savepoint. When one of its keys is stored already, that COPY fails whole,
+    is rolled back to the savepoint, and the batch takes the slower path that skips stored
+    keys (:func:`_insert_skipping_stored`). Both paths take the keys in the same (byte)
+    order, so two batches sharing keys never wait on each other in a cycle (deadlock).
     """
+    first: dict[tuple[str, str], Sequence[Any]] = {}
+    for row in rows:
+        first.setdefault((row[1], row[2]), row)
+    ordered = [first[key] for key in sorted(first)]
+    try:
+        async with conn.transaction():
+            await conn.copy_records_to_table("worklogs", records=ordered, columns=INSERT_COLUMNS)
+    except asyncpg.UniqueViolationError:
+        return await _insert_skipping_stored(conn, ordered)
+    created_at = await conn.fetchval("SELECT now()")
+    return {row[0] for row in ordered}, created_at
+
+
+async def _insert_skipping_stored(
+    conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]
+) -> tuple[set[uuid.UUID], dt.datetime]:
+    """:func:`insert_worklogs` for a batch holding stored keys (rows unique by key): copied
+    into a temporary table, then moved in key order with ``ON CONFLICT DO NOTHING``."""
     await conn.execute(
         """CREATE TEMPORARY TABLE worklogs_in (
-               ord int NOT NULL, id uuid, source text, external_id text, contract_id uuid,
+               id uuid, source text, external_id text, contract_id uuid,
                work_account text, period_start date, period_end date, outside_dates boolean,
                author text, team text, activity text, started_at timestamptz, seconds integer,
                ticket text, project_key text, unattributed_reason text,
                source_updated_at timestamptz
            ) ON COMMIT DROP"""
     )
-    await conn.copy_records_to_table(
-        "worklogs_in",
-        records=[(ord_, *row) for ord_, row in enumerate(rows)],
-        columns=("ord", *INSERT_COLUMNS),
-    )
+    await conn.copy_records_to_table("worklogs_in", records=rows, columns=INSERT_COLUMNS)
     created = await conn.fetchrow(
         f"""WITH created AS (
                 INSERT INTO worklogs ({_INSERT_LIST})
                 SELECT {_INSERT_LIST} FROM worklogs_in
-                ORDER BY source, external_id, ord
+                ORDER BY source COLLATE "C", external_id COLLATE "C"
                 ON CONFLICT (source, external_id) DO NOTHING
                 RETURNING id)
             SELECT now() AS created_at,
