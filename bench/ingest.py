@@ -327,13 +327,14 @@ async def reported_sql(dsn: str) -> dict[str, int]:
 
 
 async def push(
-    client: httpx.AsyncClient, url: str, bodies: list[bytes], clients: int
+    client: httpx.AsyncClient, urls: list[str], bodies: list[bytes], clients: int
 ) -> tuple[float, list[float]]:
-    """POST every batch with ``clients`` in flight; (seconds, per-request seconds)."""
+    """POST every batch with ``clients`` in flight, the clients spread over the replicas'
+    ``urls``; (seconds, per-request seconds)."""
     queue = list(reversed(bodies))
     durations: list[float] = []
 
-    async def worker() -> None:
+    async def worker(url: str) -> None:
         while queue:
             body = queue.pop()
             started = time.perf_counter()
@@ -347,8 +348,13 @@ async def push(
                 raise RuntimeError(f"batch → {response.status_code}: {response.text[:500]}")
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(clients)))
+    await asyncio.gather(*(worker(urls[n % len(urls)]) for n in range(clients)))
     return time.perf_counter() - started, durations
+
+
+def ingest_replicas(args: argparse.Namespace) -> list[str]:
+    """The names of the worklog-ingest processes: the service, then its extra replicas."""
+    return ["worklog-ingest", *(f"worklog-ingest-{n}" for n in range(2, args.ingest_replicas + 1))]
 
 
 async def end_to_end(
@@ -362,7 +368,8 @@ async def end_to_end(
     bodies = batch_bodies(rows)
     log(f"pushing {len(rows):,} worklogs in {len(bodies)} batches")
     started = time.perf_counter()
-    pushed, durations = await push(client, stack.url("worklog-ingest"), bodies, clients)
+    urls = [stack.url(name) for name in ingest_replicas(args)]
+    pushed, durations = await push(client, urls, bodies, clients)
     log(f"accepted in {pushed:.1f}s ({len(rows) / pushed:,.0f}/s); waiting for reporting")
     while True:
         if args.truth_via == "api":
@@ -510,6 +517,8 @@ async def main(args: argparse.Namespace) -> None:
         "BURNRATE_LOG_LEVEL": "WARNING",
     }
     ports = {s: args.port_base + i for i, s in enumerate(SERVICES)}
+    for n, replica in enumerate(ingest_replicas(args)[1:], start=len(SERVICES)):
+        ports[replica] = args.port_base + n
     stack = Stack(env=env, log_dir=log_dir, ports=ports)
     schemas = {"worklog-ingest": "worklog_ingest", "reporting": "reporting"}
     figures: dict[str, object] = {"worklogs": args.worklogs, "contracts": args.contracts}
@@ -518,6 +527,9 @@ async def main(args: argparse.Namespace) -> None:
         started = [s for s in SERVICES if s not in args.skip]
         for service in started:
             stack.start(service)
+        for replica in ingest_replicas(args)[1:]:
+            stack.start("worklog-ingest", replica)
+            started.append(replica)
         await asyncio.gather(*(stack.wait_ready(s) for s in started))
         log(f"stack up (logs in {log_dir})")
         if args.py_spy:
@@ -613,6 +625,7 @@ def report(figures: dict, args: argparse.Namespace) -> None:
     first = figures["end_to_end"]
     print(f"machine                         {os.cpu_count()} cores")
     print(f"worklogs / contracts            {args.worklogs:,} / {args.contracts:,}")
+    print(f"worklog-ingest processes        {args.ingest_replicas} ({args.clients} clients)")
     print(f"baseline: raw COPY              {baseline:12,.0f} worklogs/s")
     print(f"accepted by the batch API       {first['accepted_rate']:12,.0f} worklogs/s")
     print(f"end to end (reporting agrees)   {first['rate']:12,.0f} worklogs/s")
@@ -641,6 +654,12 @@ if __name__ == "__main__":
     parser.add_argument("--contracts", type=int, default=1000)
     parser.add_argument("--stored", type=int, default=0, help="pre-fill, then measure again")
     parser.add_argument("--clients", type=int, default=2, help="batch requests in flight")
+    parser.add_argument(
+        "--ingest-replicas",
+        type=int,
+        default=1,
+        help="worklog-ingest processes taking the batches (the clients spread over them)",
+    )
     parser.add_argument("--shuffle", action="store_true", help="every contract in every batch")
     parser.add_argument("--rate", type=int, default=200, help="single POSTs per second")
     parser.add_argument("--latency-seconds", type=int, default=30, help="0 skips it")

@@ -7,7 +7,7 @@ import aio_pika
 import asyncpg
 import pytest
 from burnrate_common import bus, db, outbox
-from burnrate_common.events import ApiKeyRevoked, EventType, new_event
+from burnrate_common.events import ApiKeyRevoked, EventType, WorklogsChanged, new_event
 from burnrate_common.metrics import ServiceMetrics
 from burnrate_common.testing import EventProbe, eventually
 
@@ -312,3 +312,62 @@ async def test_migrations_from_two_replicas_at_once_apply_once(isolation):
     changed = [migrations[0], db.Migration("t/0002", "INSERT INTO t VALUES (2)")]
     with pytest.raises(RuntimeError, match="changed after it was applied"):
         await db.migrate(isolation.database_url, schema_name, changed)
+
+
+async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isolation, schema):
+    def outside_only(envelope):
+        worklogs = [w for w in envelope.data["worklogs"] if w.get("outside_dates")]
+        return envelope.model_copy(update={"data": {**envelope.data, "worklogs": worklogs}})
+
+    received = []
+
+    async def handle(conn, envelope, payload):
+        received.append(payload)
+
+    connection = await aio_pika.connect_robust(isolation.amqp_url)
+    topology = bus.Topology(isolation.amqp_prefix, "trimmed", 3, 0.05)
+    consumer = bus.Consumer(
+        pool=schema,
+        channel=await connection.channel(),
+        topology=topology,
+        handlers={EventType.WORKLOG_RECORDED: handle},
+        metrics=ServiceMetrics("test"),
+        trims={EventType.WORKLOG_RECORDED: outside_only},
+    )
+    await consumer.start(prefetch=10)
+    try:
+        contract_id = uuid.uuid4()
+        outside = {
+            "id": str(uuid.uuid4()),
+            "source": "api",
+            "external_id": "1",
+            "contract_id": str(contract_id),
+            "period_start": "2026-03-01",
+            "author": "tech1",
+            "team": "servicedesk",
+            "activity": "phone support",
+            "started_at": "2026-02-27T09:00:00+01:00",
+            "seconds": 3600,
+            "outside_dates": True,
+        }
+        event = new_event(
+            EventType.WORKLOG_RECORDED,
+            WorklogsChanged.model_validate({"contract_id": contract_id, "worklogs": [outside]}),
+            key=contract_id,
+            producer="test",
+        )
+        # A worklog inside the dates, incomplete: it would fail validation were it not dropped.
+        inside = {"id": str(uuid.uuid4()), "outside_dates": False}
+        data = {**event.data, "worklogs": [inside, *event.data["worklogs"]]}
+        message = bus.to_message(event.model_copy(update={"data": data}))
+        exchange = await bus.declare_exchange(await connection.channel(), topology)
+        await exchange.publish(message, routing_key=event.type.value)
+        async def handled():
+            return bool(received)
+
+        await eventually(handled, timeout=10)
+        [payload] = received
+        assert [str(w.id) for w in payload.worklogs] == [outside["id"]]
+    finally:
+        await consumer.stop()
+        await connection.close()

@@ -59,6 +59,10 @@ class RetryLater(Exception):
 
 
 Handler = Callable[[Connection, Envelope, Payload], Awaitable[None]]
+#: What a service reads of an event, applied before the payload is validated: it drops the
+#: parts the service would ignore anyway (a worklog event carries up to 1,000 worklogs), so
+#: they are neither validated nor kept. The trimmed envelope is also what a retry carries.
+Trim = Callable[[Envelope], Envelope]
 
 
 @dataclass(frozen=True)
@@ -231,11 +235,13 @@ class Consumer:
         metrics: ServiceMetrics,
         batch_size: int = 1,
         linger_seconds: float = 0.0,
+        trims: Mapping[EventType, Trim] | None = None,
     ) -> None:
         self._pool = pool
         self._channel = channel
         self._topology = topology
         self._handlers = handlers
+        self._trims = trims or {}
         self._metrics = metrics
         self._batch_size = max(1, batch_size)
         self._linger = linger_seconds
@@ -264,6 +270,9 @@ class Consumer:
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         try:
             envelope = Envelope.model_validate_json(message.body)
+            trim = self._trims.get(envelope.type)
+            if trim is not None:
+                envelope = trim(envelope)
             payload = envelope.payload()
         except (ValidationError, KeyError, ValueError) as exc:
             log.error("unparseable message dead-lettered", extra={"error": str(exc)[:500]})

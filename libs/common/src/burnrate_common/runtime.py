@@ -39,6 +39,8 @@ class ServiceDefinition:
     title: str
     routers: Sequence[APIRouter] = ()
     handlers: Mapping[EventType, bus.Handler] = field(default_factory=dict)
+    #: per event type, what of it the handlers read (see ``bus.Trim``)
+    trims: Mapping[EventType, bus.Trim] = field(default_factory=dict)
     background: Sequence[BackgroundLoop] = ()
     #: the service that issues API keys does not replicate them from the bus.
     replicate_api_keys: bool = True
@@ -157,6 +159,7 @@ async def running(definition: ServiceDefinition, metrics: ServiceMetrics) -> Asy
                 metrics=metrics,
                 batch_size=settings.consumer_batch,
                 linger_seconds=settings.consumer_linger_ms / 1000,
+                trims=definition.trims,
             )
             tasks.append(await consumer.start(settings.consumer_prefetch))
             tasks.append(asyncio.create_task(_watch_dead_letters(runtime)))

@@ -137,11 +137,12 @@ class HandledMark:
 
 
 def for_log(envelope: Envelope) -> Envelope:
-    """The envelope as the event log keeps it: what the handler reads, nothing more.
+    """The envelope as the handler reads it and the event log keeps it, nothing more (the
+    consumer's trim for ``worklog.recorded``, see ``bootstrap``).
 
     A ``worklog.recorded`` event carries up to 1,000 worklogs, and `on_worklog_changed`
-    keeps only those outside the contract dates; the others would be replayed to no effect.
-    Corrections and deletions are kept whole (they are the tombstones).
+    keeps only those outside the contract dates; the others would be validated and replayed
+    to no effect. Corrections and deletions are kept whole (they are the tombstones).
     """
     if envelope.type is not EventType.WORKLOG_RECORDED:
         return envelope

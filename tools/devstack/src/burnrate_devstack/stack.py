@@ -41,12 +41,15 @@ class Stack:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def start(self, service: str) -> None:
+    def start(self, service: str, name: str | None = None) -> None:
+        """Start ``service``; with a ``name`` (and a port under that name in ``ports``), one
+        more replica of it beside the first, sharing its database and queues."""
+        name = name or service
         module, _ = SERVICES[service]
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.env, port_variable(service): str(self.ports[service])}
-        log = (self.log_dir / f"{service}.log").open("ab")
-        self.processes[service] = subprocess.Popen(  # noqa: S603 - our own module
+        env = {**os.environ, **self.env, port_variable(service): str(self.ports[name])}
+        log = (self.log_dir / f"{name}.log").open("ab")
+        self.processes[name] = subprocess.Popen(  # noqa: S603 - our own module
             [sys.executable, "-m", module, "serve"], env=env, stdout=log, stderr=log
         )
 
