@@ -325,7 +325,7 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
         received.append(payload)
 
     connection = await aio_pika.connect_robust(isolation.amqp_url)
-    topology = bus.Topology(isolation.amqp_prefix, "trimmed", 3, 0.05)
+    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
     consumer = bus.Consumer(
         pool=schema,
         channel=await connection.channel(),
