@@ -13,9 +13,10 @@
    table (this pre-fill bypasses the API, the outbox and the consumers: it only makes the
    table and its indexes big; then VACUUM and CHECKPOINT, as a store that grew over months
    has had them long ago), then step 2 is measured again with fresh worklogs.
-4. Latency: single ``POST /v1/worklogs`` at ``--rate`` requests/s for ``--seconds`` s
-   (open loop: requests are started on schedule whether or not the previous ones are
-   done); p50 / p99 / max printed.
+4. Latency: once the services are idle again (what the load left them to do, such as its
+   alerts and mails, is done), single ``POST /v1/worklogs`` at ``--rate`` requests/s for
+   ``--latency-seconds`` s (open loop: requests are started on schedule whether or not the
+   previous ones are done); p50 / p99 / max printed.
 
 The worklogs of a contract arrive together (as a per-project export or a Tempo page would),
 spread over 2 teams, 2 activities and 4 authors per contract, all on today's date in the
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -437,6 +439,31 @@ class KeepAlive:
             writer.close()
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux ``/proc``)."""
+    ticks = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+async def quiet(stack: Stack, timeout: float = 600) -> float:
+    """Wait until the services are idle (under 5 % of a core for a second): what the last
+    load left them to do (alerts, mails, screen rows) is done. Returns the seconds waited."""
+    pids = [p.pid for p in stack.processes.values()]
+    started = time.perf_counter()
+    used = cpu_seconds(pids)
+    while time.perf_counter() - started < timeout:
+        await asyncio.sleep(1)
+        now = cpu_seconds(pids)
+        if now - used < 0.05:
+            break
+        used = now
+    return time.perf_counter() - started
+
+
 async def latency(
     url: str, contracts: list[str], rate: int, seconds: int, tag: str
 ) -> dict[str, float]:
@@ -577,6 +604,7 @@ async def main(args: argparse.Namespace) -> None:
             log(f"end to end: {first['rate']:,.0f} worklogs/s in {first['seconds']:.1f}s")
 
             if args.latency_seconds:
+                log(f"services idle after {await quiet(stack):.0f}s; single POSTs next")
                 figures["single_post"] = await latency(
                     stack.url("worklog-ingest"),
                     contracts,
