@@ -362,6 +362,7 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
         message = bus.to_message(event.model_copy(update={"data": data}))
         exchange = await bus.declare_exchange(await connection.channel(), topology)
         await exchange.publish(message, routing_key=event.type.value)
+
         async def handled():
             return bool(received)
 
