@@ -4,7 +4,6 @@ import datetime as dt
 from collections.abc import Callable
 
 from burnrate_common.clock import Clock
-from burnrate_common.events import EventType
 from burnrate_common.runtime import ServiceDefinition
 
 from burnrate_reporting import handlers, upkeep
@@ -47,9 +46,7 @@ def build(
         ],
         # Every handled envelope is also kept in the event log, for `rebuild`.
         handlers={t: handlers.logged(h, mark) for t, h in handlers.HANDLERS.items()},
-        # Of a worklog.recorded event only the worklogs outside the contract dates matter
-        # here: the others are dropped before they are validated.
-        trims={EventType.WORKLOG_RECORDED: handlers.for_log},
+        trims=handlers.TRIMS,
         background=[business_metrics, upkeep.screen_refresh, upkeep.event_log_compaction],
         extras={"clock": now, "now": now, "handled": mark, "wall_clock": wall_clock or _utc_now},
     )

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import asyncpg
-from burnrate_common.bus import Handler
+from burnrate_common.bus import Handler, Trim
 from burnrate_common.events import (
     AlertRaised,
     ConsumptionRecorded,
@@ -136,16 +136,14 @@ class HandledMark:
     occurred_at: dt.datetime | None = None
 
 
-def for_log(envelope: Envelope) -> Envelope:
-    """The envelope as the handler reads it and the event log keeps it, nothing more (the
-    consumer's trim for ``worklog.recorded``, see ``bootstrap``).
+def outside_dates_only(envelope: Envelope) -> Envelope:
+    """A ``worklog.recorded`` envelope as reporting reads it and the event log keeps it: the
+    consumer applies it before validating the payload (see :data:`TRIMS`).
 
-    A ``worklog.recorded`` event carries up to 1,000 worklogs, and `on_worklog_changed`
-    keeps only those outside the contract dates; the others would be validated and replayed
-    to no effect. Corrections and deletions are kept whole (they are the tombstones).
+    Such an event carries up to 1,000 worklogs, and `on_worklog_changed` keeps only those
+    outside the contract dates; the others would be validated and replayed to no effect.
+    Corrections and deletions are not trimmed (they are the tombstones).
     """
-    if envelope.type is not EventType.WORKLOG_RECORDED:
-        return envelope
     worklogs = envelope.data.get("worklogs", [])
     kept = [w for w in worklogs if w.get("outside_dates")]
     if len(kept) == len(worklogs):
@@ -153,11 +151,16 @@ def for_log(envelope: Envelope) -> Envelope:
     return envelope.model_copy(update={"data": {**envelope.data, "worklogs": kept}})
 
 
+#: What the consumer drops of an event before its payload is validated (``bus.Trim``).
+TRIMS: Mapping[EventType, Trim] = {EventType.WORKLOG_RECORDED: outside_dates_only}
+
+
 def logged(handler: Handler, mark: HandledMark) -> Handler:
-    """The handler, with its envelope kept in the event log in the same transaction."""
+    """The handler, with its envelope (as trimmed by :data:`TRIMS`) kept in the event log in
+    the same transaction."""
 
     async def handle(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:
-        await store.log_event(conn, for_log(envelope))
+        await store.log_event(conn, envelope)
         await handler(conn, envelope, payload)
         mark.occurred_at = envelope.occurred_at
 
