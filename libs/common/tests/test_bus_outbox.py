@@ -138,6 +138,31 @@ async def test_rolled_back_transaction_publishes_nothing(schema):
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 0
 
 
+async def test_a_statement_and_its_events_are_written_in_one_go_only_if_it_returned_a_row(
+    schema,
+):
+    async with schema.acquire() as conn:
+        await conn.execute("CREATE TABLE things (name text PRIMARY KEY)")
+        insert = "INSERT INTO things VALUES ($1) ON CONFLICT DO NOTHING RETURNING name"
+        listener_woken = asyncio.Event()
+
+        def wake(*_):
+            listener_woken.set()
+
+        await conn.add_listener(outbox.NOTIFY_CHANNEL, wake)
+        async with schema.acquire() as writer:
+            first = await outbox.fetchrow_with(writer, insert, ["a"], [revoked(1), revoked(2)])
+            again = await outbox.fetchrow_with(writer, insert, ["a"], [revoked(3)])
+        assert dict(first) == {"name": "a"} and again is None
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 2
+        await asyncio.wait_for(listener_woken.wait(), 5)
+        await conn.remove_listener(outbox.NOTIFY_CHANNEL, wake)
+        # Failing, the statement writes nothing at all (it is its own transaction).
+        with pytest.raises(asyncpg.NotNullViolationError):
+            await outbox.fetchrow_with(conn, insert, [None], [revoked(4)])
+        assert await conn.fetchval("SELECT count(*) FROM outbox") == 2
+
+
 class Consumed:
     def __init__(self):
         self.calls = []

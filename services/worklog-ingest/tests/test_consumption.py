@@ -163,3 +163,44 @@ def test_the_batch_fast_path_sums_like_summed(rows):
     for row in rows:
         row["period_end"] = END[row["period_start"]]
     assert created_deltas(rows) == summed((None, share(row)) for row in rows)
+
+
+def test_worklog_events_built_from_rows_carry_what_the_payload_model_would():
+    """The batch path serialises stored rows without a model per worklog
+    (``new_bulk_event``): the JSON must be exactly what the validated model gives."""
+    from burnrate_common.events import Envelope, EventType, Worklog, WorklogsChanged
+    from burnrate_worklog_ingest import ingest
+
+    amsterdam = dt.timezone(dt.timedelta(hours=1))
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "source": "jira",
+            "external_id": str(n),
+            "contract_id": CONTRACT if n else None,
+            "period_start": MARCH,
+            "period_end": END[MARCH],
+            "author": "tech1",
+            "team": "servicedesk",
+            "activity": "phone",
+            "started_at": dt.datetime(2026, 3, 31, 23, 30, tzinfo=amsterdam if n % 2 else dt.UTC),
+            "seconds": 900 * n,
+            "outside_dates": n == 2,
+            "ticket": None if n == 3 else f"T-{n}",
+            "work_account": "ACME" if n == 1 else None,
+            "version": n,
+            "created_at": dt.datetime(2026, 4, 1, tzinfo=dt.UTC),
+        }
+        for n in range(4)
+    ]
+    [event] = ingest.worklog_events(EventType.WORKLOG_RECORDED, rows, "test")
+    sent = Envelope.model_validate_json(event.model_dump_json())
+    fields = Worklog.model_fields
+    by_model = WorklogsChanged.model_validate(
+        {
+            "contract_id": CONTRACT,
+            "worklogs": [{f: r[f] for f in fields} for r in rows if r["contract_id"]],
+        }
+    )
+    assert sent.data == by_model.model_dump(mode="json")
+    assert sent.payload() == by_model

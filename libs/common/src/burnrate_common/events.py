@@ -345,6 +345,40 @@ def new_event(
         if not older:
             raise TypeError(f"{event_type} v{version} carries {expected.__name__}")
         version = max(older)
+    return _envelope(
+        event_type,
+        version,
+        payload.model_dump(mode="json"),
+        key=key,
+        producer=producer,
+        correlation_id=correlation_id,
+        causation_id=causation_id,
+        event_id=event_id,
+    )
+
+
+def new_bulk_event(
+    event_type: EventType, data: dict[str, Any], *, key: str | uuid.UUID, producer: str
+) -> Envelope:
+    """An envelope (current version) around ``data`` that is NOT validated against the payload
+    model here: for the events a batch builds from rows it has just validated and stored
+    (10,000 worklogs a request), where a model per item cost more than the rest of the batch.
+    ``data`` may hold UUIDs, dates and datetimes; they serialise to the JSON of the payload
+    model (``tests`` compare both ways), and consumers validate the payload as always."""
+    return _envelope(event_type, CURRENT_VERSION[event_type], data, key=key, producer=producer)
+
+
+def _envelope(
+    event_type: EventType,
+    version: int,
+    data: dict[str, Any],
+    *,
+    key: str | uuid.UUID,
+    producer: str,
+    correlation_id: str | None = None,
+    causation_id: str | uuid.UUID | None = None,
+    event_id: uuid.UUID | None = None,
+) -> Envelope:
     event_id = event_id or uuid.uuid4()
     return Envelope(
         id=event_id,
@@ -355,5 +389,5 @@ def new_event(
         correlation_id=correlation_id or current_correlation_id.get() or str(event_id),
         causation_id=str(causation_id) if causation_id else None,
         key=str(key),
-        data=payload.model_dump(mode="json"),
+        data=data,
     )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -31,9 +32,8 @@ _COPY_FROM = 20
 _COLUMNS = ("id", "type", "envelope", "occurred_at", "correlation_id", "producer", "key", "version")
 
 
-async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
-    """Write events in the caller's transaction and wake the relay at commit."""
-    rows = [
+def _rows(envelopes: Iterable[Envelope]) -> list[tuple[Any, ...]]:
+    return [
         (
             e.id,
             e.type.value,
@@ -46,6 +46,22 @@ async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
         )
         for e in envelopes
     ]
+
+
+def _unnest(first: int) -> str:
+    """The outbox rows passed as one array per column, parameters ``$first`` onwards."""
+    types = ("uuid", "text", "json", "timestamptz", "text", "text", "text", "int")
+    arrays = ", ".join(f"${first + n}::{t}[]" for n, t in enumerate(types))
+    return f"INSERT INTO outbox ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays})"
+
+
+def _arrays(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
+    """Write events in the caller's transaction and wake the relay at commit."""
+    rows = _rows(envelopes)
     if not rows:
         return
     # NOTIFY is delivered at commit only, and not at all on rollback.
@@ -54,17 +70,32 @@ async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
         await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     else:
         # One round trip for the rows and the NOTIFY: a single POST writes two events.
-        columns = list(zip(*rows, strict=True))
         await conn.execute(
-            f"""WITH added AS (
-                    INSERT INTO outbox ({", ".join(_COLUMNS)})
-                    SELECT * FROM unnest($1::uuid[], $2::text[], $3::json[],
-                                         $4::timestamptz[], $5::text[], $6::text[], $7::text[],
-                                         $8::int[]))
-                SELECT pg_notify($9, '')""",
-            *(list(c) for c in columns),
+            f"WITH added AS ({_unnest(1)}) SELECT pg_notify($9, '')",
+            *_arrays(rows),
             NOTIFY_CHANNEL,
         )
+
+
+async def fetchrow_with(
+    conn: Connection, query: str, args: Sequence[Any], envelopes: Iterable[Envelope]
+) -> asyncpg.Record | None:
+    """Run ``query`` (a data-modifying statement ``RETURNING`` one row at most) and write
+    ``envelopes`` only if it returned its row: ONE statement, so outside a transaction it is
+    its own, and one round trip replaces BEGIN, two statements and COMMIT (a single POST)."""
+    rows = _rows(envelopes)
+    if not rows:
+        return await conn.fetchrow(query, *args)
+    first = len(args) + 1
+    return await conn.fetchrow(
+        f"""WITH changed AS ({query}),
+                 added AS ({_unnest(first)} WHERE EXISTS (SELECT FROM changed))
+            SELECT changed.* FROM changed
+            CROSS JOIN LATERAL (SELECT pg_notify(${first + len(_COLUMNS)}, '')) AS notified""",
+        *args,
+        *_arrays(rows),
+        NOTIFY_CHANNEL,
+    )
 
 
 class OutboxRelay:

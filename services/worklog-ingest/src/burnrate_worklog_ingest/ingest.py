@@ -29,7 +29,7 @@ from burnrate_common.events import (
     EventType,
     PeriodConsumptionRecorded,
     Worklog,
-    WorklogsChanged,
+    new_bulk_event,
     new_event,
 )
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
@@ -188,7 +188,7 @@ def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> tuple[Any, 
 # --- storing -------------------------------------------------------------------------------
 
 
-def created_row(row: Sequence[Any], created_at: dt.datetime) -> dict[str, Any]:
+def created_row(row: Sequence[Any], created_at: dt.datetime | None) -> dict[str, Any]:
     """A row of ``new_row`` as stored when it was just created (the columns' defaults)."""
     stored = dict(zip(store.INSERT_COLUMNS, row, strict=True))
     stored.update(version=1, created_at=created_at, updated_at=created_at, deleted_at=None)
@@ -277,6 +277,27 @@ async def record(
     return results
 
 
+async def record_one(
+    conn: asyncpg.Connection,
+    item: WorklogIn,
+    outcome: Attribution | RoutingError,
+    producer: str,
+) -> Recorded:
+    """One worklog (the single POST), outside a transaction. The usual case, a new worklog
+    routed to its contract, is stored with its events in one statement (one round trip);
+    a repeat, a newer version or an unattributed worklog goes through :func:`record`."""
+    if isinstance(outcome, Attribution):
+        row = new_row(item, outcome)
+        # The events need no column the database fills in (created_at and the like).
+        events = recorded_events([created_row(row, created_at=None)], producer)
+        created = await store.insert_worklog_with_events(conn, row, events)
+        if created is not None:
+            return Recorded(created, Outcome.CREATED)
+    async with conn.transaction():
+        [result] = await record(conn, [item], [outcome], producer)
+    return result
+
+
 async def replace(
     conn: asyncpg.Connection,
     old: asyncpg.Record,
@@ -347,12 +368,10 @@ def worklog_events(
             worklog = {name: row[name] for name in _WORKLOG_FIELDS}
             by_contract.setdefault(row["contract_id"], []).append(worklog)
     return [
-        new_event(
+        # Built from the rows as stored, without a model per worklog (see new_bulk_event).
+        new_bulk_event(
             event_type,
-            # One validation per event (in pydantic's core), not one model per worklog.
-            WorklogsChanged.model_validate(
-                {"contract_id": contract_id, "worklogs": worklogs[i : i + WORKLOGS_PER_EVENT]}
-            ),
+            {"contract_id": contract_id, "worklogs": worklogs[i : i + WORKLOGS_PER_EVENT]},
             key=contract_id,
             producer=producer,
         )

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from burnrate_common import outbox
+from burnrate_common.events import Envelope
 
 # --- the routing replica -------------------------------------------------------------------
 
@@ -204,15 +206,23 @@ _INSERT_LIST = ", ".join(INSERT_COLUMNS)
 _COLUMNS = f"{_INSERT_LIST}, version, created_at, updated_at, deleted_at"
 
 
+_INSERT_ONE = f"""INSERT INTO worklogs ({_INSERT_LIST})
+    VALUES ({", ".join(f"${i}" for i in range(1, len(INSERT_COLUMNS) + 1))})
+    ON CONFLICT (source, external_id) DO NOTHING
+    RETURNING {_COLUMNS}"""
+
+
 async def insert_worklog(conn: asyncpg.Connection, row: Sequence[Any]) -> asyncpg.Record | None:
     """Insert one worklog; None when (source, external_id) is already stored."""
-    placeholders = ", ".join(f"${i}" for i in range(1, len(INSERT_COLUMNS) + 1))
-    return await conn.fetchrow(
-        f"""INSERT INTO worklogs ({_INSERT_LIST}) VALUES ({placeholders})
-            ON CONFLICT (source, external_id) DO NOTHING
-            RETURNING {_COLUMNS}""",
-        *row,
-    )
+    return await conn.fetchrow(_INSERT_ONE, *row)
+
+
+async def insert_worklog_with_events(
+    conn: asyncpg.Connection, row: Sequence[Any], events: Sequence[Envelope]
+) -> asyncpg.Record | None:
+    """:func:`insert_worklog` and, only if it created the worklog, its events: one statement
+    (see ``outbox.fetchrow_with``)."""
+    return await outbox.fetchrow_with(conn, _INSERT_ONE, row, events)
 
 
 async def insert_worklogs(

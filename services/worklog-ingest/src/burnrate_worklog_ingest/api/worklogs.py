@@ -253,8 +253,7 @@ async def record(
         outcome = (await ingest.attribute_items(conn, {0: body}))[0]
         if isinstance(outcome, RoutingError) and outcome.refused:
             raise _unroutable(outcome)
-        async with conn.transaction():
-            [result] = await ingest.record(conn, [body], [outcome], producer)
+        result = await ingest.record_one(conn, body, outcome, producer)
     row = result.row
     if result.outcome is Outcome.CREATED:
         response.headers["Location"] = f"{router.prefix}/{row['id']}"
