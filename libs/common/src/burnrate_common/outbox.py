@@ -29,6 +29,9 @@ NOTIFY_CHANNEL = "burnrate_outbox"
 _COPY_FROM = 20
 
 
+_BACKLOG_EVERY_SECONDS = 1.0
+_PURGE_EVERY_SECONDS = 3600.0
+
 _COLUMNS = ("id", "type", "envelope", "occurred_at", "correlation_id", "producer", "key", "version")
 
 
@@ -174,7 +177,8 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Relay forever: woken by NOTIFY at each commit, polling as a fallback."""
-        rounds = 0
+        loop = asyncio.get_running_loop()
+        counted = purged = loop.time()
         while True:
             try:
                 async with self._pool.acquire() as listener:
@@ -183,10 +187,14 @@ class OutboxRelay:
                         while True:
                             while await self.relay_once() == self._batch_size:
                                 pass
-                            self._metrics.outbox_backlog.set(await self.backlog())
-                            rounds += 1
-                            if rounds % 3600 == 0:
+                            # By the clock, not per round: a stream of single POSTs wakes
+                            # the relay every few ms.
+                            if loop.time() - counted >= _BACKLOG_EVERY_SECONDS:
+                                self._metrics.outbox_backlog.set(await self.backlog())
+                                counted = loop.time()
+                            if loop.time() - purged >= _PURGE_EVERY_SECONDS:
                                 await self.purge_published()
+                                purged = loop.time()
                             await self._sleep()
                     finally:
                         if not listener.is_closed():
