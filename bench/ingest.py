@@ -16,7 +16,9 @@
 4. Latency: once the services are idle again (what the load left them to do, such as its
    alerts and mails, is done), single ``POST /v1/worklogs`` at ``--rate`` requests/s for
    ``--latency-seconds`` s (open loop: requests are started on schedule whether or not the
-   previous ones are done); p50 / p99 / max printed.
+   previous ones are done); p50 / p99 / max printed, the p99 of every 5 s logged. Twice:
+   right after the load (PostgreSQL may still be writing its pages back), and steady
+   (after a CHECKPOINT and 5 s of the same requests as a warm-up, not counted).
 
 The worklogs of a contract arrive together (as a per-project export or a Tempo page would),
 spread over 2 teams, 2 activities and 4 authors per contract, all on today's date in the

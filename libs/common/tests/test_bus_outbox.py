@@ -145,18 +145,24 @@ async def test_a_statement_and_its_events_are_written_in_one_go_only_if_it_retur
         await conn.execute("CREATE TABLE things (name text PRIMARY KEY)")
         insert = "INSERT INTO things VALUES ($1) ON CONFLICT DO NOTHING RETURNING name"
         listener_woken = asyncio.Event()
+        payloads = []
 
-        def wake(*_):
+        def wake(_conn, _pid, _channel, payload):
+            payloads.append(payload)
             listener_woken.set()
 
-        await conn.add_listener(outbox.NOTIFY_CHANNEL, wake)
+        # The channel is the service's (its schema's): other services' relays sleep on.
+        channel = await outbox.notify_channel(conn)
+        assert channel.endswith(await conn.fetchval("SELECT current_schema()"))
+        await conn.add_listener(channel, wake)
         async with schema.acquire() as writer:
             first = await outbox.fetchrow_with(writer, insert, ["a"], [revoked(1), revoked(2)])
             again = await outbox.fetchrow_with(writer, insert, ["a"], [revoked(3)])
         assert dict(first) == {"name": "a"} and again is None
         assert await conn.fetchval("SELECT count(*) FROM outbox") == 2
         await asyncio.wait_for(listener_woken.wait(), 5)
-        await conn.remove_listener(outbox.NOTIFY_CHANNEL, wake)
+        assert payloads == [outbox.PROCESS_TOKEN]
+        await conn.remove_listener(channel, wake)
         # Failing, the statement writes nothing at all (it is its own transaction).
         with pytest.raises(asyncpg.NotNullViolationError):
             await outbox.fetchrow_with(conn, insert, [None], [revoked(4)])

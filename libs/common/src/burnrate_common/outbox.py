@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -24,7 +25,15 @@ from burnrate_common.metrics import ServiceMetrics
 
 log = logging.getLogger(__name__)
 
+#: Prefix of the channel each service's relays LISTEN on: ``burnrate_outbox_<schema>``. The
+#: services share one database, and one channel for all woke every service's relay at
+#: every commit of any of them.
 NOTIFY_CHANNEL = "burnrate_outbox"
+_CHANNEL_SQL = f"'{NOTIFY_CHANNEL}_' || current_schema()"
+#: The payload of this process's NOTIFYs: a relay wakes for the commits of its own process
+#: only, so two replicas do not both run a round for every commit; rows another process
+#: left unsent (it crashed) are found by the relay's polling.
+PROCESS_TOKEN = uuid.uuid4().hex
 # Above this many rows one COPY beats a prepared INSERT per row.
 _COPY_FROM = 20
 
@@ -33,6 +42,12 @@ _BACKLOG_EVERY_SECONDS = 1.0
 _PURGE_EVERY_SECONDS = 3600.0
 
 _COLUMNS = ("id", "type", "envelope", "occurred_at", "correlation_id", "producer", "key", "version")
+
+
+async def notify_channel(conn: Connection) -> str:
+    """The channel the outbox of this connection's service (its schema) notifies on."""
+    channel: str = await conn.fetchval(f"SELECT {_CHANNEL_SQL}")
+    return channel
 
 
 def _rows(envelopes: Iterable[Envelope]) -> list[tuple[Any, ...]]:
@@ -70,13 +85,13 @@ async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
     # NOTIFY is delivered at commit only, and not at all on rollback.
     if len(rows) > _COPY_FROM:
         await conn.copy_records_to_table("outbox", records=rows, columns=_COLUMNS)
-        await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
+        await conn.execute(f"SELECT pg_notify({_CHANNEL_SQL}, $1)", PROCESS_TOKEN)
     else:
         # One round trip for the rows and the NOTIFY: a single POST writes two events.
         await conn.execute(
-            f"WITH added AS ({_unnest(1)}) SELECT pg_notify($9, '')",
+            f"WITH added AS ({_unnest(1)}) SELECT pg_notify({_CHANNEL_SQL}, $9)",
             *_arrays(rows),
-            NOTIFY_CHANNEL,
+            PROCESS_TOKEN,
         )
 
 
@@ -94,10 +109,11 @@ async def fetchrow_with(
         f"""WITH changed AS ({query}),
                  added AS ({_unnest(first)} WHERE EXISTS (SELECT FROM changed))
             SELECT changed.* FROM changed
-            CROSS JOIN LATERAL (SELECT pg_notify(${first + len(_COLUMNS)}, '')) AS notified""",
+            CROSS JOIN LATERAL (SELECT pg_notify({_CHANNEL_SQL}, ${first + len(_COLUMNS)}))
+                AS notified""",
         *args,
         *_arrays(rows),
-        NOTIFY_CHANNEL,
+        PROCESS_TOKEN,
     )
 
 
@@ -176,13 +192,15 @@ class OutboxRelay:
             )
 
     async def run(self) -> None:
-        """Relay forever: woken by NOTIFY at each commit, polling as a fallback."""
+        """Relay forever: woken by the NOTIFY at each commit of this process's service,
+        polling as a fallback (and for rows other processes left unsent)."""
         loop = asyncio.get_running_loop()
         counted = purged = loop.time()
         while True:
             try:
                 async with self._pool.acquire() as listener:
-                    await listener.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                    channel = await notify_channel(listener)
+                    await listener.add_listener(channel, self._on_notify)
                     try:
                         while True:
                             while await self.relay_once() == self._batch_size:
@@ -198,7 +216,7 @@ class OutboxRelay:
                             await self._sleep()
                     finally:
                         if not listener.is_closed():
-                            await listener.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                            await listener.remove_listener(channel, self._on_notify)
             except TRANSIENT_ERRORS as exc:
                 log.warning("outbox relay waiting for the database", extra={"error": str(exc)})
             except Exception:
@@ -206,8 +224,9 @@ class OutboxRelay:
                 log.exception("outbox relay round failed")
             await self._sleep()
 
-    def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+    def _on_notify(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:
+        if payload == PROCESS_TOKEN:
+            self._wake.set()
 
     async def _sleep(self) -> None:
         await wait_for_event(self._wake, self._poll_seconds)
