@@ -348,6 +348,8 @@ async def test_migrations_from_two_replicas_at_once_apply_once(isolation):
 async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isolation, schema):
     def outside_only(envelope):
         worklogs = [w for w in envelope.data["worklogs"] if w.get("outside_dates")]
+        if not worklogs:
+            return None
         return envelope.model_copy(update={"data": {**envelope.data, "worklogs": worklogs}})
 
     received = []
@@ -357,12 +359,13 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
 
     connection = await aio_pika.connect_robust(isolation.amqp_url)
     topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+    metrics = ServiceMetrics("test")
     consumer = bus.Consumer(
         pool=schema,
         channel=await connection.channel(),
         topology=topology,
         handlers={EventType.WORKLOG_RECORDED: handle},
-        metrics=ServiceMetrics("test"),
+        metrics=metrics,
         trims={EventType.WORKLOG_RECORDED: outside_only},
     )
     await consumer.start(prefetch=10)
@@ -392,6 +395,11 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
         data = {**event.data, "worklogs": [inside, *event.data["worklogs"]]}
         message = bus.to_message(event.model_copy(update={"data": data}))
         exchange = await bus.declare_exchange(await connection.channel(), topology)
+        # Trimmed to nothing: acked without a transaction, no handler, no inbox row.
+        only_inside = event.model_copy(
+            update={"id": uuid.uuid4(), "data": {**event.data, "worklogs": [inside]}}
+        )
+        await exchange.publish(bus.to_message(only_inside), routing_key=event.type.value)
         await exchange.publish(message, routing_key=event.type.value)
 
         async def handled():
@@ -400,6 +408,10 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
         await eventually(handled, timeout=10)
         [payload] = received
         assert [str(w.id) for w in payload.worklogs] == [outside["id"]]
+        trimmed = metrics.messages_consumed.labels(event.type.value, "trimmed")
+        assert trimmed._value.get() == 1
+        async with schema.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
     finally:
         await consumer.stop()
         await connection.close()

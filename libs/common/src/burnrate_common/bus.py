@@ -62,7 +62,9 @@ Handler = Callable[[Connection, Envelope, Payload], Awaitable[None]]
 #: What a service reads of an event, applied before the payload is validated: it drops the
 #: parts the service would ignore anyway (a worklog event carries up to 1,000 worklogs), so
 #: they are neither validated nor kept. The trimmed envelope is also what a retry carries.
-Trim = Callable[[Envelope], Envelope]
+#: None: nothing of the event concerns the service; it is acked without a transaction (no
+#: inbox row: handling it would have had no effect to make idempotent).
+Trim = Callable[[Envelope], Envelope | None]
 
 
 @dataclass(frozen=True)
@@ -269,10 +271,13 @@ class Consumer:
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
         try:
-            envelope = Envelope.model_validate_json(message.body)
-            trim = self._trims.get(envelope.type)
-            if trim is not None:
-                envelope = trim(envelope)
+            parsed = Envelope.model_validate_json(message.body)
+            trim = self._trims.get(parsed.type)
+            envelope = trim(parsed) if trim is not None else parsed
+            if envelope is None:
+                self._metrics.messages_consumed.labels(parsed.type.value, "trimmed").inc()
+                await message.ack()
+                return
             payload = envelope.payload()
         except (ValidationError, KeyError, ValueError) as exc:
             log.error("unparseable message dead-lettered", extra={"error": str(exc)[:500]})

@@ -136,16 +136,20 @@ class HandledMark:
     occurred_at: dt.datetime | None = None
 
 
-def outside_dates_only(envelope: Envelope) -> Envelope:
+def outside_dates_only(envelope: Envelope) -> Envelope | None:
     """A ``worklog.recorded`` envelope as reporting reads it and the event log keeps it: the
     consumer applies it before validating the payload (see :data:`TRIMS`).
 
     Such an event carries up to 1,000 worklogs, and `on_worklog_changed` keeps only those
     outside the contract dates; the others would be validated and replayed to no effect.
-    Corrections and deletions are not trimmed (they are the tombstones).
+    None (acked, not handled nor logged) when no worklog is outside: the usual case, one
+    such event per single POST. Corrections and deletions are not trimmed (they are the
+    tombstones).
     """
     worklogs = envelope.data.get("worklogs", [])
     kept = [w for w in worklogs if w.get("outside_dates")]
+    if not kept:
+        return None
     if len(kept) == len(worklogs):
         return envelope
     return envelope.model_copy(update={"data": {**envelope.data, "worklogs": kept}})
