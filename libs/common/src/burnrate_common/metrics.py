@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-CONSUME_STATUSES = ("success", "duplicate", "failed", "ignored", "dead_lettered")
+CONSUME_STATUSES = ("success", "duplicate", "failed", "ignored", "trimmed", "dead_lettered")
 
 
 class ServiceMetrics:
