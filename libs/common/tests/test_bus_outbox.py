@@ -414,3 +414,25 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
     finally:
         await consumer.stop()
         await connection.close()
+
+
+async def test_a_new_pool_connection_needs_no_type_lookup_for_our_array_types(isolation, schema):
+    """asyncpg looks an array type up on first use, per connection (~12 ms); the pool's
+    connections have done that for all of ours when they open."""
+    query = "SELECT $1::uuid[], $2::date[], $3::timestamptz[], $4::bigint[], $5::numeric[]"
+    args = ([uuid.uuid4()], [], [], [1], [])
+
+    async def queries_run(conn) -> list[str]:
+        run: list[str] = []
+        with conn.query_logger(lambda logged: run.append(logged.query)):
+            await conn.fetchrow(query, *args)
+        await asyncio.sleep(0)  # asyncpg calls the loggers soon after, not at once
+        return run
+
+    plain = await asyncpg.connect(isolation.database_url)
+    try:
+        assert len(await queries_run(plain)) > 1  # the lookup, then the query
+    finally:
+        await plain.close()
+    async with schema.acquire() as conn:
+        assert await queries_run(conn) == [query]
