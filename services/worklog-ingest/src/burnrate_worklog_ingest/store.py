@@ -107,6 +107,16 @@ async def routes_by_id(
 ) -> list[asyncpg.Record]:
     if not contract_ids:
         return []
+    if len(contract_ids) == 1:
+        # One contract (every single POST): PostgreSQL re-plans ``= any($1)`` at every
+        # execution, ~0.15 ms; ``= $1`` keeps the generic plan it prepared once.
+        return await conn.fetch(
+            f"""SELECT {_ROUTE_COLUMNS}
+                FROM contracts c JOIN contract_periods p ON p.contract_id = c.id
+                WHERE c.id = $1
+                GROUP BY c.id""",
+            contract_ids[0],
+        )
     return await conn.fetch(
         f"""SELECT {_ROUTE_COLUMNS}
             FROM contracts c JOIN contract_periods p ON p.contract_id = c.id
