@@ -40,10 +40,11 @@ test: install services browser ## Run every test: unit, integration (PostgreSQL,
 	$(UV) run --frozen pytest
 
 .PHONY: lint
-lint: install ## Lint and type-check (ruff, mypy strict on libs/common)
+lint: install ## Lint and type-check (ruff; mypy on libs/common, strict, and on the services)
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
 	$(UV) run --frozen mypy libs/common/src
+	$(UV) run --frozen mypy services/*/src
 
 .PHONY: bench
 bench: install services ## Benchmarks (see bench/ and the README): figures against a baseline

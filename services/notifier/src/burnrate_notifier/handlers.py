@@ -40,7 +40,7 @@ from burnrate_notifier.mail import RenderedMail, Templates, new_message_id
 log = logging.getLogger(__name__)
 
 
-class ReplicaBehind(RetryLater):
+class ReplicaBehind(RetryLater):  # type: ignore[misc]  # burnrate_common has no py.typed
     """The alert names a contract or customer not replicated yet: the bus retries later."""
 
 

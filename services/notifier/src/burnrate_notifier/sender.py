@@ -27,6 +27,7 @@ import asyncpg
 from burnrate_common import outbox
 from burnrate_common.aio import wait_for_event
 from burnrate_common.bus import TRANSIENT_ERRORS
+from burnrate_common.db import Connection
 from burnrate_common.events import Envelope, EventType, NotificationOutcome, new_event
 from burnrate_common.logs import correlation_id
 from burnrate_common.runtime import Runtime
@@ -138,9 +139,7 @@ class Settle:
         self._settings = settings
         self._jitter = jitter
 
-    async def sent(
-        self, conn: asyncpg.Connection, row: asyncpg.Record, metrics: NotifierMetrics
-    ) -> None:
+    async def sent(self, conn: Connection, row: asyncpg.Record, metrics: NotifierMetrics) -> None:
         attempts = await store.mark_sent(conn, row["id"])
         await outbox.add(conn, [self._outcome(EventType.NOTIFICATION_SENT, row, attempts)])
         metrics.deliveries.labels(row["channel"], DeliveryState.SENT.value).inc()
@@ -151,7 +150,7 @@ class Settle:
 
     async def failed(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         row: asyncpg.Record,
         failure: SendFailure,
         metrics: NotifierMetrics,
@@ -298,7 +297,7 @@ class Sender:
 
     async def _send_one(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         smtp: aiosmtplib.SMTP,
         row: asyncpg.Record,
         metrics: NotifierMetrics,

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
+from burnrate_common.db import Connection
 
 from burnrate_notifier.domain.deliveries import Channel, DeliveryState
 
@@ -311,16 +312,16 @@ async def wake_sender(conn: asyncpg.Connection) -> None:
 _DUE = """state IN ('queued', 'retrying') AND next_attempt_at <= now() AND channel = $1"""
 
 
-async def has_due(conn: asyncpg.Connection, channel: Channel) -> bool:
+async def has_due(conn: Connection, channel: Channel) -> bool:
     return bool(
         await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM deliveries WHERE {_DUE})", channel.value)
     )
 
 
-async def claim_due(conn: asyncpg.Connection, channel: Channel, limit: int) -> list[asyncpg.Record]:
+async def claim_due(conn: Connection, channel: Channel, limit: int) -> list[asyncpg.Record]:
     """Lock up to ``limit`` due deliveries of a channel for the caller's transaction; rows
     another sender holds are skipped, so two replicas never send the same delivery."""
-    return await conn.fetch(
+    rows: list[asyncpg.Record] = await conn.fetch(
         f"""SELECT id, alert_id, contract_id, channel, recipient, stage, attempts, message_id,
                    subject, body_text, body_html, unsubscribe_url, correlation_id,
                    causation_id, created_at
@@ -330,11 +331,10 @@ async def claim_due(conn: asyncpg.Connection, channel: Channel, limit: int) -> l
         channel.value,
         limit,
     )
+    return rows
 
 
-async def postpone_due(
-    conn: asyncpg.Connection, channel: Channel, delay_seconds: float, error: str
-) -> int:
+async def postpone_due(conn: Connection, channel: Channel, delay_seconds: float, error: str) -> int:
     """The server is away: every delivery of the channel due within ``delay_seconds`` waits
     until then, with the reason shown, and NO attempt spent. They all fall due together, so
     they go out in the order they were queued. Rows another sender holds are left alone."""
@@ -353,7 +353,7 @@ async def postpone_due(
     return int(status.rsplit(" ", 1)[1])
 
 
-async def mark_sent(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> int:
+async def mark_sent(conn: Connection, delivery_id: uuid.UUID) -> int:
     """Returns the attempts it took."""
     attempts: int = await conn.fetchval(
         """UPDATE deliveries
@@ -365,7 +365,7 @@ async def mark_sent(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> int:
 
 
 async def record_failure(
-    conn: asyncpg.Connection,
+    conn: Connection,
     delivery_id: uuid.UUID,
     *,
     state: DeliveryState,

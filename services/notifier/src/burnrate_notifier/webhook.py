@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 import httpx
+from burnrate_common.db import Connection
 from burnrate_common.logs import correlation_id
 from burnrate_common.runtime import Runtime
 
@@ -175,9 +176,7 @@ class WebhookSender:
                 settled += 1
         return settled
 
-    async def _call(
-        self, conn: asyncpg.Connection, row: asyncpg.Record, metrics: NotifierMetrics
-    ) -> None:
+    async def _call(self, conn: Connection, row: asyncpg.Record, metrics: NotifierMetrics) -> None:
         assert self._client is not None
         token = correlation_id.set(row["correlation_id"])
         try:

@@ -2,6 +2,7 @@
 
 import datetime as dt
 from collections.abc import Callable
+from typing import cast
 
 from burnrate_common.clock import Clock
 from burnrate_common.runtime import ServiceDefinition
@@ -20,7 +21,7 @@ def _as_callable(clock: Clock | Callable[[], dt.datetime] | None) -> Callable[[]
     if clock is None:
         return _utc_now
     now = getattr(clock, "now", None)
-    return now if callable(now) else clock  # type: ignore[return-value]
+    return now if callable(now) else cast(Callable[[], dt.datetime], clock)
 
 
 def build(

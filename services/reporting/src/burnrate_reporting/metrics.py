@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
+from typing import cast
 
 import asyncpg
 from burnrate_common.events import Trigger
@@ -20,6 +21,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from burnrate_reporting import store
 from burnrate_reporting.domain.status import ContractStatus
 from burnrate_reporting.handlers import HandledMark
+from burnrate_reporting.settings import ReportingSettings
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +95,7 @@ class ReportingMetrics:
 
 async def business_metrics(runtime: Runtime) -> None:
     """Background loop: refresh the business metrics from the read models."""
-    settings = runtime.settings
+    settings = cast(ReportingSettings, runtime.settings)
     metrics = ReportingMetrics(
         runtime.metrics.registry, runtime.extras["handled"], runtime.extras["wall_clock"]
     )
@@ -101,7 +103,7 @@ async def business_metrics(runtime: Runtime) -> None:
     while True:
         try:
             async with runtime.pool.acquire() as conn:
-                await metrics.refresh(conn, now(), settings.expiring_within_days)  # type: ignore[attr-defined]
+                await metrics.refresh(conn, now(), settings.expiring_within_days)
         except Exception as exc:
             log.warning("business metrics not refreshed", extra={"error": str(exc)})
-        await asyncio.sleep(settings.reporting_metrics_seconds)  # type: ignore[attr-defined]
+        await asyncio.sleep(settings.reporting_metrics_seconds)

@@ -36,7 +36,8 @@ PRODUCER = "rules"
 #: "clock": the daily evaluation, in the period containing today and recently ended ones.
 Mode = Literal["consumption", "clock"]
 
-Row = Mapping[str, Any]
+#: A row by column name; asyncpg.Record is no Mapping (it iterates over its values).
+Row = Mapping[str, Any] | asyncpg.Record
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,8 @@ async def upload(
             headers={"content-type": "text/csv; charset=utf-8"},
         )
         if response.status_code == 200:
-            return response.json()
+            result: dict[str, Any] = response.json()  # an ImportOut
+            return result
         problem = response.json() if response.content else {}
         if response.status_code == 422 and "rejected" in problem:
             return {"rejected": problem["rejected"]}

@@ -92,6 +92,11 @@ class WorklogIn(BaseModel):
     )
 
 
+#: A stored worklog by column name: an asyncpg record (no Mapping to the type checker, it
+#: iterates over its values) or a dict of ``created_row``.
+Row = Mapping[str, Any] | asyncpg.Record
+
+
 class Outcome(StrEnum):
     CREATED = "created"
     DUPLICATE = "duplicate"
@@ -102,7 +107,7 @@ class Outcome(StrEnum):
 @dataclass(frozen=True)
 class Recorded:
     #: the stored worklog: every column of ``store`` (a record, or a dict for created rows)
-    row: Mapping[str, Any]
+    row: Row
     outcome: Outcome
 
 
@@ -157,6 +162,7 @@ async def attribute_items(
 
 def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> tuple[Any, ...]:
     """A row in the order of ``store.INSERT_COLUMNS`` (unattributed: no contract, a reason)."""
+    contract: tuple[uuid.UUID | None, dt.date | None, dt.date | None]
     if isinstance(outcome, Attribution):
         contract = (outcome.contract_id, outcome.period_start, outcome.period_end)
         outside, reason = outcome.outside_dates, None
@@ -195,7 +201,7 @@ def created_row(row: Sequence[Any], created_at: dt.datetime | None) -> dict[str,
     return stored
 
 
-def newer(item: WorklogIn, stored: Mapping[str, Any]) -> bool | None:
+def newer(item: WorklogIn, stored: Row) -> bool | None:
     """True: the item replaces the stored worklog; False: stale; None: a plain duplicate."""
     if item.source_updated_at is None or stored["deleted_at"] is not None:
         return None
@@ -238,7 +244,7 @@ async def record(
     if not rows:
         return []
     keys = [(item.source.value, item.external_id) for item in items]
-    stored: dict[tuple[str, str], Mapping[str, Any]] = {}
+    stored: dict[tuple[str, str], Row] = {}
     if len(rows) == 1:
         one = await store.insert_worklog(conn, rows[0])
         if one is not None:
@@ -251,7 +257,7 @@ async def record(
     for r in await store.worklogs_by_keys(conn, sorted(set(keys) - stored.keys())):
         stored[(r["source"], r["external_id"])] = r
     results: list[Recorded] = []
-    changes: list[tuple[Mapping[str, Any], Mapping[str, Any]]] = []
+    changes: list[tuple[Row, Row]] = []
     for key, row, item, outcome in zip(keys, rows, items, outcomes, strict=True):
         current = stored[key]
         if current["id"] == row[0]:
@@ -269,10 +275,12 @@ async def record(
             changes.append((locked, updated))
             stored[key] = updated
             results.append(Recorded(updated, Outcome.UPDATED))
-    fresh = [r.row for r in results if r.outcome is Outcome.CREATED]
     # A repeat within the batch maps to the first occurrence's row: count it once.
-    seen: set[uuid.UUID] = set()
-    fresh = [r for r in fresh if not (r["id"] in seen or seen.add(r["id"]))]
+    created: dict[uuid.UUID, Row] = {}
+    for result in results:
+        if result.outcome is Outcome.CREATED:
+            created.setdefault(result.row["id"], result.row)
+    fresh = list(created.values())
     await outbox.add(conn, [*recorded_events(fresh, producer), *changed_events(changes, producer)])
     return results
 
@@ -340,7 +348,7 @@ async def replace(
 # --- events --------------------------------------------------------------------------------
 
 
-def share(row: Mapping[str, Any]) -> Share | None:
+def share(row: Row) -> Share | None:
     """What a stored worklog adds to the totals (None: unattributed or deleted)."""
     if row["contract_id"] is None or row["deleted_at"] is not None:
         return None
@@ -357,9 +365,7 @@ def share(row: Mapping[str, Any]) -> Share | None:
 _WORKLOG_FIELDS = tuple(Worklog.model_fields)
 
 
-def worklog_events(
-    event_type: EventType, rows: Iterable[Mapping[str, Any]], producer: str
-) -> list[Envelope]:
+def worklog_events(event_type: EventType, rows: Iterable[Row], producer: str) -> list[Envelope]:
     """One event per contract and chunk of worklogs, not one per worklog (unattributed
     worklogs have no contract and no event)."""
     by_contract: dict[uuid.UUID, list[dict[str, Any]]] = {}
@@ -412,7 +418,7 @@ def consumption_events(deltas: Iterable[Delta], producer: str) -> list[Envelope]
     ]
 
 
-def created_deltas(rows: Iterable[Mapping[str, Any]]) -> list[Delta]:
+def created_deltas(rows: Iterable[Row]) -> list[Delta]:
     """``summed`` of creates only, in one pass without a ``Share`` per worklog (the batch path
     sums 10,000 of them per request)."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
@@ -433,7 +439,7 @@ def created_deltas(rows: Iterable[Mapping[str, Any]]) -> list[Delta]:
     ]
 
 
-def recorded_events(rows: Sequence[Mapping[str, Any]], producer: str) -> list[Envelope]:
+def recorded_events(rows: Sequence[Row], producer: str) -> list[Envelope]:
     deltas = created_deltas(rows)
     return [
         *worklog_events(EventType.WORKLOG_RECORDED, rows, producer),
@@ -441,9 +447,7 @@ def recorded_events(rows: Sequence[Mapping[str, Any]], producer: str) -> list[En
     ]
 
 
-def changed_events(
-    changes: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]], producer: str
-) -> list[Envelope]:
+def changed_events(changes: Sequence[tuple[Row, Row]], producer: str) -> list[Envelope]:
     """Corrections, deletions and late attributions: the worklog events and one summed set
     of correcting deltas."""
     corrected = [new for old, new in changes if old["contract_id"] and not new["deleted_at"]]

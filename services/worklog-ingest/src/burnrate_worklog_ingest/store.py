@@ -232,7 +232,8 @@ async def insert_worklog_with_events(
 ) -> asyncpg.Record | None:
     """:func:`insert_worklog` and, only if it created the worklog, its events: one statement
     (see ``outbox.fetchrow_with``)."""
-    return await outbox.fetchrow_with(conn, _INSERT_ONE, row, events)
+    created: asyncpg.Record | None = await outbox.fetchrow_with(conn, _INSERT_ONE, row, events)
+    return created
 
 
 async def insert_worklogs(

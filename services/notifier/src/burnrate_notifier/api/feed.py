@@ -42,7 +42,7 @@ class FeedEntryOut(BaseModel):
     read_at: dt.datetime | None
 
 
-class FeedPage(Page[FeedEntryOut]):
+class FeedPage(Page[FeedEntryOut]):  # type: ignore[misc]  # burnrate_common has no py.typed
     #: unread entries of this team or owner, whatever the filters
     unread_count: int
 

@@ -110,7 +110,8 @@ async def _staff(request: Request) -> bool:
         principal = await authenticate(request)
     except Problem:
         return False
-    return principal.allows("reports:read")
+    allowed: bool = principal.allows("reports:read")  # burnrate_common is Any to mypy
+    return allowed
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -158,7 +159,7 @@ async def login_form(next_page: Annotated[str | None, Query(alias="next")] = Non
 async def login(request: Request, settings: SettingsDep) -> Response:
     form = parse_qs((await request.body()).decode(errors="replace")[:4096])
     key = (form.get("api_key") or [""])[0].strip()
-    target = _safe_next((form.get("next") or [None])[0])
+    target = _safe_next((form.get("next") or [""])[0])
     probe = Request(
         {**request.scope, "headers": [(b"authorization", f"Bearer {key}".encode())]},
         request.receive,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -200,7 +200,7 @@ async def create_rule(
     runtime: RuntimeDep,
     _: Annotated[object, Depends(require("rules:write"))],
 ) -> RuleOut:
-    _check_webhook(runtime.settings, body.audience)  # type: ignore[arg-type]
+    _check_webhook(cast(RulesSettings, runtime.settings), body.audience)
     try:
         async with conn.transaction():
             row = await store.insert_rule(
@@ -264,7 +264,7 @@ async def patch_rule(
     for name in body.model_fields_set:
         if getattr(body, name) is None:
             raise Problem(422, "Invalid input", f"{name}: may not be null", field=name)
-    _check_webhook(runtime.settings, body.audience)  # type: ignore[arg-type]
+    _check_webhook(cast(RulesSettings, runtime.settings), body.audience)
     async with conn.transaction():
         rule = await _rule_or_404(conn, rule_id, for_update=True)
         trigger = Trigger(rule["trigger"])
@@ -406,7 +406,7 @@ async def preview_rule(
     runtime: RuntimeDep,
     _: Annotated[object, Depends(require("rules:read"))],
 ) -> PreviewOut:
-    settings: RulesSettings = runtime.settings  # type: ignore[assignment]
+    settings = cast(RulesSettings, runtime.settings)
     now = clock_of(runtime).now()
     rule = await _rule_or_404(conn, rule_id)
     contracts = await store.contracts_in_scope(

@@ -22,7 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from typing import Any
+from typing import Any, cast
 
 from burnrate_common import outbox
 from burnrate_common.deps import RuntimeDep
@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from burnrate_worklog_ingest import ingest, store
 from burnrate_worklog_ingest.domain.attribution import Attribution, RoutingError, Unroutable
 from burnrate_worklog_ingest.ingest import Source, WorklogIn
+from burnrate_worklog_ingest.settings import WorklogIngestSettings
 
 router = APIRouter(prefix="/v1/webhooks", tags=["sources"])
 
@@ -111,8 +112,8 @@ async def jira_webhook(request: Request, runtime: RuntimeDep) -> JiraOut:
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise Problem(413, "Body too large", "At most 1 MiB per webhook.", field="body")
-    settings = runtime.settings
-    secret = settings.jira_webhook_secret  # type: ignore[attr-defined]
+    settings = cast(WorklogIngestSettings, runtime.settings)
+    secret = settings.jira_webhook_secret
     verify(
         secret.get_secret_value() if secret else None, body, request.headers.get(SIGNATURE_HEADER)
     )
@@ -148,8 +149,8 @@ async def jira_webhook(request: Request, runtime: RuntimeDep) -> JiraOut:
                 external_id=w.id,
                 project_key=_issue_project(issue_key) if issue_key else None,
                 author=w.author.name if w.author else "unknown",
-                team=params.get("team") or settings.jira_default_team,  # type: ignore[attr-defined]
-                activity=params.get("activity") or settings.jira_default_activity,  # type: ignore[attr-defined]
+                team=params.get("team") or settings.jira_default_team,
+                activity=params.get("activity") or settings.jira_default_activity,
                 started_at=w.started,
                 seconds=w.timeSpentSeconds,
                 ticket=issue_key,
@@ -191,5 +192,6 @@ async def _delete(
     if stored["deleted_at"] is not None:
         return JiraOut(event="worklog_deleted", outcome="duplicate", worklog_id=str(stored["id"]))
     new = await store.soft_delete_worklog(conn, stored["id"], item.source_updated_at)
+    assert new is not None  # locked above and not deleted
     await outbox.add(conn, ingest.changed_events([(stored, new)], producer))
     return JiraOut(event="worklog_deleted", outcome="deleted", worklog_id=str(stored["id"]))

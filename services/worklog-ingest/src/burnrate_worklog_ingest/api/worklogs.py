@@ -114,7 +114,7 @@ class BatchOut(BaseModel):
 # --- rows, routes and events ---------------------------------------------------------------
 
 
-def _out(row: asyncpg.Record) -> dict[str, Any]:
+def _out(row: ingest.Row) -> dict[str, Any]:
     return {
         **dict(row),
         "hours": seconds_to_hours(row["seconds"]),

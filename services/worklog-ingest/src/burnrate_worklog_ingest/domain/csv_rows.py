@@ -89,7 +89,9 @@ def _key(name: str) -> str:
     return name.strip().casefold()
 
 
-def read_rows(text: str, first_line: int = 1) -> tuple[dict[str, str], list[tuple[int, dict]]]:
+def read_rows(
+    text: str, first_line: int = 1
+) -> tuple[dict[str, str], list[tuple[int, dict[str, str]]]]:
     """The header (normalised name → header as written) and each data row with the line it
     starts on (the header is line ``first_line``). A leading BOM is dropped."""
     text = text.removeprefix("\ufeff")
@@ -168,7 +170,9 @@ def _need(row: Mapping[str, str], header: str, field: str) -> str:
     return value
 
 
-def toggl(row: Mapping[str, str], team: str, zone: ZoneInfo) -> tuple[dict[str, Any], tuple]:
+def toggl(
+    row: Mapping[str, str], team: str, zone: ZoneInfo
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     date = parse_date(_need(row, "Start date", "started_at"), "started_at")
     time = parse_time(_need(row, "Start time", "started_at"), "started_at")
     seconds = parse_duration(_need(row, "Duration", "seconds"))
@@ -190,7 +194,9 @@ def toggl(row: Mapping[str, str], team: str, zone: ZoneInfo) -> tuple[dict[str, 
     return fields, (*identity, str(seconds))
 
 
-def harvest(row: Mapping[str, str], team: str, zone: ZoneInfo) -> tuple[dict[str, Any], tuple]:
+def harvest(
+    row: Mapping[str, str], team: str, zone: ZoneInfo
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     date = parse_date(_need(row, "Date", "started_at"), "started_at")
     seconds = parse_hours(_need(row, "Hours", "seconds"), "seconds")
     author = " ".join(p for p in (row.get("first name", ""), row.get("last name", "")) if p)
@@ -213,7 +219,7 @@ def harvest(row: Mapping[str, str], team: str, zone: ZoneInfo) -> tuple[dict[str
 
 def generic(
     row: Mapping[str, str], team: str, zone: ZoneInfo, mapping: Mapping[str, str]
-) -> tuple[dict[str, Any], tuple]:
+) -> tuple[dict[str, Any], tuple[str, ...]]:
     def get(field: str) -> str:
         return row.get(_key(mapping[field]), "") if field in mapping else ""
 
