@@ -2,7 +2,7 @@ from burnrate_common.settings import ServiceSettings
 from pydantic import Field
 
 
-class ContractsSettings(ServiceSettings):  # type: ignore[misc]  # burnrate_common has no py.typed
+class ContractsSettings(ServiceSettings):
     service_name: str = "contracts"
     port: int = Field(default=8001, validation_alias="BURNRATE_CONTRACTS_PORT")
     #: A running contract whose end date is at most this many days away reads as "expiring"

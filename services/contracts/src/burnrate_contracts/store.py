@@ -12,9 +12,6 @@ from burnrate_common.db import Connection
 
 from burnrate_contracts.domain.listing import Sort
 
-# ``Connection`` is Any to mypy (burnrate_common has no py.typed), and so is what its
-# ``fetch*`` return: the annotated locals below keep the rows typed.
-
 # ---------------------------------------------------------------------------------------------
 # customers and contacts
 
@@ -43,24 +40,20 @@ _CUSTOMER_SELECT = """
 
 
 async def get_customer(conn: Connection, customer_id: uuid.UUID) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        _CUSTOMER_SELECT + " WHERE c.id = $1 GROUP BY c.id", customer_id
-    )
-    return row
+    return await conn.fetchrow(_CUSTOMER_SELECT + " WHERE c.id = $1 GROUP BY c.id", customer_id)
 
 
 async def list_customers(
     conn: Connection, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
     created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
-    rows: list[asyncpg.Record] = await conn.fetch(
+    return await conn.fetch(
         _CUSTOMER_SELECT
         + " WHERE (c.created_at, c.id) > ($1, $2) GROUP BY c.id ORDER BY c.created_at, c.id LIMIT $3",
         created_at,
         last_id,
         limit,
     )
-    return rows
 
 
 async def customer_has_contracts(conn: Connection, customer_id: uuid.UUID) -> bool:
@@ -128,12 +121,11 @@ async def insert_contact(conn: Connection, customer_id: uuid.UUID, contact: dict
 async def get_contact(
     conn: Connection, customer_id: uuid.UUID, contact_id: uuid.UUID
 ) -> asyncpg.Record | None:
-    row: asyncpg.Record | None = await conn.fetchrow(
+    return await conn.fetchrow(
         "SELECT id, name, email, language FROM contacts WHERE customer_id = $1 AND id = $2",
         customer_id,
         contact_id,
     )
-    return row
 
 
 async def update_contact(conn: Connection, contact_id: uuid.UUID, values: dict[str, Any]) -> None:
@@ -282,10 +274,9 @@ async def get_contract(
     conn: Connection, contract_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record | None:
     lock = " FOR UPDATE" if for_update else ""
-    row: asyncpg.Record | None = await conn.fetchrow(
+    return await conn.fetchrow(
         f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE id = $1{lock}", contract_id
     )
-    return row
 
 
 async def delete_contract(conn: Connection, contract_id: uuid.UUID) -> None:
@@ -302,7 +293,7 @@ async def update_contract(
         raise ValueError(f"not contract columns: {sorted(unknown)}")
     names = list(values)
     sets = "".join(f"{name} = ${i}, " for i, name in enumerate(names, start=2))
-    row: asyncpg.Record | None = await conn.fetchrow(
+    row = await conn.fetchrow(
         f"""UPDATE contracts SET {sets}version = version + 1, updated_at = now()
             WHERE id = $1 RETURNING {_CONTRACT_COLUMNS}""",
         contract_id,
@@ -374,7 +365,7 @@ async def list_contracts(
             f"({column}, c.id) {op} ({param(after[0])}::{sql_type}, {param(after[1])}::uuid)"
         )
     direction = "DESC" if sort.descending else "ASC"
-    rows: list[asyncpg.Record] = await conn.fetch(
+    return await conn.fetch(
         f"""SELECT {", ".join("c." + c.strip() for c in _CONTRACT_COLUMNS.split(","))}
             FROM contracts c
             CROSS JOIN LATERAL (SELECT ($1::timestamptz AT TIME ZONE c.timezone)::date AS today) t
@@ -383,7 +374,6 @@ async def list_contracts(
             LIMIT {param(limit)}""",
         *params,
     )
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,7 +415,7 @@ async def has_history(conn: Connection, aggregate: str, aggregate_id: uuid.UUID)
 async def list_history(
     conn: Connection, aggregate: str, aggregate_id: uuid.UUID, after_version: int, limit: int
 ) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+    return await conn.fetch(
         """SELECT version, action, actor, at, changes FROM history
            WHERE aggregate = $1 AND aggregate_id = $2 AND version > $3
            ORDER BY version LIMIT $4""",
@@ -434,7 +424,6 @@ async def list_history(
         after_version,
         limit,
     )
-    return rows
 
 
 # ---------------------------------------------------------------------------------------------
@@ -454,7 +443,6 @@ async def insert_api_key(
 
 
 async def list_api_keys(conn: Connection) -> list[asyncpg.Record]:
-    rows: list[asyncpg.Record] = await conn.fetch(
+    return await conn.fetch(
         "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at"
     )
-    return rows

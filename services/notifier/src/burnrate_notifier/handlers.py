@@ -6,8 +6,8 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-import asyncpg
 from burnrate_common.bus import RetryLater
+from burnrate_common.db import Connection
 from burnrate_common.events import (
     AlertRaised,
     ContractChanged,
@@ -40,13 +40,11 @@ from burnrate_notifier.mail import RenderedMail, Templates, new_message_id
 log = logging.getLogger(__name__)
 
 
-class ReplicaBehind(RetryLater):  # type: ignore[misc]  # burnrate_common has no py.typed
+class ReplicaBehind(RetryLater):
     """The alert names a contract or customer not replicated yet: the bus retries later."""
 
 
-async def on_customer_changed(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_customer_changed(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, CustomerChanged)
     if await store.upsert_customer(conn, payload.id, payload.name, envelope.occurred_at):
         await store.replace_contacts(
@@ -56,9 +54,7 @@ async def on_customer_changed(
         )
 
 
-async def on_contract_changed(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_contract_changed(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, ContractChanged)
     await store.upsert_contract(
         conn,
@@ -90,7 +86,7 @@ class Delivery:
 
 
 async def on_alert_raised(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload, *, delivery: Delivery
+    conn: Connection, envelope: Envelope, payload: Payload, *, delivery: Delivery
 ) -> None:
     """Queue one rendered e-mail per recipient (or a suppressed one: opted out, over the mail
     limit), a signed webhook call, and the in-app feed entries. Rendering now, not at send

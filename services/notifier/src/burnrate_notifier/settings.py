@@ -5,7 +5,7 @@ from burnrate_common.report_links import ReportLinkSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 
-class NotifierSettings(ReportLinkSettings):  # type: ignore[misc]  # burnrate_common has no py.typed
+class NotifierSettings(ReportLinkSettings):
     service_name: str = "notifier"
     port: int = Field(default=8004, validation_alias="BURNRATE_NOTIFIER_PORT")
 
@@ -75,8 +75,7 @@ class NotifierSettings(ReportLinkSettings):  # type: ignore[misc]  # burnrate_co
     @property
     def webhook_require_https(self) -> bool:
         """Plain http is for development only."""
-        production: bool = self.environment == "production"  # the base class is Any to mypy
-        return production
+        return self.environment == "production"
 
     @property
     def mail_from_address(self) -> str:

@@ -20,7 +20,7 @@ WAKE_CHANNEL = "burnrate_notifier_deliveries"
 
 
 async def upsert_customer(
-    conn: asyncpg.Connection, customer_id: uuid.UUID, name: str, source_at: dt.datetime
+    conn: Connection, customer_id: uuid.UUID, name: str, source_at: dt.datetime
 ) -> bool:
     """True when this state is at least as new as the stored one (and so was applied)."""
     applied = await conn.fetchval(
@@ -37,7 +37,7 @@ async def upsert_customer(
 
 
 async def replace_contacts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     customer_id: uuid.UUID,
     contacts: Sequence[tuple[uuid.UUID, str, str, str]],
 ) -> None:
@@ -57,7 +57,7 @@ async def replace_contacts(
 
 
 async def upsert_contract(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     contract_id: uuid.UUID,
     customer_id: uuid.UUID,
@@ -97,7 +97,7 @@ async def upsert_contract(
     )
 
 
-async def get_contract(conn: asyncpg.Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_contract(conn: Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
     """The contract with its customer's name (None while the customer is not replicated)."""
     return await conn.fetchrow(
         """SELECT k.id, k.customer_id, k.code, k.title, k.owner_email, k.teams, k.end_date,
@@ -109,7 +109,7 @@ async def get_contract(conn: asyncpg.Connection, contract_id: uuid.UUID) -> asyn
 
 
 async def customer_contacts(
-    conn: asyncpg.Connection, customer_id: uuid.UUID
+    conn: Connection, customer_id: uuid.UUID
 ) -> list[asyncpg.Record] | None:
     """The customer's contacts in order; None when the customer is not replicated yet."""
     rows = await conn.fetch(
@@ -147,7 +147,7 @@ class NewDelivery:
 
 
 async def insert_deliveries(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     alert_id: uuid.UUID,
     rule_id: uuid.UUID,
@@ -210,7 +210,7 @@ async def insert_deliveries(
 
 
 async def lock_mail_limit(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, rule_id: uuid.UUID, period_start: dt.date
+    conn: Connection, contract_id: uuid.UUID, rule_id: uuid.UUID, period_start: dt.date
 ) -> None:
     """Serialize the alerts of one contract, rule and period until commit, so two consumers
     counting the mails sent so far cannot both squeeze in under the limit."""
@@ -221,7 +221,7 @@ async def lock_mail_limit(
 
 
 async def mails_so_far(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     rule_id: uuid.UUID,
     period_start: dt.date,
@@ -246,7 +246,7 @@ async def mails_so_far(
 # -- opt-outs ----------------------------------------------------------------------------
 
 
-async def opted_out(conn: asyncpg.Connection, addresses: Collection[str]) -> set[str]:
+async def opted_out(conn: Connection, addresses: Collection[str]) -> set[str]:
     """Which of these addresses (lower-cased) opted out."""
     rows = await conn.fetch(
         "SELECT email FROM opt_outs WHERE email = any($1::text[])",
@@ -255,7 +255,7 @@ async def opted_out(conn: asyncpg.Connection, addresses: Collection[str]) -> set
     return {r["email"] for r in rows}
 
 
-async def add_opt_out(conn: asyncpg.Connection, email: str) -> tuple[asyncpg.Record, bool]:
+async def add_opt_out(conn: Connection, email: str) -> tuple[asyncpg.Record, bool]:
     """The opt-out of ``email`` and whether it is new."""
     row = await conn.fetchrow(
         """INSERT INTO opt_outs (email) VALUES ($1) ON CONFLICT DO NOTHING
@@ -271,7 +271,7 @@ async def add_opt_out(conn: asyncpg.Connection, email: str) -> tuple[asyncpg.Rec
     return existing, False
 
 
-async def suppress_pending_mail(conn: asyncpg.Connection, email: str) -> int:
+async def suppress_pending_mail(conn: Connection, email: str) -> int:
     """An address that just opted out gets none of the mails still waiting for it (an SMTP
     outage, a retry). A mail the sender holds right now is left alone (skipped): it is being
     handed over already."""
@@ -287,13 +287,13 @@ async def suppress_pending_mail(conn: asyncpg.Connection, email: str) -> int:
     return int(status.rsplit(" ", 1)[1])
 
 
-async def remove_opt_out(conn: asyncpg.Connection, email: str) -> bool:
+async def remove_opt_out(conn: Connection, email: str) -> bool:
     status: str = await conn.execute("DELETE FROM opt_outs WHERE email = $1", email.lower())
     return status.endswith(" 1")
 
 
 async def list_opt_outs(
-    conn: asyncpg.Connection, after_email: str | None, limit: int
+    conn: Connection, after_email: str | None, limit: int
 ) -> list[asyncpg.Record]:
     """In address order, after ``after_email`` (keyset)."""
     return await conn.fetch(
@@ -304,7 +304,7 @@ async def list_opt_outs(
     )
 
 
-async def wake_sender(conn: asyncpg.Connection) -> None:
+async def wake_sender(conn: Connection) -> None:
     # Delivered at commit only, and not at all on rollback.
     await conn.execute(f"NOTIFY {WAKE_CHANNEL}")
 
@@ -321,7 +321,7 @@ async def has_due(conn: Connection, channel: Channel) -> bool:
 async def claim_due(conn: Connection, channel: Channel, limit: int) -> list[asyncpg.Record]:
     """Lock up to ``limit`` due deliveries of a channel for the caller's transaction; rows
     another sender holds are skipped, so two replicas never send the same delivery."""
-    rows: list[asyncpg.Record] = await conn.fetch(
+    return await conn.fetch(
         f"""SELECT id, alert_id, contract_id, channel, recipient, stage, attempts, message_id,
                    subject, body_text, body_html, unsubscribe_url, correlation_id,
                    causation_id, created_at
@@ -331,7 +331,6 @@ async def claim_due(conn: Connection, channel: Channel, limit: int) -> list[asyn
         channel.value,
         limit,
     )
-    return rows
 
 
 async def postpone_due(conn: Connection, channel: Channel, delay_seconds: float, error: str) -> int:
@@ -386,7 +385,7 @@ async def record_failure(
     )
 
 
-async def pending_count(conn: asyncpg.Connection) -> int:
+async def pending_count(conn: Connection) -> int:
     count: int = await conn.fetchval(
         "SELECT count(*) FROM deliveries WHERE state IN ('queued', 'retrying')"
     )
@@ -398,7 +397,7 @@ _DELIVERY_COLUMNS = """id, alert_id, contract_id, channel, recipient, role, lang
                        last_error, created_at, sent_at"""
 
 
-async def get_delivery(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> asyncpg.Record | None:
+async def get_delivery(conn: Connection, delivery_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {_DELIVERY_COLUMNS}, body_text, body_html FROM deliveries WHERE id = $1",
         delivery_id,
@@ -406,7 +405,7 @@ async def get_delivery(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> asyn
 
 
 async def list_deliveries(
-    conn: asyncpg.Connection,
+    conn: Connection,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
     *,
@@ -434,7 +433,7 @@ async def list_deliveries(
     )
 
 
-async def requeue_failed(conn: asyncpg.Connection, delivery_id: uuid.UUID) -> asyncpg.Record | None:
+async def requeue_failed(conn: Connection, delivery_id: uuid.UUID) -> asyncpg.Record | None:
     """A failed delivery back in the queue, due now, attempts kept; None if it is not failed."""
     row = await conn.fetchrow(
         f"""UPDATE deliveries
@@ -459,7 +458,7 @@ class NewFeedEntry:
 
 
 async def insert_feed_entries(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     alert_id: uuid.UUID,
     contract_id: uuid.UUID,
@@ -502,7 +501,7 @@ _FEED_COLUMNS = """id, alert_id, contract_id, audience, audience_key, trigger, s
 
 
 async def list_feed(
-    conn: asyncpg.Connection,
+    conn: Connection,
     *,
     audience: str,
     audience_key: str,
@@ -532,7 +531,7 @@ async def list_feed(
     )
 
 
-async def unread_count(conn: asyncpg.Connection, audience: str, audience_key: str) -> int:
+async def unread_count(conn: Connection, audience: str, audience_key: str) -> int:
     count: int = await conn.fetchval(
         """SELECT count(*) FROM feed_entries
            WHERE audience = $1 AND audience_key = $2 AND read_at IS NULL""",
@@ -542,9 +541,7 @@ async def unread_count(conn: asyncpg.Connection, audience: str, audience_key: st
     return count
 
 
-async def set_feed_read(
-    conn: asyncpg.Connection, entry_id: uuid.UUID, read: bool
-) -> asyncpg.Record | None:
+async def set_feed_read(conn: Connection, entry_id: uuid.UUID, read: bool) -> asyncpg.Record | None:
     """Mark an entry read (the first time counts) or unread; None if there is no such entry."""
     return await conn.fetchrow(
         f"""UPDATE feed_entries

@@ -16,11 +16,15 @@ def _rebuild(definition: ServiceDefinition, args: argparse.Namespace) -> int:
     return 1 if any(result.get("differences", {}).values()) else 0
 
 
+def _rebuild_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--apply", action="store_true")
+
+
 REBUILD = Command(
     help="replay the event log into fresh read models and compare them with the live ones "
     "(exit 1 if they differ); --apply replaces the live ones instead",
     run=_rebuild,
-    add_arguments=lambda parser: parser.add_argument("--apply", action="store_true"),
+    add_arguments=_rebuild_arguments,
 )
 
 

@@ -7,8 +7,8 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import asyncpg
 from burnrate_common.bus import Handler, Trim
+from burnrate_common.db import Connection
 from burnrate_common.events import (
     AlertRaised,
     ConsumptionRecorded,
@@ -25,9 +25,7 @@ from burnrate_common.events import (
 from burnrate_reporting import store
 
 
-async def on_customer_changed(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_customer_changed(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, CustomerChanged)
     await store.upsert_customer(
         conn,
@@ -38,9 +36,7 @@ async def on_customer_changed(
     )
 
 
-async def on_contract_changed(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_contract_changed(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, ContractChanged)
     # An unknown zone would break every read of the contract list: retry, then dead-letter.
     await store.check_timezone(conn, payload.timezone)
@@ -58,32 +54,24 @@ async def on_contract_changed(
         await store.keep_earliest_created(conn, payload.id, envelope.occurred_at)
 
 
-async def on_contract_deleted(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_contract_deleted(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, ContractChanged)
     await store.delete_contract(conn, payload.id, payload.customer_id, envelope.occurred_at)
 
 
-async def on_customer_deleted(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_customer_deleted(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, CustomerChanged)
     await store.delete_customer(conn, payload.id, envelope.occurred_at)
 
 
-async def on_consumption_recorded(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_consumption_recorded(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, ConsumptionRecorded | PeriodConsumptionRecorded)
     period = payload.as_period()
     # Stored even when the contract is not known yet: its row may still be on its way.
     await store.add_consumption(conn, period.contract_id, period.period_start, period.lines)
 
 
-async def on_worklog_changed(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_worklog_changed(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     """Track the worklogs outside the contract dates (recorded, corrected or deleted)."""
     assert isinstance(payload, WorklogsChanged)
     deleted = envelope.type is EventType.WORKLOG_DELETED
@@ -98,14 +86,12 @@ async def on_worklog_changed(
         )
 
 
-async def on_alert_raised(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:
+async def on_alert_raised(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, AlertRaised)
     await store.insert_alert(conn, payload.model_dump(), envelope.occurred_at)
 
 
-async def on_notification_outcome(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_notification_outcome(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     assert isinstance(payload, NotificationOutcome)
     status = "sent" if envelope.type is EventType.NOTIFICATION_SENT else "failed"
     await store.upsert_notification(conn, payload.model_dump(), status, envelope.occurred_at)
@@ -163,7 +149,7 @@ def logged(handler: Handler, mark: HandledMark) -> Handler:
     """The handler, with its envelope (as trimmed by :data:`TRIMS`) kept in the event log in
     the same transaction."""
 
-    async def handle(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:
+    async def handle(conn: Connection, envelope: Envelope, payload: Payload) -> None:
         await store.log_event(conn, envelope)
         await handler(conn, envelope, payload)
         mark.occurred_at = envelope.occurred_at

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 from typing import cast
 
-import asyncpg
+from burnrate_common.db import Connection
 from burnrate_common.events import Trigger
 from burnrate_common.runtime import Runtime
 from prometheus_client import CollectorRegistry, Gauge
@@ -76,9 +76,7 @@ class ReportingMetrics:
             return 0.0
         return max((self._wall_clock() - self._mark.occurred_at).total_seconds(), 0.0)
 
-    async def refresh(
-        self, conn: asyncpg.Connection, now: dt.datetime, expiring_within_days: int
-    ) -> None:
+    async def refresh(self, conn: Connection, now: dt.datetime, expiring_within_days: int) -> None:
         by_status = await store.contracts_by_status(conn, now, expiring_within_days)
         for status in ContractStatus:
             self.contracts.labels(status.value).set(by_status.get(status.value, 0))

@@ -14,6 +14,7 @@ from typing import Any
 
 import asyncpg
 from burnrate_common import db
+from burnrate_common.db import Connection
 from burnrate_common.events import Envelope
 from burnrate_common.runtime import ServiceDefinition, migrate
 
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 
 
-async def _replay(conn: asyncpg.Connection, source_schema: str) -> int:
+async def _replay(conn: Connection, source_schema: str) -> int:
     """Every logged envelope, in the order it was first handled, through the handlers."""
     replayed, last = 0, 0
     while True:

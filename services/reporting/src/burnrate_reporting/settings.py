@@ -7,7 +7,7 @@ from pydantic import Field
 DEFAULT_ASSETS_DIR = Path(__file__).resolve().parents[2] / "web" / "node_modules"
 
 
-class ReportingSettings(ReportLinkSettings):  # type: ignore[misc]  # burnrate_common has no py.typed
+class ReportingSettings(ReportLinkSettings):
     service_name: str = "reporting"
     port: int = Field(default=8005, validation_alias="BURNRATE_REPORTING_PORT")
     #: An active contract whose end date is this close (in days, local) is "expiring".

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from burnrate_common.db import RawJson
+from burnrate_common.db import Connection, RawJson
 from burnrate_common.events import ConsumptionLine, Envelope
 
 # ---------------------------------------------------------------------------------------
@@ -19,7 +19,7 @@ from burnrate_common.events import ConsumptionLine, Envelope
 
 
 async def upsert_customer(
-    conn: asyncpg.Connection,
+    conn: Connection,
     customer_id: uuid.UUID,
     name: str,
     contacts: list[dict[str, Any]],
@@ -43,13 +43,13 @@ async def upsert_customer(
     )
 
 
-async def check_timezone(conn: asyncpg.Connection, timezone: str) -> None:
+async def check_timezone(conn: Connection, timezone: str) -> None:
     """Raise if PostgreSQL does not know the zone: the contract list computes "today" with it."""
     await conn.execute("SELECT now() AT TIME ZONE $1", timezone)
 
 
 async def upsert_contract(
-    conn: asyncpg.Connection, contract: dict[str, Any], version_at: dt.datetime
+    conn: Connection, contract: dict[str, Any], version_at: dt.datetime
 ) -> bool:
     """Full state; True when this version was written, False when a newer one is stored or
     the contract was deleted (its tombstone: no version comes back after a deletion)."""
@@ -102,14 +102,14 @@ async def upsert_contract(
 CUSTOMER_LOCK = 4243
 
 
-async def _lock_entity(conn: asyncpg.Connection, lock_class: int, entity_id: uuid.UUID) -> None:
+async def _lock_entity(conn: Connection, lock_class: int, entity_id: uuid.UUID) -> None:
     await conn.execute(
         "SELECT pg_advisory_xact_lock($1, screen_lock_key($2))", lock_class, entity_id
     )
 
 
 async def delete_contract(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     customer_id: uuid.UUID,
     version_at: dt.datetime,
@@ -132,7 +132,7 @@ async def delete_contract(
 
 
 async def delete_customer(
-    conn: asyncpg.Connection, customer_id: uuid.UUID, version_at: dt.datetime
+    conn: Connection, customer_id: uuid.UUID, version_at: dt.datetime
 ) -> None:
     await _lock_entity(conn, CUSTOMER_LOCK, customer_id)
     await conn.execute(
@@ -146,7 +146,7 @@ async def delete_customer(
 
 
 async def keep_earliest_created(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, occurred_at: dt.datetime
+    conn: Connection, contract_id: uuid.UUID, occurred_at: dt.datetime
 ) -> None:
     """A stale version (e.g. ``contract.created`` after ``contract.updated``) still dates the row."""
     await conn.execute(
@@ -157,7 +157,7 @@ async def keep_earliest_created(
 
 
 async def replace_periods(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     periods: list[tuple[dt.date, dt.date, int]],
 ) -> None:
@@ -205,7 +205,7 @@ SCREEN_LOCK = 4242
 
 
 async def refresh_screen(
-    conn: asyncpg.Connection,
+    conn: Connection,
     now: dt.datetime | None,
     contract_ids: Sequence[uuid.UUID] | None,
 ) -> None:
@@ -229,7 +229,7 @@ async def refresh_screen(
     await conn.execute(_REFRESH_SCREEN, now, ids)
 
 
-async def refresh_due_screen_rows(conn: asyncpg.Connection, now: dt.datetime, batch: int) -> int:
+async def refresh_due_screen_rows(conn: Connection, now: dt.datetime, batch: int) -> int:
     """Refresh up to ``batch`` rows whose window does not hold ``now``; how many it did.
 
     The rows are locked first (other replicas skip them), then their contracts' screen locks
@@ -265,7 +265,7 @@ UNKNOWN_AUTHOR = "unknown"
 
 
 async def add_consumption(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     period_start: dt.date,
     lines: Sequence[ConsumptionLine],
@@ -318,7 +318,7 @@ async def add_consumption(
     )
 
 
-async def log_event(conn: asyncpg.Connection, envelope: Envelope) -> None:
+async def log_event(conn: Connection, envelope: Envelope) -> None:
     """Keep the envelope for `rebuild`, in the transaction of its effect."""
     await conn.execute(
         """INSERT INTO event_log (event_id, type, occurred_at, envelope) VALUES ($1, $2, $3, $4)
@@ -331,7 +331,7 @@ async def log_event(conn: asyncpg.Connection, envelope: Envelope) -> None:
 
 
 async def upsert_worklog_version(
-    conn: asyncpg.Connection, worklog: dict[str, Any], *, deleted: bool, version_at: dt.datetime
+    conn: Connection, worklog: dict[str, Any], *, deleted: bool, version_at: dt.datetime
 ) -> None:
     """Keep the newest known version of a worklog that is, or was, outside the dates."""
     await conn.execute(
@@ -365,9 +365,7 @@ async def upsert_worklog_version(
     )
 
 
-async def insert_alert(
-    conn: asyncpg.Connection, alert: dict[str, Any], raised_at: dt.datetime
-) -> None:
+async def insert_alert(conn: Connection, alert: dict[str, Any], raised_at: dt.datetime) -> None:
     await conn.execute(
         """INSERT INTO alerts (alert_id, rule_id, rule_name, contract_id, period_start,
                                period_end, trigger, stage, planned_seconds, executed_seconds,
@@ -389,7 +387,7 @@ async def insert_alert(
 
 
 async def upsert_notification(
-    conn: asyncpg.Connection, outcome: dict[str, Any], status: str, version_at: dt.datetime
+    conn: Connection, outcome: dict[str, Any], status: str, version_at: dt.datetime
 ) -> None:
     """The latest outcome per delivery, so a retried delivery counts once."""
     await conn.execute(
@@ -721,7 +719,7 @@ def _like(text: str) -> str:
 
 
 async def list_contracts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     now: dt.datetime,
     after: tuple[str, uuid.UUID] | None,
     limit: int,
@@ -766,13 +764,13 @@ async def list_contracts(
         return await conn.fetch(sql, *args)
 
 
-async def _no_jit(conn: asyncpg.Connection) -> None:
+async def _no_jit(conn: Connection) -> None:
     """Reads that visit every contract cost enough for PostgreSQL's JIT threshold, and
     compiling takes longer (~17 ms) than running them: off for this transaction."""
     await conn.execute("SET LOCAL jit = off")
 
 
-async def customer_known(conn: asyncpg.Connection, customer_id: uuid.UUID) -> bool:
+async def customer_known(conn: Connection, customer_id: uuid.UUID) -> bool:
     """Known by its own event or, before that arrives, by one of its contracts; not once
     deleted."""
     return bool(
@@ -786,7 +784,7 @@ async def customer_known(conn: asyncpg.Connection, customer_id: uuid.UUID) -> bo
 
 
 async def get_contract(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, now: dt.datetime
+    conn: Connection, contract_id: uuid.UUID, now: dt.datetime
 ) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT c.id, c.customer_id, cu.name AS customer_name, c.code, c.title, c.start_date,
@@ -798,7 +796,7 @@ async def get_contract(
     )
 
 
-async def get_periods(conn: asyncpg.Connection, contract_id: uuid.UUID) -> list[asyncpg.Record]:
+async def get_periods(conn: Connection, contract_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT start_date, end_date, planned_seconds FROM contract_periods
            WHERE contract_id = $1 ORDER BY start_date""",
@@ -807,7 +805,7 @@ async def get_periods(conn: asyncpg.Connection, contract_id: uuid.UUID) -> list[
 
 
 async def period_totals(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, period_start: dt.date
+    conn: Connection, contract_id: uuid.UUID, period_start: dt.date
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         """SELECT coalesce(sum(executed_seconds), 0)::bigint AS executed_seconds,
@@ -823,7 +821,7 @@ async def period_totals(
 
 # Groups whose worklogs were all corrected away (sum and count back to zero) are left out.
 async def executed_by_team(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, period_start: dt.date
+    conn: Connection, contract_id: uuid.UUID, period_start: dt.date
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT team, sum(executed_seconds)::bigint AS executed_seconds
@@ -836,7 +834,7 @@ async def executed_by_team(
 
 
 async def executed_by_activity(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, period_start: dt.date
+    conn: Connection, contract_id: uuid.UUID, period_start: dt.date
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT activity, sum(executed_seconds)::bigint AS executed_seconds
@@ -849,7 +847,7 @@ async def executed_by_activity(
 
 
 async def outside_dates_worklogs(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, period_start: dt.date
+    conn: Connection, contract_id: uuid.UUID, period_start: dt.date
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT id, author, team, activity, started_at, seconds, ticket
@@ -862,7 +860,7 @@ async def outside_dates_worklogs(
 
 
 async def period_alerts(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, period_start: dt.date
+    conn: Connection, contract_id: uuid.UUID, period_start: dt.date
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT stage, trigger, rule_name, raised_at FROM alerts
@@ -875,9 +873,7 @@ async def period_alerts(
 # --- the delivery report over a range of periods ------------------------------------------
 
 
-async def get_contract_terms(
-    conn: asyncpg.Connection, contract_id: uuid.UUID
-) -> asyncpg.Record | None:
+async def get_contract_terms(conn: Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         """SELECT period, planned_hours, teams, lifecycle, currency, rollover_policy,
                   allowance_policy
@@ -886,9 +882,7 @@ async def get_contract_terms(
     )
 
 
-async def periods_with_totals(
-    conn: asyncpg.Connection, contract_id: uuid.UUID
-) -> list[asyncpg.Record]:
+async def periods_with_totals(conn: Connection, contract_id: uuid.UUID) -> list[asyncpg.Record]:
     """Every period of the contract with its executed totals (the forecast needs them all)."""
     return await conn.fetch(
         """SELECT cp.start_date, cp.end_date, cp.planned_seconds,
@@ -904,7 +898,7 @@ async def periods_with_totals(
 
 
 async def team_by_period(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+    conn: Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
 ) -> list[asyncpg.Record]:
     """Executed seconds per period start and team, for periods starting in [first, last]."""
     return await conn.fetch(
@@ -921,7 +915,7 @@ async def team_by_period(
 
 
 async def activity_totals(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+    conn: Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT activity AS name, sum(executed_seconds)::bigint AS executed_seconds,
@@ -937,7 +931,7 @@ async def activity_totals(
 
 
 async def person_totals(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+    conn: Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT author AS name, sum(executed_seconds)::bigint AS executed_seconds,
@@ -953,7 +947,7 @@ async def person_totals(
 
 
 async def outside_dates_in_range(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+    conn: Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT id, period_start, author, team, activity, started_at, seconds, ticket
@@ -968,7 +962,7 @@ async def outside_dates_in_range(
 
 
 async def alerts_in_range(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+    conn: Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT period_start, stage, trigger, rule_name, raised_at FROM alerts
@@ -980,13 +974,13 @@ async def alerts_in_range(
     )
 
 
-async def customer_name(conn: asyncpg.Connection, customer_id: uuid.UUID) -> str | None:
+async def customer_name(conn: Connection, customer_id: uuid.UUID) -> str | None:
     name: str | None = await conn.fetchval("SELECT name FROM customers WHERE id = $1", customer_id)
     return name
 
 
 async def customer_roll_up(
-    conn: asyncpg.Connection,
+    conn: Connection,
     customer_id: uuid.UUID,
     first: dt.date,
     last: dt.date,
@@ -1024,7 +1018,7 @@ async def customer_roll_up(
 
 
 async def contracts_by_status(
-    conn: asyncpg.Connection, now: dt.datetime, expiring_within_days: int
+    conn: Connection, now: dt.datetime, expiring_within_days: int
 ) -> dict[str, int]:
     async with conn.transaction():
         await _no_jit(conn)
@@ -1033,7 +1027,7 @@ async def contracts_by_status(
 
 
 async def _contracts_by_status(
-    conn: asyncpg.Connection, now: dt.datetime, expiring_within_days: int
+    conn: Connection, now: dt.datetime, expiring_within_days: int
 ) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"""WITH screen AS (
@@ -1048,7 +1042,7 @@ async def _contracts_by_status(
     )
 
 
-async def business_figures(conn: asyncpg.Connection) -> asyncpg.Record:
+async def business_figures(conn: Connection) -> asyncpg.Record:
     row = await conn.fetchrow(
         """SELECT (SELECT coalesce(sum(executed_seconds), 0)::bigint FROM period_totals)
                       AS executed_seconds,
@@ -1063,7 +1057,7 @@ async def business_figures(conn: asyncpg.Connection) -> asyncpg.Record:
     return row
 
 
-async def alerts_by_trigger(conn: asyncpg.Connection) -> dict[str, int]:
+async def alerts_by_trigger(conn: Connection) -> dict[str, int]:
     rows = await conn.fetch("SELECT trigger, count(*)::int AS n FROM alerts GROUP BY trigger")
     return {r["trigger"]: r["n"] for r in rows}
 
@@ -1123,7 +1117,7 @@ _COMPACT_CONSUMPTION = """
 
 
 async def compact_consumption_events(
-    conn: asyncpg.Connection, occurred_before: dt.datetime
+    conn: Connection, occurred_before: dt.datetime
 ) -> tuple[int, int]:
     """Replace the consumption events that occurred before the horizon by their per-period
     sums; (events removed, events written). One statement, so one transaction."""
@@ -1152,7 +1146,7 @@ READ_MODELS: dict[str, str] = {
 
 
 async def logged_events(
-    conn: asyncpg.Connection, schema: str, after_seq: int, limit: int
+    conn: Connection, schema: str, after_seq: int, limit: int
 ) -> list[asyncpg.Record]:
     """The event log of ``schema`` (the live one, read from the rebuild's connection)."""
     return await conn.fetch(
@@ -1163,7 +1157,7 @@ async def logged_events(
     )
 
 
-async def unlogged_events(conn: asyncpg.Connection, schema: str, types: list[str]) -> int:
+async def unlogged_events(conn: Connection, schema: str, types: list[str]) -> int:
     """Events handled before the event log existed: a rebuild cannot bring them back.
 
     Consumption events handled before the last compaction are left out: they are in the
@@ -1183,7 +1177,7 @@ async def unlogged_events(conn: asyncpg.Connection, schema: str, types: list[str
     return count
 
 
-async def drop_schema(conn: asyncpg.Connection, schema: str) -> None:
+async def drop_schema(conn: Connection, schema: str) -> None:
     await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
@@ -1193,17 +1187,17 @@ async def drop_schema(conn: asyncpg.Connection, schema: str) -> None:
 DERIVED: tuple[str, ...] = ("contract_screen",)
 
 
-async def truncate_read_models(conn: asyncpg.Connection) -> None:
+async def truncate_read_models(conn: Connection) -> None:
     await conn.execute(f"TRUNCATE {', '.join([*READ_MODELS, *DERIVED])}")
 
 
-async def lock_for_rebuild(conn: asyncpg.Connection) -> None:
+async def lock_for_rebuild(conn: Connection) -> None:
     """Consumers wait (their handlers write these tables) until the rebuild commits."""
     tables = ", ".join(["event_log", *READ_MODELS, *DERIVED])
     await conn.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
 
 
-async def differences(conn: asyncpg.Connection, live: str, fresh: str) -> dict[str, int]:
+async def differences(conn: Connection, live: str, fresh: str) -> dict[str, int]:
     """Rows of each read model present in one schema and not the other (0 everywhere: equal)."""
     found: dict[str, int] = {}
     for table in READ_MODELS:

@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import logging
 
-import asyncpg
+from burnrate_common.db import Connection
 from burnrate_common.runtime import Runtime
 
 from burnrate_reporting import store
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 SCREEN_BATCH = 1000
 
 
-async def refresh_screen(conn: asyncpg.Connection, now: dt.datetime) -> int:
+async def refresh_screen(conn: Connection, now: dt.datetime) -> int:
     """Refresh every screen row whose window does not hold ``now``; how many."""
     refreshed = 0
     while True:
@@ -29,9 +29,7 @@ async def refresh_screen(conn: asyncpg.Connection, now: dt.datetime) -> int:
             return refreshed
 
 
-async def compact_event_log(
-    conn: asyncpg.Connection, now: dt.datetime, after_days: int
-) -> tuple[int, int]:
+async def compact_event_log(conn: Connection, now: dt.datetime, after_days: int) -> tuple[int, int]:
     return await store.compact_consumption_events(conn, now - dt.timedelta(days=after_days))
 
 

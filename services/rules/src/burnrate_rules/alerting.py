@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 import asyncpg
 from burnrate_common import outbox
+from burnrate_common.db import Connection
 from burnrate_common.events import AlertRaised, Audience, Envelope, EventType, Trigger, new_event
 
 from burnrate_rules import store
@@ -111,7 +112,7 @@ def plan(
 
 
 async def evaluate(
-    conn: asyncpg.Connection,
+    conn: Connection,
     mode: Mode,
     contract: Row,
     periods: Sequence[Row],
@@ -138,7 +139,7 @@ async def evaluate(
 
 
 async def raise_alerts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract: Row,
     candidates: Sequence[Candidate],
     causation_id: uuid.UUID | None,

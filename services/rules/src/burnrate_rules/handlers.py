@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import asyncpg
 from burnrate_common.clock import Clock
+from burnrate_common.db import Connection
 from burnrate_common.events import (
     ConsumptionRecorded,
     ContractChanged,
@@ -32,7 +33,7 @@ class Handlers:
     settings: RulesSettings
 
     async def on_contract_changed(
-        self, conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+        self, conn: Connection, envelope: Envelope, payload: Payload
     ) -> None:
         assert isinstance(payload, ContractChanged)
         if not await store.upsert_contract(conn, payload, envelope.occurred_at):
@@ -43,7 +44,7 @@ class Handlers:
         await self._evaluate(conn, envelope, payload.id, periods)
 
     async def on_consumption_recorded(
-        self, conn: asyncpg.Connection, envelope: Envelope, payload: Payload
+        self, conn: Connection, envelope: Envelope, payload: Payload
     ) -> None:
         assert isinstance(payload, ConsumptionRecorded | PeriodConsumptionRecorded)
         period = payload.as_period()
@@ -62,7 +63,7 @@ class Handlers:
 
     async def _evaluate(
         self,
-        conn: asyncpg.Connection,
+        conn: Connection,
         envelope: Envelope,
         contract_id: uuid.UUID,
         periods: list[asyncpg.Record],

@@ -2,7 +2,7 @@ from burnrate_common.settings import ServiceSettings
 from pydantic import Field
 
 
-class RulesSettings(ServiceSettings):  # type: ignore[misc]  # burnrate_common has no py.typed
+class RulesSettings(ServiceSettings):
     service_name: str = "rules"
     port: int = Field(default=8003, validation_alias="BURNRATE_RULES_PORT")
     # The daily clock: how often it looks for contracts whose local day has changed

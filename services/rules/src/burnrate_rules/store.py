@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+from burnrate_common.db import Connection
 from burnrate_common.events import ContractChanged
 
 _EPOCH = (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
@@ -16,7 +17,7 @@ _EPOCH = (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
 
 
 async def upsert_contract(
-    conn: asyncpg.Connection, contract: ContractChanged, changed_at: dt.datetime
+    conn: Connection, contract: ContractChanged, changed_at: dt.datetime
 ) -> bool:
     """Store the contract's state; False (and nothing written) if a newer state is held."""
     row = await conn.fetchval(
@@ -46,7 +47,7 @@ async def upsert_contract(
     return row is not None
 
 
-async def replace_periods(conn: asyncpg.Connection, contract: ContractChanged) -> None:
+async def replace_periods(conn: Connection, contract: ContractChanged) -> None:
     starts = [p.start_date for p in contract.periods]
     await conn.execute(
         "DELETE FROM contract_periods WHERE contract_id = $1 AND start_date <> all($2::date[])",
@@ -65,7 +66,7 @@ async def replace_periods(conn: asyncpg.Connection, contract: ContractChanged) -
     )
 
 
-async def contract_exists(conn: asyncpg.Connection, contract_id: uuid.UUID) -> bool:
+async def contract_exists(conn: Connection, contract_id: uuid.UUID) -> bool:
     return bool(await conn.fetchval("SELECT true FROM contracts WHERE id = $1", contract_id))
 
 
@@ -73,7 +74,7 @@ async def contract_exists(conn: asyncpg.Connection, contract_id: uuid.UUID) -> b
 
 
 async def add_consumption(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     period_start: dt.date,
     period_end: dt.date,
@@ -99,7 +100,7 @@ async def add_consumption(
 
 
 async def lock_periods(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, period_start: dt.date | None = None
+    conn: Connection, contract_id: uuid.UUID, period_start: dt.date | None = None
 ) -> list[asyncpg.Record]:
     """Totals of the contract's known periods (one, or all), locked for evaluation.
 
@@ -126,7 +127,7 @@ _CONTRACT_FACTS = """c.id, c.customer_id, c.timezone, c.end_date, c.lifecycle,
 _RULE_FOR_EVALUATION = "r.id, r.name, r.trigger, r.stages, r.overage, r.audience"
 
 
-async def contract_facts(conn: asyncpg.Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
+async def contract_facts(conn: Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
     """What evaluation needs of a contract: scope, zone, end date, lifecycle, final period."""
     return await conn.fetchrow(
         f"SELECT {_CONTRACT_FACTS} FROM contracts c WHERE c.id = $1", contract_id
@@ -134,7 +135,7 @@ async def contract_facts(conn: asyncpg.Connection, contract_id: uuid.UUID) -> as
 
 
 async def applicable_rules(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, customer_id: uuid.UUID | None = None
+    conn: Connection, contract_id: uuid.UUID, customer_id: uuid.UUID | None = None
 ) -> list[asyncpg.Record]:
     """Enabled rules for every contract, this customer's or this one, minus opt-outs."""
     return await conn.fetch(
@@ -151,7 +152,7 @@ async def applicable_rules(
 
 
 async def fired_stages(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     period_starts: Sequence[dt.date],
     rule_ids: Sequence[uuid.UUID],
@@ -170,7 +171,7 @@ async def fired_stages(
 
 
 async def insert_fired_stages(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     rows: Sequence[tuple[uuid.UUID, dt.date, str, uuid.UUID]],
 ) -> list[asyncpg.Record]:
@@ -208,7 +209,7 @@ _ALERT_COLUMNS = (
 )
 
 
-async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[dict[str, Any]]) -> None:
+async def insert_alerts(conn: Connection, alerts: Sequence[dict[str, Any]]) -> None:
     # raised_at from the wall clock, not the transaction's start: one consumer transaction
     # handles several events, and /v1/alerts lists alerts in the order they were raised.
     await conn.executemany(
@@ -223,7 +224,7 @@ async def insert_alerts(conn: asyncpg.Connection, alerts: Sequence[dict[str, Any
 
 
 async def claim_clock_batch(
-    conn: asyncpg.Connection, now: dt.datetime, catch_up_days: int, limit: int
+    conn: Connection, now: dt.datetime, catch_up_days: int, limit: int
 ) -> list[asyncpg.Record]:
     """Active contracts whose local day moved on since the clock last evaluated them, locked.
 
@@ -248,7 +249,7 @@ async def claim_clock_batch(
 
 
 async def mark_clocked(
-    conn: asyncpg.Connection, contract_ids: Sequence[uuid.UUID], days: Sequence[dt.date]
+    conn: Connection, contract_ids: Sequence[uuid.UUID], days: Sequence[dt.date]
 ) -> None:
     await conn.execute(
         """UPDATE contracts c SET clock_date = u.day
@@ -259,7 +260,7 @@ async def mark_clocked(
 
 
 async def periods_around(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_ids: Sequence[uuid.UUID],
     today: Sequence[dt.date],
     catch_up_days: int,
@@ -284,7 +285,7 @@ async def periods_around(
 
 
 async def contracts_in_scope(
-    conn: asyncpg.Connection,
+    conn: Connection,
     rule_id: uuid.UUID,
     contract_id: uuid.UUID | None,
     customer_id: uuid.UUID | None,
@@ -305,7 +306,7 @@ async def contracts_in_scope(
 
 
 async def fired_stages_of_rule(
-    conn: asyncpg.Connection, rule_id: uuid.UUID, contract_ids: Sequence[uuid.UUID]
+    conn: Connection, rule_id: uuid.UUID, contract_ids: Sequence[uuid.UUID]
 ) -> dict[tuple[uuid.UUID, dt.date], set[str]]:
     rows = await conn.fetch(
         """SELECT contract_id, period_start, array_agg(stage) AS stages FROM fired_stages
@@ -323,7 +324,7 @@ _RULE_COLUMNS = """id, name, contract_id, customer_id, trigger, stages, overage,
                    created_at, updated_at"""
 
 
-async def insert_rule(conn: asyncpg.Connection, rule: dict[str, Any]) -> asyncpg.Record:
+async def insert_rule(conn: Connection, rule: dict[str, Any]) -> asyncpg.Record:
     """Raises ``ForeignKeyViolationError`` when ``contract_id`` is not a known contract."""
     row = await conn.fetchrow(
         f"""INSERT INTO rules (id, name, contract_id, customer_id, trigger, stages, overage,
@@ -345,7 +346,7 @@ async def insert_rule(conn: asyncpg.Connection, rule: dict[str, Any]) -> asyncpg
 
 
 async def get_rule(
-    conn: asyncpg.Connection, rule_id: uuid.UUID, *, for_update: bool = False
+    conn: Connection, rule_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record | None:
     # NO KEY UPDATE: fired_stages' foreign key checks (KEY SHARE) by the consumer and the
     # clock do not wait for a rule being changed, so no lock cycle with rearm_clock.
@@ -354,7 +355,7 @@ async def get_rule(
 
 
 async def update_rule(
-    conn: asyncpg.Connection, rule_id: uuid.UUID, changes: dict[str, Any]
+    conn: Connection, rule_id: uuid.UUID, changes: dict[str, Any]
 ) -> asyncpg.Record:
     """Set the given columns (a fixed set: name, stages, overage, audience, enabled)."""
     allowed = ("name", "stages", "overage", "audience", "enabled")
@@ -371,7 +372,7 @@ async def update_rule(
 
 
 async def rearm_clock(
-    conn: asyncpg.Connection, contract_id: uuid.UUID | None, customer_id: uuid.UUID | None
+    conn: Connection, contract_id: uuid.UUID | None, customer_id: uuid.UUID | None
 ) -> None:
     """Let the daily clock look again today at the contracts a changed rule applies to."""
     await conn.execute(
@@ -384,7 +385,7 @@ async def rearm_clock(
 
 
 async def list_rules(
-    conn: asyncpg.Connection,
+    conn: Connection,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
     contract_id: uuid.UUID | None,
@@ -405,7 +406,7 @@ async def list_rules(
 
 
 async def put_opt_out(
-    conn: asyncpg.Connection, rule_id: uuid.UUID, contract_id: uuid.UUID
+    conn: Connection, rule_id: uuid.UUID, contract_id: uuid.UUID
 ) -> asyncpg.Record:
     """Idempotent; raises ``ForeignKeyViolationError`` for an unknown contract."""
     row = await conn.fetchrow(
@@ -423,9 +424,7 @@ async def put_opt_out(
     return row
 
 
-async def delete_opt_out(
-    conn: asyncpg.Connection, rule_id: uuid.UUID, contract_id: uuid.UUID
-) -> bool:
+async def delete_opt_out(conn: Connection, rule_id: uuid.UUID, contract_id: uuid.UUID) -> bool:
     status: str = await conn.execute(
         "DELETE FROM rule_opt_outs WHERE rule_id = $1 AND contract_id = $2", rule_id, contract_id
     )
@@ -433,7 +432,7 @@ async def delete_opt_out(
 
 
 async def list_opt_outs(
-    conn: asyncpg.Connection,
+    conn: Connection,
     rule_id: uuid.UUID,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
@@ -454,7 +453,7 @@ async def list_opt_outs(
 
 
 async def list_alerts(
-    conn: asyncpg.Connection,
+    conn: Connection,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
     contract_id: uuid.UUID | None,
@@ -489,7 +488,7 @@ async def list_alerts(
     )
 
 
-async def contract_totals(conn: asyncpg.Connection, contract_id: uuid.UUID) -> list[asyncpg.Record]:
+async def contract_totals(conn: Connection, contract_id: uuid.UUID) -> list[asyncpg.Record]:
     """Every period known from the replica or from consumption, with the stages fired in it."""
     return await conn.fetch(
         """WITH periods AS (

@@ -6,27 +6,22 @@ from typing import Any
 
 import asyncpg
 from burnrate_common import outbox
+from burnrate_common.db import Connection
 from burnrate_common.events import ContractChanged, Envelope, Payload
 
 from burnrate_worklog_ingest import ingest, store
 from burnrate_worklog_ingest.domain.attribution import Attribution, ContractRoute, Period
 
 
-async def on_contract_created(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_contract_created(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     await _replicate(conn, envelope, payload)
 
 
-async def on_contract_updated(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_contract_updated(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     await _replicate(conn, envelope, payload)
 
 
-async def on_contract_deleted(
-    conn: asyncpg.Connection, envelope: Envelope, payload: Payload
-) -> None:
+async def on_contract_deleted(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     """A deleted draft routes nothing any more, and what it counted is routed again.
 
     The replica row stays as a tombstone (no periods, accounts or keys) dated by this event,
@@ -79,7 +74,7 @@ async def on_contract_deleted(
     await outbox.add(conn, ingest.changed_events(changes, "worklog-ingest"))
 
 
-async def _replicate(conn: asyncpg.Connection, envelope: Envelope, payload: Payload) -> None:
+async def _replicate(conn: Connection, envelope: Envelope, payload: Payload) -> None:
     """Replace the replica rows of one contract with the state the event carries.
 
     The payload is the full state, so the newest event wins whatever the delivery order;
@@ -120,7 +115,7 @@ async def _replicate(conn: asyncpg.Connection, envelope: Envelope, payload: Payl
     await _attribute_waiting(conn, payload)
 
 
-async def _attribute_waiting(conn: asyncpg.Connection, payload: ContractChanged) -> None:
+async def _attribute_waiting(conn: Connection, payload: ContractChanged) -> None:
     """Route again the unattributed worklogs that name this contract's accounts or keys.
 
     A worklog sent moments before its contract reached this service is kept unattributed;

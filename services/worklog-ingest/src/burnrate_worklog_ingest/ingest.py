@@ -22,6 +22,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from burnrate_common import outbox
+from burnrate_common.db import Connection
 from burnrate_common.events import (
     WORKLOGS_PER_EVENT,
     ConsumptionLine,
@@ -129,7 +130,7 @@ def contract_route(row: asyncpg.Record) -> ContractRoute:
 
 
 async def attribute_items(
-    conn: asyncpg.Connection, items: Mapping[int, WorklogIn]
+    conn: Connection, items: Mapping[int, WorklogIn]
 ) -> dict[int, Attribution | RoutingError]:
     """Route every item with three queries at most, whatever the batch size."""
     contract_ids = {i.contract_id for i in items.values() if i.contract_id is not None}
@@ -213,7 +214,7 @@ def newer(item: WorklogIn, stored: Row) -> bool | None:
 
 
 async def record(
-    conn: asyncpg.Connection,
+    conn: Connection,
     items: Sequence[WorklogIn],
     outcomes: Sequence[Attribution | RoutingError],
     producer: str,
@@ -286,7 +287,7 @@ async def record(
 
 
 async def record_one(
-    conn: asyncpg.Connection,
+    conn: Connection,
     item: WorklogIn,
     outcome: Attribution | RoutingError,
     producer: str,
@@ -307,7 +308,7 @@ async def record_one(
 
 
 async def replace(
-    conn: asyncpg.Connection,
+    conn: Connection,
     old: asyncpg.Record,
     item: WorklogIn,
     outcome: Attribution | RoutingError,

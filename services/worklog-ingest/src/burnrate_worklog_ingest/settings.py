@@ -2,7 +2,7 @@ from burnrate_common.settings import ServiceSettings
 from pydantic import Field, SecretStr
 
 
-class WorklogIngestSettings(ServiceSettings):  # type: ignore[misc]  # burnrate_common has no py.typed
+class WorklogIngestSettings(ServiceSettings):
     service_name: str = "worklog-ingest"
     port: int = Field(default=8002, validation_alias="BURNRATE_WORKLOG_INGEST_PORT")
     # Jira Cloud webhooks: the shared secret Jira signs bodies with (unset: webhooks refused),

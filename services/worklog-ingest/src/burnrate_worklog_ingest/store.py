@@ -9,13 +9,14 @@ from typing import Any
 
 import asyncpg
 from burnrate_common import outbox
+from burnrate_common.db import Connection
 from burnrate_common.events import Envelope
 
 # --- the routing replica -------------------------------------------------------------------
 
 
 async def upsert_contract(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     timezone: str,
     start_date: dt.date,
@@ -43,7 +44,7 @@ async def upsert_contract(
     return bool(kept)
 
 
-async def lock_routing(conn: asyncpg.Connection, *, shared: bool) -> None:
+async def lock_routing(conn: Connection, *, shared: bool) -> None:
     """Order routing against replication, until the transaction ends.
 
     Replication holds it exclusively while it changes a contract and attributes the worklogs
@@ -58,7 +59,7 @@ async def lock_routing(conn: asyncpg.Connection, *, shared: bool) -> None:
 
 
 async def replace_periods(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     periods: Sequence[tuple[dt.date, dt.date, int]],
 ) -> None:
@@ -74,7 +75,7 @@ async def replace_periods(
 
 
 async def replace_project_keys(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, project_keys: list[str]
+    conn: Connection, contract_id: uuid.UUID, project_keys: list[str]
 ) -> None:
     await conn.execute("DELETE FROM contract_project_keys WHERE contract_id = $1", contract_id)
     await conn.execute(
@@ -86,7 +87,7 @@ async def replace_project_keys(
 
 
 async def replace_work_accounts(
-    conn: asyncpg.Connection, contract_id: uuid.UUID, work_accounts: list[str]
+    conn: Connection, contract_id: uuid.UUID, work_accounts: list[str]
 ) -> None:
     await conn.execute("DELETE FROM contract_work_accounts WHERE contract_id = $1", contract_id)
     await conn.execute(
@@ -102,9 +103,7 @@ _ROUTE_COLUMNS = """c.id, c.timezone, c.start_date, c.end_date, c.teams,
        array_agg(p.end_date ORDER BY p.start_date) AS period_ends"""
 
 
-async def routes_by_id(
-    conn: asyncpg.Connection, contract_ids: Sequence[uuid.UUID]
-) -> list[asyncpg.Record]:
+async def routes_by_id(conn: Connection, contract_ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
     if not contract_ids:
         return []
     # One contract (every single POST): PostgreSQL re-plans ``= any($1)`` at every
@@ -120,7 +119,7 @@ async def routes_by_id(
 
 
 async def routes_by_work_account(
-    conn: asyncpg.Connection, work_accounts: Sequence[str]
+    conn: Connection, work_accounts: Sequence[str]
 ) -> list[asyncpg.Record]:
     """Every contract each work account routes to (one row per account and contract)."""
     if not work_accounts:
@@ -137,7 +136,7 @@ async def routes_by_work_account(
 
 
 async def routes_by_project_key(
-    conn: asyncpg.Connection, project_keys: Sequence[str]
+    conn: Connection, project_keys: Sequence[str]
 ) -> list[asyncpg.Record]:
     """Every contract each Jira project key routes to (one row per key and contract)."""
     if not project_keys:
@@ -157,7 +156,7 @@ async def routes_by_project_key(
 
 
 async def upsert_jira_issue(
-    conn: asyncpg.Connection, issue_id: str, issue_key: str, project_key: str
+    conn: Connection, issue_id: str, issue_key: str, project_key: str
 ) -> None:
     await conn.execute(
         """INSERT INTO jira_issues (issue_id, issue_key, project_key) VALUES ($1, $2, $3)
@@ -170,13 +169,13 @@ async def upsert_jira_issue(
     )
 
 
-async def jira_issue(conn: asyncpg.Connection, issue_id: str) -> asyncpg.Record | None:
+async def jira_issue(conn: Connection, issue_id: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT issue_key, project_key FROM jira_issues WHERE issue_id = $1", issue_id
     )
 
 
-async def jira_issues(conn: asyncpg.Connection, issue_ids: list[str]) -> list[asyncpg.Record]:
+async def jira_issues(conn: Connection, issue_ids: list[str]) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT issue_id, issue_key, project_key FROM jira_issues WHERE issue_id = any($1::text[])",
         issue_ids,
@@ -215,22 +214,21 @@ _INSERT_ONE = f"""INSERT INTO worklogs ({_INSERT_LIST})
     RETURNING {_COLUMNS}"""
 
 
-async def insert_worklog(conn: asyncpg.Connection, row: Sequence[Any]) -> asyncpg.Record | None:
+async def insert_worklog(conn: Connection, row: Sequence[Any]) -> asyncpg.Record | None:
     """Insert one worklog; None when (source, external_id) is already stored."""
     return await conn.fetchrow(_INSERT_ONE, *row)
 
 
 async def insert_worklog_with_events(
-    conn: asyncpg.Connection, row: Sequence[Any], events: Sequence[Envelope]
+    conn: Connection, row: Sequence[Any], events: Sequence[Envelope]
 ) -> asyncpg.Record | None:
     """:func:`insert_worklog` and, only if it created the worklog, its events: one statement
     (see ``outbox.fetchrow_with``)."""
-    created: asyncpg.Record | None = await outbox.fetchrow_with(conn, _INSERT_ONE, row, events)
-    return created
+    return await outbox.fetchrow_with(conn, _INSERT_ONE, row, events)
 
 
 async def insert_worklogs(
-    conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]
+    conn: Connection, rows: Sequence[Sequence[Any]]
 ) -> tuple[set[uuid.UUID], dt.datetime]:
     """Insert many worklogs; returns the ids of the rows actually created and their
     ``created_at`` (the transaction's time): the caller has every other column, and decoding
@@ -257,7 +255,7 @@ async def insert_worklogs(
 
 
 async def _insert_skipping_stored(
-    conn: asyncpg.Connection, rows: Sequence[Sequence[Any]]
+    conn: Connection, rows: Sequence[Sequence[Any]]
 ) -> tuple[set[uuid.UUID], dt.datetime]:
     """:func:`insert_worklogs` for a batch holding stored keys (rows unique by key): copied
     into a temporary table, then moved in key order with ``ON CONFLICT DO NOTHING``."""
@@ -289,7 +287,7 @@ async def _insert_skipping_stored(
 
 
 async def worklogs_by_keys(
-    conn: asyncpg.Connection, keys: Sequence[tuple[str, str]]
+    conn: Connection, keys: Sequence[tuple[str, str]]
 ) -> list[asyncpg.Record]:
     """The stored worklogs with these (source, external_id) pairs, deleted ones included."""
     if not keys:
@@ -304,7 +302,7 @@ async def worklogs_by_keys(
 
 
 async def get_worklog(
-    conn: asyncpg.Connection, worklog_id: uuid.UUID, *, for_update: bool = False
+    conn: Connection, worklog_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record | None:
     """A live (not deleted) worklog; ``for_update`` locks it until the transaction ends."""
     lock = " FOR UPDATE" if for_update else ""
@@ -315,7 +313,7 @@ async def get_worklog(
 
 
 async def list_worklogs(
-    conn: asyncpg.Connection,
+    conn: Connection,
     after: tuple[dt.datetime, uuid.UUID] | None,
     limit: int,
     contract_id: uuid.UUID | None,
@@ -334,7 +332,7 @@ async def list_worklogs(
 
 
 async def update_worklog(
-    conn: asyncpg.Connection, worklog_id: uuid.UUID, values: dict[str, Any]
+    conn: Connection, worklog_id: uuid.UUID, values: dict[str, Any]
 ) -> asyncpg.Record:
     """Replace the editable fields and the attribution; bumps ``version``.
 
@@ -372,7 +370,7 @@ async def update_worklog(
 
 
 async def soft_delete_worklog(
-    conn: asyncpg.Connection, worklog_id: uuid.UUID, source_updated_at: dt.datetime | None = None
+    conn: Connection, worklog_id: uuid.UUID, source_updated_at: dt.datetime | None = None
 ) -> asyncpg.Record | None:
     """Mark a live worklog deleted (the row stays); None if absent or already deleted."""
     return await conn.fetchrow(
@@ -387,7 +385,7 @@ async def soft_delete_worklog(
 
 
 async def worklog_by_key(
-    conn: asyncpg.Connection, source: str, external_id: str, *, for_update: bool = False
+    conn: Connection, source: str, external_id: str, *, for_update: bool = False
 ) -> asyncpg.Record | None:
     """The stored worklog with this (source, external_id), deleted or not."""
     lock = " FOR UPDATE" if for_update else ""
@@ -398,9 +396,7 @@ async def worklog_by_key(
     )
 
 
-async def worklogs_of_contract(
-    conn: asyncpg.Connection, contract_id: uuid.UUID
-) -> list[asyncpg.Record]:
+async def worklogs_of_contract(conn: Connection, contract_id: uuid.UUID) -> list[asyncpg.Record]:
     """Live worklogs attributed to one contract, locked."""
     return await conn.fetch(
         f"""SELECT {_COLUMNS} FROM worklogs
@@ -410,7 +406,7 @@ async def worklogs_of_contract(
 
 
 async def unattributed_matching(
-    conn: asyncpg.Connection, work_accounts: Sequence[str], project_keys: Sequence[str]
+    conn: Connection, work_accounts: Sequence[str], project_keys: Sequence[str]
 ) -> list[asyncpg.Record]:
     """Live unattributed worklogs naming one of these accounts or project keys, locked."""
     if not work_accounts and not project_keys:
@@ -426,7 +422,7 @@ async def unattributed_matching(
 
 
 async def list_unattributed(
-    conn: asyncpg.Connection, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
+    conn: Connection, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
 ) -> list[asyncpg.Record]:
     created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
     return await conn.fetch(

@@ -24,9 +24,7 @@ IfMatch = Annotated[
 
 def now(runtime: RuntimeDep) -> dt.datetime:
     clock: Clock = runtime.extras["clock"]
-    # Clock is Any to mypy (burnrate_common has no py.typed marker).
-    current: dt.datetime = clock.now()
-    return current
+    return clock.now()
 
 
 Now = Annotated[dt.datetime, Depends(now)]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import asyncpg
 from burnrate_common.auth import require
+from burnrate_common.db import Connection
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery
 from burnrate_common.errors import Problem
 from burnrate_common.pagination import Page, decode_cursor, encode_cursor
@@ -42,7 +43,7 @@ class FeedEntryOut(BaseModel):
     read_at: dt.datetime | None
 
 
-class FeedPage(Page[FeedEntryOut]):  # type: ignore[misc]  # burnrate_common has no py.typed
+class FeedPage(Page[FeedEntryOut]):
     #: unread entries of this team or owner, whatever the filters
     unread_count: int
 
@@ -89,7 +90,7 @@ async def list_feed(
     )
 
 
-async def _mark(conn: asyncpg.Connection, entry_id: uuid.UUID, read: bool) -> FeedEntryOut:
+async def _mark(conn: Connection, entry_id: uuid.UUID, read: bool) -> FeedEntryOut:
     row = await store.set_feed_read(conn, entry_id, read)
     if row is None:
         raise Problem(404, "Not found", f"No feed entry {entry_id}.", field="entry_id")

@@ -110,8 +110,7 @@ async def _staff(request: Request) -> bool:
         principal = await authenticate(request)
     except Problem:
         return False
-    allowed: bool = principal.allows("reports:read")  # burnrate_common is Any to mypy
-    return allowed
+    return principal.allows("reports:read")
 
 
 def _to_login(request: Request) -> RedirectResponse:

@@ -8,7 +8,7 @@ import uuid
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
-import asyncpg
+from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
 from burnrate_common.types import Hours, seconds_to_hours
 from pydantic import BaseModel
@@ -279,7 +279,7 @@ def _forecast(result: fc.Forecast) -> ForecastOut:
 
 
 async def delivery_report(
-    conn: asyncpg.Connection,
+    conn: Connection,
     contract_id: uuid.UUID,
     now: dt.datetime,
     first: str | None,
@@ -451,7 +451,7 @@ def month_window(first: str | None, last: str | None, today: dt.date) -> tuple[d
 
 
 async def customer_report(
-    conn: asyncpg.Connection,
+    conn: Connection,
     customer_id: uuid.UUID,
     now: dt.datetime,
     first: str | None,

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Annotated
 
 import asyncpg
+from burnrate_common.db import Connection
 from burnrate_common.deps import RuntimeDep
 from burnrate_common.errors import Problem
 from burnrate_common.pagination import Page
@@ -209,7 +210,7 @@ SearchQuery = Annotated[
 
 
 async def contract_screen(
-    conn: asyncpg.Connection,
+    conn: Connection,
     now: dt.datetime,
     settings: ReportingSettings,
     *,

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 from burnrate_common.auth import require
+from burnrate_common.db import Connection
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery, RuntimeDep
 from burnrate_common.errors import Problem
 from burnrate_common.events import Trigger
@@ -185,7 +186,7 @@ def _check_webhook(settings: RulesSettings, audience: AudienceIn | None) -> None
 
 
 async def _rule_or_404(
-    conn: asyncpg.Connection, rule_id: uuid.UUID, *, for_update: bool = False
+    conn: Connection, rule_id: uuid.UUID, *, for_update: bool = False
 ) -> asyncpg.Record:
     row = await store.get_rule(conn, rule_id, for_update=for_update)
     if row is None:

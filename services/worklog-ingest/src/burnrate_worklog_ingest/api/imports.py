@@ -14,8 +14,8 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import asyncpg
 from burnrate_common.auth import require
+from burnrate_common.db import Connection
 from burnrate_common.deps import RuntimeDep
 from burnrate_common.errors import Problem
 from fastapi import APIRouter, Depends, Query, Request
@@ -73,7 +73,7 @@ def validate(line: int, fields: Any) -> WorklogIn | list[Rejection]:
 
 
 async def refuse_unroutable(
-    conn: asyncpg.Connection, items: dict[int, WorklogIn], rejected: list[Rejection]
+    conn: Connection, items: dict[int, WorklogIn], rejected: list[Rejection]
 ) -> dict[int, Attribution | RoutingError]:
     """Route the items; those that can never be stored (an unknown explicit contract,
     nothing to route by) move from ``items`` to ``rejected``."""
@@ -98,7 +98,7 @@ def refused(rejected: list[Rejection]) -> Problem:
 
 
 async def store_items(
-    conn: asyncpg.Connection,
+    conn: Connection,
     items: dict[int, WorklogIn],
     outcomes: dict[int, Attribution | RoutingError],
     producer: str,
@@ -113,7 +113,7 @@ async def store_items(
 
 
 async def ingest_items(
-    conn: asyncpg.Connection,
+    conn: Connection,
     items: dict[int, WorklogIn],
     rejected: list[Rejection],
     producer: str,
@@ -292,7 +292,7 @@ async def stream_worklogs(
     rejected: list[Rejection] = []
     line, pending = 0, b""
 
-    async def flush(conn: asyncpg.Connection) -> None:
+    async def flush(conn: Connection) -> None:
         nonlocal total, items, rejected
         if items or rejected:
             outcomes = await refuse_unroutable(conn, items, rejected)

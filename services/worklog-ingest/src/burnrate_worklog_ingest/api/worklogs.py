@@ -13,9 +13,9 @@ import json
 import uuid
 from typing import Annotated, Any
 
-import asyncpg
 from burnrate_common import outbox
 from burnrate_common.auth import require
+from burnrate_common.db import Connection
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery, RuntimeDep
 from burnrate_common.errors import Problem
 from burnrate_common.pagination import Page, decode_cursor, encode_cursor
@@ -296,7 +296,7 @@ async def record_batch(
 
 
 async def record_items(
-    conn: asyncpg.Connection,
+    conn: Connection,
     items: dict[int, WorklogIn],
     errors: list[dict[str, Any]],
     producer: str,
