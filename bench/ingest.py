@@ -372,6 +372,7 @@ async def end_to_end(
     bodies = batch_bodies(rows)
     log(f"pushing {len(rows):,} worklogs in {len(bodies)} batches")
     started = time.perf_counter()
+    cpu_before = cpu_by_process(stack)
     urls = [stack.url(name) for name in ingest_replicas(args)]
     pushed, durations = await push(client, urls, bodies, clients)
     log(f"accepted in {pushed:.1f}s ({len(rows) / pushed:,.0f}/s); waiting for reporting")
@@ -387,7 +388,13 @@ async def end_to_end(
             raise TimeoutError(f"reporting still {behind:,} seconds short after {timeout}s")
         await asyncio.sleep(0.25)
     elapsed = time.perf_counter() - started
+    cpu_after = cpu_by_process(stack)
     return {
+        # Where the time goes: CPU microseconds per worklog of each process (group).
+        "cpu_us_per_worklog": {
+            name: round(1e6 * (cpu_after[name] - cpu_before.get(name, 0)) / len(rows), 1)
+            for name in cpu_after
+        },
         "accepted_seconds": pushed,
         "accepted_rate": len(rows) / pushed,
         "seconds": elapsed,
@@ -449,6 +456,25 @@ def cpu_seconds(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+#: The servers' processes by their name in /proc (``comm``), for :func:`cpu_by_process`.
+SERVERS = {"postgres": "postgresql", "beam.smp": "rabbitmq"}
+
+
+def cpu_by_process(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each service process, and by PostgreSQL and RabbitMQ (all
+    their processes; a backend that ends between two readings takes its time with it)."""
+    used = {name: cpu_seconds([p.pid]) for name, p in stack.processes.items()}
+    servers: dict[str, list[int]] = {group: [] for group in SERVERS.values()}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                group = SERVERS.get((entry / "comm").read_text().strip())
+                if group:
+                    servers[group].append(int(entry.name))
+    used["bench client"] = cpu_seconds([os.getpid()])
+    return used | {group: cpu_seconds(pids) for group, pids in servers.items()}
 
 
 async def quiet(stack: Stack, timeout: float = 600) -> float:
@@ -697,6 +723,8 @@ def report(figures: dict, args: argparse.Namespace) -> None:
     print(f"end to end (reporting agrees)   {first['rate']:12,.0f} worklogs/s")
     print(f"end to end / COPY               {first['rate'] / baseline:12.1%}   (goal ≥ 25 %)")
     print(f"batch of 10,000, median         {first['batch_p50_ms']:12,.0f} ms")
+    cpu = first["cpu_us_per_worklog"]
+    print("CPU per worklog, end to end     " + ", ".join(f"{k} {v:g} µs" for k, v in cpu.items()))
     if "end_to_end_stored" in figures:
         second = figures["end_to_end_stored"]
         change = second["rate"] / first["rate"] - 1

@@ -366,7 +366,7 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
         topology=topology,
         handlers={EventType.WORKLOG_RECORDED: handle},
         metrics=metrics,
-        trims={EventType.WORKLOG_RECORDED: outside_only},
+        trims={EventType.WORKLOG_RECORDED: bus.Trim(outside_only)},
     )
     await consumer.start(prefetch=10)
     try:
@@ -409,6 +409,72 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
         [payload] = received
         assert [str(w.id) for w in payload.worklogs] == [outside["id"]]
         assert consumed_count(metrics, event.type.value, "trimmed") == 1
+        async with schema.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
+    finally:
+        await consumer.stop()
+        await connection.close()
+
+
+async def test_a_trim_can_skip_an_event_by_its_raw_body_without_parsing_it(isolation, schema):
+    parsed, received = [], []
+
+    def keep(envelope):
+        parsed.append(envelope.id)
+        return envelope
+
+    async def handle(conn, envelope, payload):
+        received.append(envelope.id)
+
+    connection = await aio_pika.connect_robust(isolation.amqp_url)
+    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+    metrics = ServiceMetrics("test")
+    consumer = bus.Consumer(
+        pool=schema,
+        channel=await connection.channel(),
+        topology=topology,
+        handlers={EventType.WORKLOG_RECORDED: handle},
+        metrics=metrics,
+        trims={EventType.WORKLOG_RECORDED: bus.Trim(keep, skips=lambda body: b"skip-me" in body)},
+    )
+    await consumer.start(prefetch=10)
+    try:
+        contract_id = uuid.uuid4()
+
+        def recorded(external_id):
+            worklog = {
+                "id": str(uuid.uuid4()),
+                "source": "api",
+                "external_id": external_id,
+                "contract_id": str(contract_id),
+                "period_start": "2026-03-01",
+                "author": "tech1",
+                "team": "servicedesk",
+                "activity": "phone support",
+                "started_at": "2026-03-02T09:00:00+01:00",
+                "seconds": 3600,
+                "outside_dates": False,
+            }
+            payload = {"contract_id": contract_id, "worklogs": [worklog]}
+            return new_event(
+                EventType.WORKLOG_RECORDED,
+                WorklogsChanged.model_validate(payload),
+                key=contract_id,
+                producer="test",
+            )
+
+        skipped, kept = recorded("skip-me"), recorded("1")
+        exchange = await bus.declare_exchange(await connection.channel(), topology)
+        for event in (skipped, kept):
+            await exchange.publish(bus.to_message(event), routing_key=event.type.value)
+
+        async def handled():
+            return bool(received)
+
+        await eventually(handled, timeout=10)
+        # The skipped one was acked as trimmed without being parsed (keep never saw it).
+        assert (parsed, received) == ([kept.id], [kept.id])
+        assert consumed_count(metrics, kept.type.value, "trimmed") == 1
         async with schema.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
     finally:

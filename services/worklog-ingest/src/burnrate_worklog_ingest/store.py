@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -204,6 +205,8 @@ INSERT_COLUMNS = (
     "unattributed_reason",
     "source_updated_at",
 )
+#: The values of a new worklog (a dict of its columns, see ``ingest.new_row``) in that order.
+insert_values = operator.itemgetter(*INSERT_COLUMNS)
 _INSERT_LIST = ", ".join(INSERT_COLUMNS)
 _COLUMNS = f"{_INSERT_LIST}, version, created_at, updated_at, deleted_at"
 
@@ -214,21 +217,21 @@ _INSERT_ONE = f"""INSERT INTO worklogs ({_INSERT_LIST})
     RETURNING {_COLUMNS}"""
 
 
-async def insert_worklog(conn: Connection, row: Sequence[Any]) -> asyncpg.Record | None:
+async def insert_worklog(conn: Connection, row: Mapping[str, Any]) -> asyncpg.Record | None:
     """Insert one worklog; None when (source, external_id) is already stored."""
-    return await conn.fetchrow(_INSERT_ONE, *row)
+    return await conn.fetchrow(_INSERT_ONE, *insert_values(row))
 
 
 async def insert_worklog_with_events(
-    conn: Connection, row: Sequence[Any], events: Sequence[Envelope]
+    conn: Connection, row: Mapping[str, Any], events: Sequence[Envelope]
 ) -> asyncpg.Record | None:
     """:func:`insert_worklog` and, only if it created the worklog, its events: one statement
     (see ``outbox.fetchrow_with``)."""
-    return await outbox.fetchrow_with(conn, _INSERT_ONE, row, events)
+    return await outbox.fetchrow_with(conn, _INSERT_ONE, insert_values(row), events)
 
 
 async def insert_worklogs(
-    conn: Connection, rows: Sequence[Sequence[Any]]
+    conn: Connection, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[set[uuid.UUID], dt.datetime]:
     """Insert many worklogs; returns the ids of the rows actually created and their
     ``created_at`` (the transaction's time): the caller has every other column, and decoding
@@ -241,10 +244,10 @@ async def insert_worklogs(
     keys (:func:`_insert_skipping_stored`). Both paths take the keys in the same (byte)
     order, so two batches sharing keys never wait on each other in a cycle (deadlock).
     """
-    first: dict[tuple[str, str], Sequence[Any]] = {}
+    first: dict[tuple[str, str], Mapping[str, Any]] = {}
     for row in rows:
-        first.setdefault((row[1], row[2]), row)
-    ordered = [first[key] for key in sorted(first)]
+        first.setdefault((row["source"], row["external_id"]), row)
+    ordered = [insert_values(first[key]) for key in sorted(first)]
     try:
         async with conn.transaction():
             await conn.copy_records_to_table("worklogs", records=ordered, columns=INSERT_COLUMNS)

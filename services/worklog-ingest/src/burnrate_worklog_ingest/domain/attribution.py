@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 import zoneinfo
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 
@@ -48,6 +48,13 @@ class ContractRoute:
     periods: tuple[Period, ...]
     #: the teams working on the contract; empty: any team (for Jira project key routing)
     teams: frozenset[str] = frozenset()
+    _starts: tuple[dt.date, ...] = field(init=False, repr=False, compare=False)
+    _zone: zoneinfo.ZoneInfo = field(init=False, repr=False, compare=False)
+    # The attribution of each local day asked for: a batch of 10,000 worklogs of one
+    # contract has a handful of days, so most are looked up here instead of computed.
+    _by_day: dict[dt.date, Attribution] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         zone(self.timezone)
@@ -67,7 +74,7 @@ class ContractRoute:
     def local_date(self, instant: dt.datetime) -> dt.date:
         if instant.tzinfo is None or instant.utcoffset() is None:
             raise ValueError("a naive datetime has no defined local date")
-        return instant.astimezone(self._zone).date()  # type: ignore[attr-defined]
+        return instant.astimezone(self._zone).date()
 
     def period_of(self, day: dt.date) -> Period:
         if day < self.start_date:
@@ -76,8 +83,21 @@ class ContractRoute:
             return self.periods[-1]
         # The last period starting on or before the day; periods tile the contract, and
         # should there be a gap the day still lands in the period before it.
-        index = bisect.bisect_right(self._starts, day) - 1  # type: ignore[attr-defined]
+        index = bisect.bisect_right(self._starts, day) - 1
         return self.periods[max(index, 0)]
+
+    def attribution_on(self, day: dt.date) -> Attribution:
+        """The period a worklog of local ``day`` counts against (computed once per day)."""
+        found = self._by_day.get(day)
+        if found is None:
+            period = self.period_of(day)
+            found = self._by_day[day] = Attribution(
+                contract_id=self.id,
+                period_start=period.start_date,
+                period_end=period.end_date,
+                outside_dates=not self.covers(day),
+            )
+        return found
 
 
 @dataclass(frozen=True)
@@ -90,14 +110,7 @@ class Attribution:
 
 def attribute(contract: ContractRoute, started_at: dt.datetime) -> Attribution:
     """The period of ``contract`` a worklog starting at ``started_at`` counts against."""
-    day = contract.local_date(started_at)
-    period = contract.period_of(day)
-    return Attribution(
-        contract_id=contract.id,
-        period_start=period.start_date,
-        period_end=period.end_date,
-        outside_dates=not contract.covers(day),
-    )
+    return contract.attribution_on(contract.local_date(started_at))
 
 
 class Unroutable(StrEnum):

@@ -1,0 +1,59 @@
+"""What reporting reads of a ``worklog.recorded`` event: the worklogs outside the contract
+dates only; an event with none is skipped on its raw body, before it is parsed."""
+
+from __future__ import annotations
+
+import uuid
+
+from burnrate_common import bus
+from burnrate_common.events import Envelope, EventType, WorklogsChanged, new_event
+from burnrate_reporting.handlers import TRIMS
+
+TRIM = TRIMS[EventType.WORKLOG_RECORDED]
+
+
+def recorded(*outside_dates: bool, ticket: str | None = None) -> Envelope:
+    contract_id = uuid.uuid4()
+    worklogs = [
+        {
+            "id": uuid.uuid4(),
+            "source": "api",
+            "external_id": str(n),
+            "contract_id": contract_id,
+            "period_start": "2026-03-01",
+            "author": "tech1",
+            "team": "servicedesk",
+            "activity": "phone support",
+            "started_at": "2026-03-02T09:00:00+01:00",
+            "seconds": 3600,
+            "outside_dates": outside,
+            "ticket": ticket,
+        }
+        for n, outside in enumerate(outside_dates)
+    ]
+    payload = WorklogsChanged.model_validate({"contract_id": contract_id, "worklogs": worklogs})
+    return new_event(EventType.WORKLOG_RECORDED, payload, key=contract_id, producer="test")
+
+
+def body(envelope: Envelope) -> bytes:
+    return bus.to_message(envelope).body
+
+
+def test_an_event_with_no_worklog_outside_the_dates_is_skipped_unparsed():
+    event = recorded(False, False)
+    assert TRIM.skips is not None and TRIM.skips(body(event))
+    assert TRIM.keep(event) is None  # what parsing it would have come to
+
+
+def test_an_event_with_a_worklog_outside_the_dates_is_parsed_and_trimmed_to_it():
+    event = recorded(False, True, False)
+    assert TRIM.skips is not None and not TRIM.skips(body(event))
+    kept = TRIM.keep(event)
+    assert kept is not None
+    assert [w["outside_dates"] for w in kept.data["worklogs"]] == [True]
+
+
+def test_a_true_elsewhere_in_the_event_only_means_it_is_parsed():
+    event = recorded(False, ticket="true-up")
+    assert TRIM.skips is not None and not TRIM.skips(body(event))
+    assert TRIM.keep(event) is None
