@@ -391,10 +391,7 @@ async def end_to_end(
     cpu_after = cpu_by_process(stack)
     return {
         # Where the time goes: CPU microseconds per worklog of each process (group).
-        "cpu_us_per_worklog": {
-            name: round(1e6 * (cpu_after[name] - cpu_before.get(name, 0)) / len(rows), 1)
-            for name in cpu_after
-        },
+        "cpu_us_per_worklog": cpu_per_unit(cpu_before, cpu_after, len(rows), 1e6),
         "accepted_seconds": pushed,
         "accepted_rate": len(rows) / pushed,
         "seconds": elapsed,
@@ -475,6 +472,16 @@ def cpu_by_process(stack: Stack) -> dict[str, float]:
                     servers[group].append(int(entry.name))
     used["bench client"] = cpu_seconds([os.getpid()])
     return used | {group: cpu_seconds(pids) for group, pids in servers.items()}
+
+
+def cpu_per_unit(
+    before: dict[str, float], after: dict[str, float], units: int, scale: float
+) -> dict[str, float]:
+    """CPU per unit of work of each process between two :func:`cpu_by_process` readings
+    (``scale``: 1e6 for microseconds, 1e3 for milliseconds)."""
+    return {
+        name: round(scale * (used - before.get(name, 0)) / units, 2) for name, used in after.items()
+    }
 
 
 async def quiet(stack: Stack, timeout: float = 600) -> float:
@@ -672,8 +679,12 @@ async def main(args: argparse.Namespace) -> None:
                 figures["single_post_warmup"] = await latency(
                     url, contracts, args.rate, 5, f"{tag}-warmup"
                 )
+                before = cpu_by_process(stack)
                 figures["single_post"] = await latency(
                     url, contracts, args.rate, args.latency_seconds, f"{tag}-single"
+                )
+                figures["single_post"]["cpu_ms_per_request"] = cpu_per_unit(
+                    before, cpu_by_process(stack), figures["single_post"]["requests"], 1e3
                 )
                 for phase in ("single_post_warmup", "single_post"):
                     for contract_id, seconds in figures[phase].pop("added").items():
@@ -741,6 +752,10 @@ def report(figures: dict, args: argparse.Namespace) -> None:
             f"single POST at {args.rate}/s, next {args.latency_seconds} s   "
             f"p50 {single['p50_ms']:.1f} ms, p99 {single['p99_ms']:.1f} ms, "
             f"max {single['max_ms']:.1f} ms, {single['failed']} failed (goal p99 < 25 ms)"
+        )
+        cpu = single["cpu_ms_per_request"]
+        print(
+            "CPU per single POST             " + ", ".join(f"{k} {v:g} ms" for k, v in cpu.items())
         )
     if args.json:
         print(json.dumps(figures, indent=2, default=str))
