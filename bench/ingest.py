@@ -694,6 +694,10 @@ async def main(args: argparse.Namespace) -> None:
             if args.stored:
                 took = await prefill(dsn, schemas["worklog-ingest"], contracts, args.stored)
                 figures["prefill_seconds"] = took
+                dirty, synced = await flushed()
+                log(
+                    f"{dirty / 1e6:,.0f} MB the pre-fill left dirty written to disk in {synced:.1f}s"
+                )
                 more = make_worklogs(
                     contracts, args.worklogs, f"{tag}b", shuffle=args.shuffle, seed=2
                 )
@@ -742,6 +746,10 @@ def report(figures: dict, args: argparse.Namespace) -> None:
         print(f"pre-fill (COPY, {args.stored:,})  {figures['prefill_seconds']:8.0f} s")
         print(f"end to end with them stored     {second['rate']:12,.0f} worklogs/s")
         print(f"change                          {change:12.1%}   (goal: no worse than -10 %)")
+        cpu = second["cpu_us_per_worklog"]
+        print(
+            "CPU per worklog, with them      " + ", ".join(f"{k} {v:g} µs" for k, v in cpu.items())
+        )
     if "single_post" in figures:
         warmup, single = figures["single_post_warmup"], figures["single_post"]
         print(
