@@ -1,6 +1,7 @@
 """The bus, the outbox relay, the inbox and the migration runner on the real servers."""
 
 import asyncio
+import contextlib
 import uuid
 
 import aio_pika
@@ -345,6 +346,46 @@ async def test_migrations_from_two_replicas_at_once_apply_once(isolation):
         await db.migrate(isolation.database_url, schema_name, changed)
 
 
+@contextlib.asynccontextmanager
+async def worklog_consumer(isolation, schema, handle, trim):
+    """A consumer of ``worklog.recorded`` with ``trim``; yields the exchange and its metrics."""
+    connection = await aio_pika.connect_robust(isolation.amqp_url)
+    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+    metrics = ServiceMetrics("test")
+    consumer = bus.Consumer(
+        pool=schema,
+        channel=await connection.channel(),
+        topology=topology,
+        handlers={EventType.WORKLOG_RECORDED: handle},
+        metrics=metrics,
+        trims={EventType.WORKLOG_RECORDED: trim},
+    )
+    await consumer.start(prefetch=10)
+    try:
+        yield await bus.declare_exchange(await connection.channel(), topology), metrics
+    finally:
+        await consumer.stop()
+        await connection.close()
+
+
+def worklog_recorded(contract_id, external_id, *, outside_dates):
+    worklog = {
+        "id": str(uuid.uuid4()),
+        "source": "api",
+        "external_id": external_id,
+        "contract_id": str(contract_id),
+        "period_start": "2026-03-01",
+        "author": "tech1",
+        "team": "servicedesk",
+        "activity": "phone support",
+        "started_at": "2026-02-27T09:00:00+01:00",
+        "seconds": 3600,
+        "outside_dates": outside_dates,
+    }
+    payload = WorklogsChanged.model_validate({"contract_id": contract_id, "worklogs": [worklog]})
+    return new_event(EventType.WORKLOG_RECORDED, payload, key=contract_id, producer="test")
+
+
 async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isolation, schema):
     def outside_only(envelope):
         worklogs = [w for w in envelope.data["worklogs"] if w.get("outside_dates")]
@@ -357,44 +398,14 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
     async def handle(conn, envelope, payload):
         received.append(payload)
 
-    connection = await aio_pika.connect_robust(isolation.amqp_url)
-    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
-    metrics = ServiceMetrics("test")
-    consumer = bus.Consumer(
-        pool=schema,
-        channel=await connection.channel(),
-        topology=topology,
-        handlers={EventType.WORKLOG_RECORDED: handle},
-        metrics=metrics,
-        trims={EventType.WORKLOG_RECORDED: bus.Trim(outside_only)},
-    )
-    await consumer.start(prefetch=10)
-    try:
-        contract_id = uuid.uuid4()
-        outside = {
-            "id": str(uuid.uuid4()),
-            "source": "api",
-            "external_id": "1",
-            "contract_id": str(contract_id),
-            "period_start": "2026-03-01",
-            "author": "tech1",
-            "team": "servicedesk",
-            "activity": "phone support",
-            "started_at": "2026-02-27T09:00:00+01:00",
-            "seconds": 3600,
-            "outside_dates": True,
-        }
-        event = new_event(
-            EventType.WORKLOG_RECORDED,
-            WorklogsChanged.model_validate({"contract_id": contract_id, "worklogs": [outside]}),
-            key=contract_id,
-            producer="test",
-        )
+    trim = bus.Trim(outside_only)
+    async with worklog_consumer(isolation, schema, handle, trim) as (exchange, metrics):
+        event = worklog_recorded(uuid.uuid4(), "1", outside_dates=True)
+        [outside] = event.data["worklogs"]
         # A worklog inside the dates, incomplete: it would fail validation were it not dropped.
         inside = {"id": str(uuid.uuid4()), "outside_dates": False}
-        data = {**event.data, "worklogs": [inside, *event.data["worklogs"]]}
+        data = {**event.data, "worklogs": [inside, outside]}
         message = bus.to_message(event.model_copy(update={"data": data}))
-        exchange = await bus.declare_exchange(await connection.channel(), topology)
         # Trimmed to nothing: acked without a transaction, no handler, no inbox row.
         only_inside = event.model_copy(
             update={"id": uuid.uuid4(), "data": {**event.data, "worklogs": [inside]}}
@@ -411,9 +422,6 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
         assert consumed_count(metrics, event.type.value, "trimmed") == 1
         async with schema.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
-    finally:
-        await consumer.stop()
-        await connection.close()
 
 
 async def test_a_trim_can_skip_an_event_by_its_raw_body_without_parsing_it(isolation, schema):
@@ -426,45 +434,11 @@ async def test_a_trim_can_skip_an_event_by_its_raw_body_without_parsing_it(isola
     async def handle(conn, envelope, payload):
         received.append(envelope.id)
 
-    connection = await aio_pika.connect_robust(isolation.amqp_url)
-    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
-    metrics = ServiceMetrics("test")
-    consumer = bus.Consumer(
-        pool=schema,
-        channel=await connection.channel(),
-        topology=topology,
-        handlers={EventType.WORKLOG_RECORDED: handle},
-        metrics=metrics,
-        trims={EventType.WORKLOG_RECORDED: bus.Trim(keep, skips=lambda body: b"skip-me" in body)},
-    )
-    await consumer.start(prefetch=10)
-    try:
+    trim = bus.Trim(keep, skips=lambda body: b"skip-me" in body)
+    async with worklog_consumer(isolation, schema, handle, trim) as (exchange, metrics):
         contract_id = uuid.uuid4()
-
-        def recorded(external_id):
-            worklog = {
-                "id": str(uuid.uuid4()),
-                "source": "api",
-                "external_id": external_id,
-                "contract_id": str(contract_id),
-                "period_start": "2026-03-01",
-                "author": "tech1",
-                "team": "servicedesk",
-                "activity": "phone support",
-                "started_at": "2026-03-02T09:00:00+01:00",
-                "seconds": 3600,
-                "outside_dates": False,
-            }
-            payload = {"contract_id": contract_id, "worklogs": [worklog]}
-            return new_event(
-                EventType.WORKLOG_RECORDED,
-                WorklogsChanged.model_validate(payload),
-                key=contract_id,
-                producer="test",
-            )
-
-        skipped, kept = recorded("skip-me"), recorded("1")
-        exchange = await bus.declare_exchange(await connection.channel(), topology)
+        skipped = worklog_recorded(contract_id, "skip-me", outside_dates=False)
+        kept = worklog_recorded(contract_id, "1", outside_dates=False)
         for event in (skipped, kept):
             await exchange.publish(bus.to_message(event), routing_key=event.type.value)
 
@@ -477,9 +451,6 @@ async def test_a_trim_can_skip_an_event_by_its_raw_body_without_parsing_it(isola
         assert consumed_count(metrics, kept.type.value, "trimmed") == 1
         async with schema.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
-    finally:
-        await consumer.stop()
-        await connection.close()
 
 
 async def test_a_new_pool_connection_needs_no_type_lookup_for_our_array_types(isolation, schema):

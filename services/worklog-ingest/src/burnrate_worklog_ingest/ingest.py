@@ -167,6 +167,19 @@ def new_id() -> uuid.UUID:
     return RecordUUID(uuid_utils.uuid7().bytes)
 
 
+def source_values(item: WorklogIn) -> dict[str, Any]:
+    """The columns that say what the source says of a worklog: a newer version replaces them."""
+    return {
+        "author": item.author,
+        "team": item.team,
+        "activity": item.activity,
+        "started_at": item.started_at,
+        "seconds": item.seconds,
+        "ticket": item.ticket,
+        "source_updated_at": item.source_updated_at,
+    }
+
+
 def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> dict[str, Any]:
     """A new worklog as it is stored: every column of ``store`` (unattributed: no contract, a
     reason). ``created_at`` and ``updated_at`` are the database's: set once it is stored."""
@@ -191,15 +204,9 @@ def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> dict[str, A
         "period_start": period_start,
         "period_end": period_end,
         "outside_dates": outside,
-        "author": item.author,
-        "team": item.team,
-        "activity": item.activity,
-        "started_at": item.started_at,
-        "seconds": item.seconds,
-        "ticket": item.ticket,
+        **source_values(item),
         "project_key": item.project_key,
         "unattributed_reason": reason,
-        "source_updated_at": item.source_updated_at,
         "version": 1,
         "created_at": None,
         "updated_at": None,
@@ -324,15 +331,7 @@ async def replace(
 ) -> asyncpg.Record:
     """A newer version of a stored worklog. An attributed worklog keeps its contract (only
     the period follows the new date); an unattributed one takes the new routing."""
-    values: dict[str, Any] = {
-        "author": item.author,
-        "team": item.team,
-        "activity": item.activity,
-        "started_at": item.started_at,
-        "seconds": item.seconds,
-        "ticket": item.ticket,
-        "source_updated_at": item.source_updated_at,
-    }
+    values = source_values(item)
     if old["contract_id"] is not None:
         routes = await store.routes_by_id(conn, [old["contract_id"]])
         outcome = attribute(contract_route(routes[0]), item.started_at) if routes else outcome
