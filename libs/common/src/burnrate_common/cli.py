@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import sys
 import urllib.error
@@ -41,25 +40,6 @@ def healthcheck(port: int, timeout: float = 4.0) -> int:
     except (urllib.error.URLError, OSError) as exc:
         print(f"unhealthy: {exc}", file=sys.stderr)
         return 1
-
-
-#: The cyclic garbage collector's first threshold: a collection after this many new container
-#: objects (Python's default is 700). See :func:`tune_gc`.
-GC_GEN0_THRESHOLD = 50_000
-
-
-def tune_gc() -> None:
-    """Collect reference cycles far less often, and never scan what startup made.
-
-    A batch of 10,000 worklogs makes a few hundred thousand objects (models, rows, dicts)
-    that live until its response; at the default threshold the collector ran hundreds of
-    times per batch and traversed them again each time: measured in-process, ~40 % of
-    worklog-ingest's CPU per worklog, and ~10 % of all the stack's CPU under a bulk load.
-    Our objects rarely form cycles; those that do are still collected, later. The modules and
-    the app (what exists when this is called) go to the permanent generation (``freeze``).
-    """
-    gc.freeze()
-    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 @dataclass(frozen=True)
@@ -113,10 +93,8 @@ def run_cli(
     elif name == "replay-dead-letters":
         print(json.dumps({"replayed": asyncio.run(_replay(definition))}))
     else:
-        app = create_app(definition)
-        tune_gc()
         uvicorn.run(
-            app,
+            create_app(definition),
             host=settings.host,
             port=settings.port,
             log_config=None,
