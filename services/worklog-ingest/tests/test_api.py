@@ -6,6 +6,7 @@ the test's exchange.
 
 import asyncio
 import datetime as dt
+import gc
 import uuid
 from decimal import Decimal
 
@@ -168,6 +169,16 @@ async def api(isolation, probe):
     await probe.start("worklog.*", "consumption.recorded")
     async with serve(build(isolation.settings(WorklogIngestSettings))) as client:
         yield client
+
+
+async def test_the_service_collects_garbage_at_its_configured_threshold(isolation):
+    settings = isolation.settings(WorklogIngestSettings, gc_gen0_threshold=123_456)
+    threshold = gc.get_threshold()
+    try:
+        async with serve(build(settings)):
+            assert gc.get_threshold() == (123_456, *threshold[1:])
+    finally:
+        gc.set_threshold(*threshold)
 
 
 @pytest.fixture
