@@ -20,6 +20,10 @@
    (``sync``, see :func:`flushed`); p50 / p99 / max printed, the p99 of every 5 s logged.
    The first 5 s are reported apart as the warm-up.
 
+For steps 2 to 4 it also prints the CPU each process used per worklog / per POST (``/proc``:
+each service, PostgreSQL, RabbitMQ, the bench client): on shared cores a steadier figure
+than the rates, and where the time goes.
+
 The worklogs of a contract arrive together (as a per-project export or a Tempo page would),
 spread over 2 teams, 2 activities and 4 authors per contract, all on today's date in the
 contract's zone so they count in the current period. ``--shuffle`` mixes all contracts in
@@ -727,6 +731,10 @@ async def delete_queues(prefix: str) -> None:
     await delete_broker_objects(ServiceSettings().amqp_url, prefix)
 
 
+def print_cpu(label: str, cpu: dict[str, float], unit: str) -> None:
+    print(f"{label:32s}" + ", ".join(f"{name} {used:g} {unit}" for name, used in cpu.items()))
+
+
 def report(figures: dict, args: argparse.Namespace) -> None:
     baseline = figures["copy_baseline_rate"]
     first = figures["end_to_end"]
@@ -738,18 +746,14 @@ def report(figures: dict, args: argparse.Namespace) -> None:
     print(f"end to end (reporting agrees)   {first['rate']:12,.0f} worklogs/s")
     print(f"end to end / COPY               {first['rate'] / baseline:12.1%}   (goal ≥ 25 %)")
     print(f"batch of 10,000, median         {first['batch_p50_ms']:12,.0f} ms")
-    cpu = first["cpu_us_per_worklog"]
-    print("CPU per worklog, end to end     " + ", ".join(f"{k} {v:g} µs" for k, v in cpu.items()))
+    print_cpu("CPU per worklog, end to end", first["cpu_us_per_worklog"], "µs")
     if "end_to_end_stored" in figures:
         second = figures["end_to_end_stored"]
         change = second["rate"] / first["rate"] - 1
         print(f"pre-fill (COPY, {args.stored:,})  {figures['prefill_seconds']:8.0f} s")
         print(f"end to end with them stored     {second['rate']:12,.0f} worklogs/s")
         print(f"change                          {change:12.1%}   (goal: no worse than -10 %)")
-        cpu = second["cpu_us_per_worklog"]
-        print(
-            "CPU per worklog, with them      " + ", ".join(f"{k} {v:g} µs" for k, v in cpu.items())
-        )
+        print_cpu("CPU per worklog, with them", second["cpu_us_per_worklog"], "µs")
     if "single_post" in figures:
         warmup, single = figures["single_post_warmup"], figures["single_post"]
         print(
@@ -761,10 +765,7 @@ def report(figures: dict, args: argparse.Namespace) -> None:
             f"p50 {single['p50_ms']:.1f} ms, p99 {single['p99_ms']:.1f} ms, "
             f"max {single['max_ms']:.1f} ms, {single['failed']} failed (goal p99 < 25 ms)"
         )
-        cpu = single["cpu_ms_per_request"]
-        print(
-            "CPU per single POST             " + ", ".join(f"{k} {v:g} ms" for k, v in cpu.items())
-        )
+        print_cpu("CPU per single POST", single["cpu_ms_per_request"], "ms")
     if args.json:
         print(json.dumps(figures, indent=2, default=str))
 
