@@ -24,6 +24,8 @@ from typing import Any, BinaryIO, TextIO
 
 import httpx
 
+from burnrate_worklog_ingest.domain.csv_rows import GENERIC_FIELDS
+
 FORMATS = {"toggl": "toggl", "harvest": "harvest", "csv": "generic"}
 
 
@@ -176,19 +178,51 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="burnrate", description="Burnrate command line")
     commands = p.add_subparsers(dest="command", required=True)
     imp = commands.add_parser("import", help="import a time-tracking CSV export or NDJSON")
-    imp.add_argument("file", type=Path)
-    imp.add_argument("--source", choices=sorted([*FORMATS, "ndjson"]), required=True)
+    imp.add_argument(
+        "file", type=Path, help="the export: a CSV file, or NDJSON (one worklog a line)"
+    )
+    imp.add_argument(
+        "--source",
+        choices=sorted([*FORMATS, "ndjson"]),
+        required=True,
+        help="toggl or harvest: their detailed time export; csv: any CSV, with --map",
+    )
     mode = imp.add_mutually_exclusive_group()
-    mode.add_argument("--all-or-nothing", dest="all_or_nothing", action="store_true", default=True)
-    mode.add_argument("--skip-invalid", dest="all_or_nothing", action="store_false")
-    imp.add_argument("--url", default="http://127.0.0.1:8002")
-    imp.add_argument("--api-key", default=os.environ.get("BURNRATE_API_KEY"))
-    imp.add_argument("--team", default="unassigned")
+    mode.add_argument(
+        "--all-or-nothing",
+        dest="all_or_nothing",
+        action="store_true",
+        default=True,
+        help="one bad row and nothing is imported; every bad row is listed (default)",
+    )
+    mode.add_argument(
+        "--skip-invalid",
+        dest="all_or_nothing",
+        action="store_false",
+        help="import the good rows and list the bad ones with their line and reason",
+    )
+    imp.add_argument("--url", default="http://127.0.0.1:8002", help="worklog-ingest's address")
+    imp.add_argument(
+        "--api-key",
+        default=os.environ.get("BURNRATE_API_KEY"),
+        help="a key with worklogs:write (default: $BURNRATE_API_KEY)",
+    )
+    imp.add_argument(
+        "--team", default="unassigned", help="the team of rows that do not name one themselves"
+    )
     imp.add_argument("--timezone", default="UTC", help="IANA zone of the export's times")
     imp.add_argument(
-        "--map", action="append", default=[], metavar="FIELD=HEADER", help="generic CSV"
+        "--map",
+        action="append",
+        default=[],
+        metavar="FIELD=HEADER",
+        help="--source csv: the column (by header name) holding a worklog field, repeated "
+        "per field, e.g. --map author=Engineer --map hours=Time. Fields: "
+        + ", ".join(GENERIC_FIELDS),
     )
-    imp.add_argument("--chunk-rows", type=int, default=5000)
+    imp.add_argument(
+        "--chunk-rows", type=int, default=5000, help="CSV rows per request (default 5000)"
+    )
     return p
 
 
