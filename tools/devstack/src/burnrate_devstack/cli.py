@@ -17,6 +17,8 @@ from burnrate_devstack import demo
 from burnrate_devstack.stack import SERVICES, Stack
 
 DEV_API_KEY = "dev-admin-key"
+#: So Jira webhooks can be tried locally (signed with it, see docs/worklog-ingest.md).
+DEV_JIRA_SECRET = "dev-jira-secret"  # noqa: S105 - the local stack only, like DEV_API_KEY
 
 
 def _settings_env() -> dict[str, str]:
@@ -24,6 +26,9 @@ def _settings_env() -> dict[str, str]:
         "BURNRATE_BOOTSTRAP_API_KEY": os.environ.get("BURNRATE_BOOTSTRAP_API_KEY", DEV_API_KEY),
         "BURNRATE_SMTP_HOST": os.environ.get("BURNRATE_SMTP_HOST", "127.0.0.1"),
         "BURNRATE_SMTP_PORT": os.environ.get("BURNRATE_SMTP_PORT", "1025"),
+        "BURNRATE_JIRA_WEBHOOK_SECRET": os.environ.get(
+            "BURNRATE_JIRA_WEBHOOK_SECRET", DEV_JIRA_SECRET
+        ),
     }
     return env
 
@@ -62,6 +67,7 @@ async def _up(args: argparse.Namespace) -> None:
             )
         print(f"  {'logs':<15} {(Path(args.var) / 'log').resolve()}")
         print(f"\n  API key (development): {env['BURNRATE_BOOTSTRAP_API_KEY']}")
+        print(f"  Jira webhook secret:   {env['BURNRATE_JIRA_WEBHOOK_SECRET']}")
         print("  Play the 40-hour month:  make demo\n", flush=True)
         while not stop.is_set():
             for name, process in stack.processes.items():
