@@ -4,6 +4,8 @@ Topology, with ``P`` the configured prefix and ``S`` the consuming service:
 
 * ``P.events``  — the one durable topic exchange; routing key = event type.
 * ``P.S``       — the service's quorum queue, bound to the keys it handles.
+* ``P.S.<key>`` — for a key the service reads only part of (``Trim.where``): a headers
+  exchange bound to ``P.events`` by that key, the queue bound to it by the headers to match.
 * ``P.S.retry.N`` — delay queues (TTL grows per attempt) that dead-letter back into ``P.S``.
 * ``P.dead-letter`` / ``P.S.dead`` — where a message lands after its last attempt.
 """
@@ -18,6 +20,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aio_pika
 import asyncpg
@@ -32,7 +35,7 @@ from pydantic import ValidationError
 
 from burnrate_common import inbox
 from burnrate_common.db import Connection
-from burnrate_common.events import Envelope, EventType, Payload
+from burnrate_common.events import Envelope, EventType, Payload, routing_headers
 from burnrate_common.logs import correlation_id
 from burnrate_common.metrics import ServiceMetrics
 
@@ -71,10 +74,10 @@ class Trim:
     #: carries. None: nothing of the event concerns the service; it is acked without a
     #: transaction (no inbox row: handling it would have had no effect to make idempotent).
     keep: Callable[[Envelope], Envelope | None]
-    #: Optional, on the raw body: True only where ``keep`` would return None. Such an event
-    #: is acked (as trimmed) without being parsed: parsing is most of what a service spends
-    #: on the events it ignores (a worklog event is ~360 KB of JSON).
-    skips: Callable[[bytes], bool] | None = None
+    #: Optional: the headers (``events.routing_headers``) an event of this type must carry
+    #: to reach the service at all. The broker does the matching, so the others cost the
+    #: service nothing, not even their delivery (a worklog event is ~360 KB of JSON).
+    where: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,9 @@ class Topology:
     def dead_letter_queue(self) -> str:
         return f"{self.queue}.dead"
 
+    def filter_exchange(self, routing_key: str) -> str:
+        return f"{self.queue}.{routing_key}"
+
     def retry_queue(self, attempt: int) -> str:
         return f"{self.queue}.retry.{attempt}"
 
@@ -115,9 +121,13 @@ async def declare_exchange(channel: AbstractChannel, topology: Topology) -> Abst
 
 
 async def declare_consumer_queues(
-    channel: AbstractChannel, topology: Topology, routing_keys: Iterable[str]
+    channel: AbstractChannel,
+    topology: Topology,
+    routing_keys: Iterable[str],
+    where: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AbstractQueue:
-    """Declare (idempotently) the service's queue, its retry queues and its dead-letter queue."""
+    """Declare (idempotently) the service's queue, its retry queues and its dead-letter queue;
+    bind the queue to every key, through a headers exchange for the keys in ``where``."""
     exchange = await declare_exchange(channel, topology)
     dlx = await channel.declare_exchange(
         topology.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
@@ -138,7 +148,21 @@ async def declare_consumer_queues(
         },
     )
     for key in routing_keys:
-        await queue.bind(exchange, routing_key=key)
+        match = (where or {}).get(key)
+        if match is None:
+            await queue.bind(exchange, routing_key=key)
+            continue
+        # Deleted with the queue's binding to it (auto-delete), so it never outlives the queue.
+        headers = await channel.declare_exchange(
+            topology.filter_exchange(key),
+            aio_pika.ExchangeType.HEADERS,
+            durable=True,
+            auto_delete=True,
+        )
+        await headers.bind(exchange, routing_key=key)
+        await queue.bind(headers, arguments={"x-match": "all", **match})
+        # Bound directly by an earlier version, the queue would still get every event.
+        await queue.unbind(exchange, routing_key=key)
     for attempt in range(1, topology.max_attempts):
         await channel.declare_queue(
             topology.retry_queue(attempt),
@@ -192,7 +216,12 @@ def to_message(event: Envelope | StoredEvent, *, attempt: int = 1) -> aio_pika.M
         timestamp=stored.occurred_at,
         correlation_id=stored.correlation_id,
         app_id=stored.producer,
-        headers={"version": stored.version, "key": stored.key, ATTEMPT_HEADER: attempt},
+        headers={
+            "version": stored.version,
+            "key": stored.key,
+            ATTEMPT_HEADER: attempt,
+            **routing_headers(stored.type, stored.body),
+        },
     )
 
 
@@ -254,8 +283,6 @@ class Consumer:
         self._topology = topology
         self._handlers = handlers
         self._trims = trims or {}
-        # By the AMQP type property, so a skip needs nothing parsed.
-        self._skips = {t.value: trim.skips for t, trim in self._trims.items() if trim.skips}
         self._metrics = metrics
         self._batch_size = max(1, batch_size)
         self._linger = linger_seconds
@@ -268,7 +295,10 @@ class Consumer:
         # A batch can only be as large as what the broker lets us hold unacked.
         await self._channel.set_qos(prefetch_count=max(prefetch, self._batch_size))
         queue = await declare_consumer_queues(
-            self._channel, self._topology, [t.value for t in self._handlers]
+            self._channel,
+            self._topology,
+            [t.value for t in self._handlers],
+            {t.value: trim.where for t, trim in self._trims.items() if trim.where},
         )
         self._worker = asyncio.create_task(self._work(), name=f"consumer-{self._topology.queue}")
         await queue.consume(self.on_message)
@@ -282,11 +312,6 @@ class Consumer:
                 await self._worker
 
     async def on_message(self, message: AbstractIncomingMessage) -> None:
-        skips = self._skips.get(message.type or "")
-        if skips is not None and skips(message.body):
-            self._metrics.messages_consumed.labels(message.type, "trimmed").inc()
-            await message.ack()
-            return
         try:
             parsed = Envelope.model_validate_json(message.body)
             trim = self._trims.get(parsed.type)

@@ -7,6 +7,7 @@ payload bumps its version; the old model stays registered until consumers move.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from decimal import Decimal
 from enum import StrEnum
@@ -298,6 +299,27 @@ REGISTRY: dict[tuple[EventType, int], type[Payload]] = {
 CURRENT_VERSION: dict[EventType, int] = {
     event_type: max(v for (t, v) in REGISTRY if t == event_type) for event_type in EventType
 }
+
+_WORKLOG_EVENTS = frozenset(
+    {EventType.WORKLOG_RECORDED, EventType.WORKLOG_CORRECTED, EventType.WORKLOG_DELETED}
+)
+# A JSON true as the value of the field; a quote inside a string value is escaped, so no
+# ticket or description can look like it.
+_OUTSIDE_DATES_TRUE = re.compile(rb'"outside_dates"\s*:\s*true')
+
+
+def routing_headers(event_type: str, body: bytes) -> dict[str, Any]:
+    """The AMQP headers an event of this type carries beside its JSON body, so a consumer
+    can have the broker deliver only some events of a type (``bus.Trim.where``).
+
+    ``worklog.*``: ``outside_dates``, whether any of its worklogs is outside its contract's
+    dates. Read off the body, as the outbox relay publishes stored bodies: a 1,000-worklog
+    event is ~360 KB, and reporting, which lists only those worklogs, need not receive the
+    rest (almost all of them).
+    """
+    if event_type in _WORKLOG_EVENTS:
+        return {"outside_dates": _OUTSIDE_DATES_TRUE.search(body) is not None}
+    return {}
 
 
 class Envelope(BaseModel):

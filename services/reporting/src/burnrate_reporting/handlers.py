@@ -128,9 +128,9 @@ def outside_dates_only(envelope: Envelope) -> Envelope | None:
 
     Such an event carries up to 1,000 worklogs, and `on_worklog_changed` keeps only those
     outside the contract dates; the others would be validated and replayed to no effect.
-    None (acked, not handled nor logged) when no worklog is outside: the usual case, one
-    such event per single POST. Corrections and deletions are not trimmed (they are the
-    tombstones).
+    None (acked, not handled nor logged) when no worklog is outside: such events are not
+    delivered to reporting (see :data:`TRIMS`), unless queued before that filter existed.
+    Corrections and deletions are not trimmed (they are the tombstones).
     """
     worklogs = envelope.data.get("worklogs", [])
     kept = [w for w in worklogs if w.get("outside_dates")]
@@ -141,18 +141,12 @@ def outside_dates_only(envelope: Envelope) -> Envelope | None:
     return envelope.model_copy(update={"data": {**envelope.data, "worklogs": kept}})
 
 
-def none_outside_dates(body: bytes) -> bool:
-    """True when a raw ``worklog.recorded`` event certainly has no worklog outside the dates:
-    ``"outside_dates": true`` needs a JSON ``true``, and there is none in the body. Such an
-    event (the usual one) is skipped unparsed; parsing its 1,000 worklogs cost more than all
-    else reporting does with them. A ``true`` elsewhere (in a ticket, say) only means the
-    event is parsed and trimmed by :func:`outside_dates_only`."""
-    return b"true" not in body
-
-
-#: What the consumer drops of an event before its payload is validated (``bus.Trim``).
+#: What reporting reads of an event type (``bus.Trim``): of ``worklog.recorded``, only the
+#: events with a worklog outside the dates (the broker filters by their ``outside_dates``
+#: header: the usual event, 1,000 worklogs inside the dates, never reaches reporting), and
+#: of those only the worklogs outside.
 TRIMS: Mapping[EventType, Trim] = {
-    EventType.WORKLOG_RECORDED: Trim(outside_dates_only, skips=none_outside_dates)
+    EventType.WORKLOG_RECORDED: Trim(outside_dates_only, where={"outside_dates": True})
 }
 
 
