@@ -8,9 +8,9 @@ import aio_pika
 import asyncpg
 import pytest
 from burnrate_common import bus, db, outbox
-from burnrate_common.events import ApiKeyRevoked, EventType, WorklogsChanged, new_event
+from burnrate_common.events import ApiKeyRevoked, EventType, new_event
 from burnrate_common.metrics import ServiceMetrics
-from burnrate_common.testing import EventProbe, eventually
+from burnrate_common.testing import EventProbe, eventually, worklogs_event
 
 pytestmark = pytest.mark.integration
 
@@ -368,24 +368,6 @@ async def worklog_consumer(isolation, schema, handle, trim):
         await connection.close()
 
 
-def worklog_recorded(contract_id, external_id, *, outside_dates):
-    worklog = {
-        "id": str(uuid.uuid4()),
-        "source": "api",
-        "external_id": external_id,
-        "contract_id": str(contract_id),
-        "period_start": "2026-03-01",
-        "author": "tech1",
-        "team": "servicedesk",
-        "activity": "phone support",
-        "started_at": "2026-02-27T09:00:00+01:00",
-        "seconds": 3600,
-        "outside_dates": outside_dates,
-    }
-    payload = WorklogsChanged.model_validate({"contract_id": contract_id, "worklogs": [worklog]})
-    return new_event(EventType.WORKLOG_RECORDED, payload, key=contract_id, producer="test")
-
-
 async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isolation, schema):
     def outside_only(envelope):
         worklogs = [w for w in envelope.data["worklogs"] if w.get("outside_dates")]
@@ -400,7 +382,7 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
 
     trim = bus.Trim(outside_only)
     async with worklog_consumer(isolation, schema, handle, trim) as (exchange, metrics):
-        event = worklog_recorded(uuid.uuid4(), "1", outside_dates=True)
+        event = worklogs_event(True)
         [outside] = event.data["worklogs"]
         # A worklog inside the dates, incomplete: it would fail validation were it not dropped.
         inside = {"id": str(uuid.uuid4()), "outside_dates": False}
@@ -444,8 +426,8 @@ async def test_a_trim_where_has_the_broker_deliver_only_the_matching_events(isol
     trim = bus.Trim(keep, where={"outside_dates": True})
     async with worklog_consumer(isolation, schema, handle, trim) as (exchange, metrics):
         contract_id = uuid.uuid4()
-        inside = worklog_recorded(contract_id, "1", outside_dates=False)
-        outside = worklog_recorded(contract_id, "2", outside_dates=True)
+        inside = worklogs_event(False, contract_id=contract_id)
+        outside = worklogs_event(True, contract_id=contract_id)
         for event in (inside, outside):
             await exchange.publish(bus.to_message(event), routing_key=event.type.value)
 

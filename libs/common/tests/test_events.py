@@ -8,10 +8,10 @@ from burnrate_common.events import (
     ApiKeyRevoked,
     Envelope,
     EventType,
-    WorklogsChanged,
     new_event,
 )
 from burnrate_common.logs import correlation_id
+from burnrate_common.testing import worklogs_event
 from pydantic import ValidationError
 
 
@@ -62,36 +62,13 @@ def test_retry_delays_grow_exponentially():
 
 
 def test_worklog_events_say_in_a_header_whether_a_worklog_is_outside_the_dates():
-    def worklog(n, outside, ticket=None):
-        return {
-            "id": str(uuid.uuid4()),
-            "source": "api",
-            "external_id": str(n),
-            "contract_id": str(contract_id),
-            "period_start": "2026-03-01",
-            "author": "tech1",
-            "team": "servicedesk",
-            "activity": "phone support",
-            "started_at": "2026-03-02T09:00:00+01:00",
-            "seconds": 3600,
-            "outside_dates": outside,
-            "ticket": ticket,
-        }
-
-    contract_id = uuid.uuid4()
     # A ticket may spell the field out: inside a JSON string its quotes are escaped.
     lookalike = '"outside_dates": true'
     for event_type in (EventType.WORKLOG_RECORDED, EventType.WORKLOG_DELETED):
-        for worklogs, expected in (
-            ([worklog(1, False), worklog(2, True)], True),
-            ([worklog(1, False, ticket=lookalike), worklog(2, False)], False),
-        ):
-            payload = WorklogsChanged.model_validate(
-                {"contract_id": contract_id, "worklogs": worklogs}
-            )
-            event = new_event(event_type, payload, key=contract_id, producer="test")
-            headers = to_message(event).headers
-            assert headers["outside_dates"] is expected
+        some_outside = worklogs_event(False, True, event_type=event_type)
+        none_outside = worklogs_event(False, False, event_type=event_type, ticket=lookalike)
+        assert to_message(some_outside).headers["outside_dates"] is True
+        assert to_message(none_outside).headers["outside_dates"] is False
     other = new_event(
         EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key="k", producer="t"
     )

@@ -3,36 +3,12 @@ dates only; an event with none is not delivered at all (the broker matches its h
 
 from __future__ import annotations
 
-import uuid
-
 from burnrate_common import bus
-from burnrate_common.events import Envelope, EventType, WorklogsChanged, new_event
+from burnrate_common.events import Envelope, EventType
+from burnrate_common.testing import worklogs_event
 from burnrate_reporting.handlers import TRIMS
 
 TRIM = TRIMS[EventType.WORKLOG_RECORDED]
-
-
-def recorded(*outside_dates: bool, ticket: str | None = None) -> Envelope:
-    contract_id = uuid.uuid4()
-    worklogs = [
-        {
-            "id": uuid.uuid4(),
-            "source": "api",
-            "external_id": str(n),
-            "contract_id": contract_id,
-            "period_start": "2026-03-01",
-            "author": "tech1",
-            "team": "servicedesk",
-            "activity": "phone support",
-            "started_at": "2026-03-02T09:00:00+01:00",
-            "seconds": 3600,
-            "outside_dates": outside,
-            "ticket": ticket,
-        }
-        for n, outside in enumerate(outside_dates)
-    ]
-    payload = WorklogsChanged.model_validate({"contract_id": contract_id, "worklogs": worklogs})
-    return new_event(EventType.WORKLOG_RECORDED, payload, key=contract_id, producer="test")
 
 
 def delivered(envelope: Envelope) -> bool:
@@ -43,13 +19,13 @@ def delivered(envelope: Envelope) -> bool:
 
 
 def test_an_event_with_no_worklog_outside_the_dates_is_not_delivered():
-    event = recorded(False, False)
+    event = worklogs_event(False, False)
     assert not delivered(event)
     assert TRIM.keep(event) is None  # what reading it would have come to
 
 
 def test_an_event_with_a_worklog_outside_the_dates_is_delivered_and_trimmed_to_it():
-    event = recorded(False, True, False)
+    event = worklogs_event(False, True, False)
     assert delivered(event)
     kept = TRIM.keep(event)
     assert kept is not None
@@ -57,6 +33,6 @@ def test_an_event_with_a_worklog_outside_the_dates_is_delivered_and_trimmed_to_i
 
 
 def test_a_true_elsewhere_in_the_event_does_not_have_it_delivered():
-    event = recorded(False, ticket="true-up")
+    event = worklogs_event(False, ticket="true-up")
     assert not delivered(event)
     assert TRIM.keep(event) is None

@@ -27,7 +27,7 @@ import pytest
 
 from burnrate_common import bus
 from burnrate_common.app import create_app
-from burnrate_common.events import Envelope, EventType
+from burnrate_common.events import Envelope, EventType, WorklogsChanged, new_event
 from burnrate_common.runtime import ServiceDefinition
 from burnrate_common.settings import ServiceSettings
 
@@ -260,3 +260,32 @@ async def eventually(
                 raise last
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+def worklogs_event(
+    *outside_dates: bool,
+    event_type: EventType = EventType.WORKLOG_RECORDED,
+    contract_id: uuid.UUID | None = None,
+    ticket: str | None = None,
+) -> Envelope:
+    """A ``worklog.*`` event of one contract with a worklog per flag in ``outside_dates``."""
+    contract_id = contract_id or uuid.uuid4()
+    worklogs = [
+        {
+            "id": uuid.uuid4(),
+            "source": "api",
+            "external_id": uuid.uuid4().hex,
+            "contract_id": contract_id,
+            "period_start": "2026-03-01",
+            "author": "tech1",
+            "team": "servicedesk",
+            "activity": "phone support",
+            "started_at": "2026-03-02T09:00:00+01:00",
+            "seconds": 3600,
+            "outside_dates": outside,
+            "ticket": ticket,
+        }
+        for outside in outside_dates
+    ]
+    payload = WorklogsChanged.model_validate({"contract_id": contract_id, "worklogs": worklogs})
+    return new_event(event_type, payload, key=contract_id, producer="test")
