@@ -66,9 +66,10 @@ Handler = Callable[[Connection, Envelope, Payload], Awaitable[None]]
 
 @dataclass(frozen=True)
 class Trim:
-    """What a service reads of an event type, applied before the payload is validated: it
-    drops the parts the service would ignore anyway (a worklog event carries up to 1,000
-    worklogs), so they are neither validated nor kept."""
+    """What a service reads of an event type: which events reach it at all (``where``, at
+    the broker) and what of each it keeps (``keep``, before the payload is validated), so
+    the parts it would ignore anyway (a worklog event carries up to 1,000 worklogs) are
+    neither delivered, validated nor kept."""
 
     #: The envelope as the service reads it; the trimmed envelope is also what a retry
     #: carries. None: nothing of the event concerns the service; it is acked without a
