@@ -266,6 +266,25 @@ async def test_patch_needs_the_current_etag_and_recomputes_periods(api, probe, c
     assert [h["version"] for h in rest["items"]] == [3] and rest["next_cursor"] is None
 
 
+async def test_every_bad_period_override_is_listed_with_its_own_message(api, customer):
+    overrides = [
+        {"start_date": "2026-03-02", "planned_hours": 1},
+        {"start_date": "2026-04-01", "planned_hours": 1},
+        {"start_date": "2027-01-01", "planned_hours": 1},
+    ]
+    response = await api.post(
+        "/v1/contracts", json=contract_body(customer, period_overrides=overrides)
+    )
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == [
+        "period_overrides.0.start_date",
+        "period_overrides.2.start_date",
+    ]
+    assert all(not e["message"].startswith("period_overrides") for e in errors)
+    assert "2027-01-01 is outside the contract" in errors[1]["message"]
+
+
 @pytest.mark.parametrize(
     ("patch", "field", "status"),
     [

@@ -332,12 +332,13 @@ def _check_overrides(body: ContractIn) -> None:
         body.start_date, body.end_date, body.period, [o.start_date for o in body.period_overrides]
     )
     if errors:
-        index, message = errors[0]
+        # Every bad override at once, as for the body's other fields.
+        bad = [(f"period_overrides.{index}.start_date", message) for index, message in errors]
         raise Problem(
             422,
             "Invalid input",
-            f"period_overrides.{index}.start_date: {message}",
-            field=f"period_overrides.{index}.start_date",
+            "; ".join(f"{field}: {message}" for field, message in bad),
+            errors=[{"field": field, "message": message} for field, message in bad],
         )
 
 
