@@ -1,4 +1,6 @@
+import datetime as dt
 import uuid
+from decimal import Decimal
 
 import pytest
 from burnrate_common.bus import Topology, to_message
@@ -6,8 +8,11 @@ from burnrate_common.events import (
     CURRENT_VERSION,
     REGISTRY,
     ApiKeyRevoked,
+    ContractChanged,
+    ContractPeriod,
     Envelope,
     EventType,
+    new_bulk_event,
     new_event,
 )
 from burnrate_common.logs import correlation_id
@@ -73,3 +78,54 @@ def test_worklog_events_say_in_a_header_whether_a_worklog_is_outside_the_dates()
         EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key="k", producer="t"
     )
     assert "outside_dates" not in to_message(other).headers
+
+
+def test_to_json_writes_the_json_pydantic_writes():
+    """The outbox stores ``to_json`` (orjson); consumers and tests know pydantic's JSON."""
+    contract = ContractChanged(
+        id=uuid.uuid4(),
+        customer_id=uuid.uuid4(),
+        code="ACME-40",
+        title='Support \u00e9 "gold"',
+        owner_email="owner@example.com",
+        start_date=dt.date(2026, 1, 15),
+        end_date=dt.date(2026, 12, 14),
+        timezone="Europe/Amsterdam",
+        period="monthly",
+        planned_hours=Decimal("40.5"),
+        teams=["servicedesk"],
+        work_accounts=[],
+        periods=[
+            ContractPeriod(
+                start_date=dt.date(2026, 1, 15),
+                end_date=dt.date(2026, 2, 14),
+                planned_seconds=145_800,
+            )
+        ],
+        overage_rate=Decimal("95.00"),
+    )
+    amsterdam = dt.timezone(dt.timedelta(hours=1))
+    bulk_data = {
+        "contract_id": uuid.uuid4(),
+        "worklogs": [
+            {
+                "id": str(uuid.uuid4()),
+                "period_start": dt.date(2026, 3, 1),
+                # with and without microseconds, in UTC and at an offset
+                "started_at": dt.datetime(2026, 3, 31, 23, 30, tzinfo=amsterdam),
+                "updated": dt.datetime(2026, 3, 31, 22, 30, 0, 1500, tzinfo=dt.UTC),
+                "seconds": 900,
+                "outside_dates": True,
+                "ticket": None,
+            }
+        ],
+    }
+    events = [
+        new_event(EventType.CONTRACT_CREATED, contract, key=contract.id, producer="t"),
+        worklogs_event(False, True),
+        new_bulk_event(EventType.WORKLOG_RECORDED, bulk_data, key="k", producer="t"),
+        # orjson writes no integer above 64 bits: pydantic writes that envelope
+        new_bulk_event(EventType.WORKLOG_RECORDED, {"n": 2**70}, key="k", producer="t"),
+    ]
+    for event in events:
+        assert event.to_json() == event.model_dump_json().encode()

@@ -194,7 +194,8 @@ def test_worklog_events_built_from_rows_carry_what_the_payload_model_would():
         for n in range(4)
     ]
     [event] = ingest.worklog_events(EventType.WORKLOG_RECORDED, rows, "test")
-    sent = Envelope.model_validate_json(event.model_dump_json())
+    assert event.to_json() == event.model_dump_json().encode()
+    sent = Envelope.model_validate_json(event.to_json())
     fields = Worklog.model_fields
     by_model = WorklogsChanged.model_validate(
         {

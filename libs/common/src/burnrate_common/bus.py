@@ -196,7 +196,7 @@ class StoredEvent:
         return cls(
             id=envelope.id,
             type=envelope.type.value,
-            body=envelope.model_dump_json().encode(),
+            body=envelope.to_json(),
             occurred_at=envelope.occurred_at,
             correlation_id=envelope.correlation_id,
             producer=envelope.producer,

@@ -19,7 +19,7 @@ import asyncpg
 
 from burnrate_common.aio import wait_for_event
 from burnrate_common.bus import TRANSIENT_ERRORS, Publisher, StoredEvent
-from burnrate_common.db import Connection, RawJson
+from burnrate_common.db import Connection
 from burnrate_common.events import Envelope
 from burnrate_common.metrics import ServiceMetrics
 
@@ -41,7 +41,7 @@ _COPY_FROM = 20
 _BACKLOG_EVERY_SECONDS = 1.0
 _PURGE_EVERY_SECONDS = 3600.0
 
-_COLUMNS = ("id", "type", "envelope", "occurred_at", "correlation_id", "producer", "key", "version")
+_COLUMNS = ("id", "type", "body", "occurred_at", "correlation_id", "producer", "key", "version")
 
 
 async def notify_channel(conn: Connection) -> str:
@@ -55,7 +55,7 @@ def _rows(envelopes: Iterable[Envelope]) -> list[tuple[Any, ...]]:
         (
             e.id,
             e.type.value,
-            RawJson(e.model_dump_json()),
+            e.to_json(),
             e.occurred_at,
             e.correlation_id,
             e.producer,
@@ -68,7 +68,7 @@ def _rows(envelopes: Iterable[Envelope]) -> list[tuple[Any, ...]]:
 
 def _unnest(first: int) -> str:
     """The outbox rows passed as one array per column, parameters ``$first`` onwards."""
-    types = ("uuid", "text", "json", "timestamptz", "text", "text", "text", "int")
+    types = ("uuid", "text", "bytea", "timestamptz", "text", "text", "text", "int")
     arrays = ", ".join(f"${first + n}::{t}[]" for n, t in enumerate(types))
     return f"INSERT INTO outbox ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays})"
 
@@ -141,11 +141,11 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
         async with self._pool.acquire() as conn, conn.transaction():
-            # The stored JSON goes out as it is: it was validated when it was written. The
-            # properties come from their columns (from the JSON only for rows written before
-            # those columns existed).
+            # The stored bytes go out as they are: they were validated when they were written.
+            # The properties come from their columns (from the JSON only for rows written
+            # before those columns existed, which have no body either).
             rows = await conn.fetch(
-                """SELECT id, type, envelope::text AS body,
+                """SELECT id, type, coalesce(body, convert_to(envelope::text, 'UTF8')) AS body,
                           coalesce(occurred_at, (envelope->>'occurred_at')::timestamptz)
                               AS occurred_at,
                           coalesce(correlation_id, envelope->>'correlation_id')
@@ -163,7 +163,7 @@ class OutboxRelay:
                 StoredEvent(
                     id=r["id"],
                     type=r["type"],
-                    body=r["body"].encode(),
+                    body=r["body"],
                     occurred_at=r["occurred_at"],
                     correlation_id=r["correlation_id"],
                     producer=r["producer"],

@@ -374,19 +374,23 @@ def share(row: Row) -> Share | None:
 def worklog_events(event_type: EventType, rows: Iterable[Row], producer: str) -> list[Envelope]:
     """One event per contract and chunk of worklogs, not one per worklog (unattributed
     worklogs have no contract and no event)."""
-    by_contract: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    # contract id → (its text, its worklogs)
+    by_contract: dict[uuid.UUID, tuple[str, list[dict[str, Any]]]] = {}
     for row in rows:
         contract_id = row["contract_id"]
         if contract_id is None:
             continue
+        of_contract = by_contract.get(contract_id)
+        if of_contract is None:
+            of_contract = by_contract[contract_id] = (str(contract_id), [])
         # The fields of the Worklog payload written out: a comprehension per row cost as much
-        # as the rest of this loop. The ids as the text they serialise to: pydantic's JSON of
-        # asyncpg's UUID type (ids read from the database, and new_id) costs 20 times str's.
+        # as the rest of this loop. The ids as the text they serialise to (asyncpg's UUID
+        # type, of ids read from the database and of new_id, is no uuid.UUID to orjson).
         worklog = {
             "id": str(row["id"]),
             "source": row["source"],
             "external_id": row["external_id"],
-            "contract_id": str(contract_id),
+            "contract_id": of_contract[0],
             "period_start": row["period_start"],
             "author": row["author"],
             "team": row["team"],
@@ -398,16 +402,16 @@ def worklog_events(event_type: EventType, rows: Iterable[Row], producer: str) ->
             "work_account": row["work_account"],
             "version": row["version"],
         }
-        by_contract.setdefault(contract_id, []).append(worklog)
+        of_contract[1].append(worklog)
     return [
         # Built from the rows as stored, without a model per worklog (see new_bulk_event).
         new_bulk_event(
             event_type,
-            {"contract_id": contract_id, "worklogs": worklogs[i : i + WORKLOGS_PER_EVENT]},
-            key=contract_id,
+            {"contract_id": contract_text, "worklogs": worklogs[i : i + WORKLOGS_PER_EVENT]},
+            key=contract_text,
             producer=producer,
         )
-        for contract_id, worklogs in by_contract.items()
+        for contract_text, worklogs in by_contract.values()
         for i in range(0, len(worklogs), WORKLOGS_PER_EVENT)
     ]
 
