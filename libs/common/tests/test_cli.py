@@ -1,8 +1,6 @@
-import gc
 import json
 
 import pytest
-from burnrate_common import cli
 from burnrate_common.cli import Command, run_cli
 from burnrate_common.runtime import ServiceDefinition
 from burnrate_common.settings import ServiceSettings
@@ -65,21 +63,3 @@ def test_healthcheck_is_zero_only_when_the_service_answers():
         unused.bind(("127.0.0.1", 0))
         free_port = unused.getsockname()[1]
     assert healthcheck(free_port, timeout=1) == 1
-
-
-def test_serve_tunes_the_garbage_collector_before_the_server_starts(monkeypatch):
-    seen = {}
-
-    def run(app, **kwargs):
-        seen["threshold"] = gc.get_threshold()
-        seen["frozen"] = gc.get_freeze_count()
-
-    threshold = gc.get_threshold()
-    monkeypatch.setattr(cli.uvicorn, "run", run)
-    try:
-        run_cli(build, ["serve"])
-    finally:
-        gc.unfreeze()
-        gc.set_threshold(*threshold)
-    assert seen["threshold"] == (cli.GC_YOUNG_THRESHOLD, *threshold[1:])
-    assert seen["frozen"] > 0

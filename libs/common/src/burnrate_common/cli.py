@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import json
 import sys
 import urllib.error
@@ -61,27 +60,6 @@ BUILTIN_COMMANDS = {
 }
 
 
-#: Container objects allocated and not yet freed that trigger a young collection
-#: (CPython's default: 700).
-GC_YOUNG_THRESHOLD = 200_000
-
-
-def tune_garbage_collector() -> None:
-    """Fewer cycle collections for a server that allocates in bursts.
-
-    A 10,000-worklog batch holds well over 100,000 dicts, lists, tuples and models until its
-    response, none in a cycle. At CPython's default thresholds the collector ran 128 times
-    over its validation, rows and events alone, traversing them to free nothing: 5.6 % of
-    worklog-ingest's CPU under the bulk load (py-spy). At this threshold a request's objects are mostly freed
-    (by their reference counts) before a collection sees them; cyclic garbage waits for a
-    collection a little longer. What start-up loaded (modules, the app) is frozen out of the
-    collections for good.
-    """
-    gc.freeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
-
-
 def run_cli(
     build: Callable[[], ServiceDefinition],
     argv: list[str] | None = None,
@@ -115,10 +93,8 @@ def run_cli(
     elif name == "replay-dead-letters":
         print(json.dumps({"replayed": asyncio.run(_replay(definition))}))
     else:
-        app = create_app(definition)
-        tune_garbage_collector()
         uvicorn.run(
-            app,
+            create_app(definition),
             host=settings.host,
             port=settings.port,
             log_config=None,
