@@ -148,7 +148,8 @@ async def _attribute_waiting(conn: Connection, payload: ContractChanged) -> None
 
 
 def _as_item(row: asyncpg.Record) -> ingest.WorklogIn:
-    return ingest.WorklogIn.model_construct(
+    """A stored worklog as an item to route again (valid: it was validated when stored)."""
+    return ingest.WorklogIn(
         source=ingest.Source(row["source"]),
         external_id=row["external_id"],
         contract_id=None,

@@ -31,7 +31,7 @@ from burnrate_worklog_ingest.domain.csv_rows import (
     Rejection,
     parse,
 )
-from burnrate_worklog_ingest.ingest import Outcome, WorklogIn
+from burnrate_worklog_ingest.ingest import WORKLOG_IN, Outcome, WorklogIn
 
 router = APIRouter(tags=["sources"])
 Writer = Annotated[object, Depends(require("worklogs:write"))]
@@ -64,7 +64,7 @@ class ImportOut(BaseModel):
 
 def validate(line: int, fields: Any) -> WorklogIn | list[Rejection]:
     try:
-        return WorklogIn.model_validate(fields)
+        return WORKLOG_IN.validate_python(fields)
     except ValidationError as exc:
         return [
             Rejection(line, ".".join(str(p) for p in e["loc"]) or "row", e["msg"])

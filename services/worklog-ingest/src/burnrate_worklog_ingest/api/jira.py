@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from burnrate_worklog_ingest import ingest, store
 from burnrate_worklog_ingest.domain.attribution import Attribution, RoutingError, Unroutable
-from burnrate_worklog_ingest.ingest import Source, WorklogIn
+from burnrate_worklog_ingest.ingest import WORKLOG_IN, Source, WorklogIn
 from burnrate_worklog_ingest.settings import WorklogIngestSettings
 
 router = APIRouter(prefix="/v1/webhooks", tags=["sources"])
@@ -144,17 +144,19 @@ async def jira_webhook(request: Request, runtime: RuntimeDep) -> JiraOut:
             issue_key = known["issue_key"]
         params = request.query_params
         try:
-            item = WorklogIn(
-                source=Source.JIRA,
-                external_id=w.id,
-                project_key=_issue_project(issue_key) if issue_key else None,
-                author=w.author.name if w.author else "unknown",
-                team=params.get("team") or settings.jira_default_team,
-                activity=params.get("activity") or settings.jira_default_activity,
-                started_at=w.started,
-                seconds=w.timeSpentSeconds,
-                ticket=issue_key,
-                source_updated_at=w.updated or _sent_at(hook),
+            item = WORKLOG_IN.validate_python(
+                {
+                    "source": Source.JIRA,
+                    "external_id": w.id,
+                    "project_key": _issue_project(issue_key) if issue_key else None,
+                    "author": w.author.name if w.author else "unknown",
+                    "team": params.get("team") or settings.jira_default_team,
+                    "activity": params.get("activity") or settings.jira_default_activity,
+                    "started_at": w.started,
+                    "seconds": w.timeSpentSeconds,
+                    "ticket": issue_key,
+                    "source_updated_at": w.updated or _sent_at(hook),
+                }
             )
         except ValidationError as exc:
             raise Problem(422, "Invalid Jira worklog", str(exc)[:500], field="worklog") from exc
@@ -178,20 +180,20 @@ async def jira_webhook(request: Request, runtime: RuntimeDep) -> JiraOut:
 async def _delete(
     conn: Any, item: WorklogIn, outcome: Attribution | RoutingError, producer: str
 ) -> JiraOut:
-    key = (item.source.value, item.external_id)
+    key = (item["source"].value, item["external_id"])
     stored = await store.worklog_by_key(conn, *key, for_update=True)
     if stored is None:
         # Deleted before it was created here (out of order): a tombstone, no events, so the
         # late create is a duplicate of a deleted worklog.
         row = await store.insert_worklog(conn, ingest.new_row(item, outcome))
         if row is not None:
-            await store.soft_delete_worklog(conn, row["id"], item.source_updated_at)
+            await store.soft_delete_worklog(conn, row["id"], item.get("source_updated_at"))
             return JiraOut(event="worklog_deleted", outcome="deleted", worklog_id=str(row["id"]))
         stored = await store.worklog_by_key(conn, *key, for_update=True)  # created meanwhile
         assert stored is not None
     if stored["deleted_at"] is not None:
         return JiraOut(event="worklog_deleted", outcome="duplicate", worklog_id=str(stored["id"]))
-    new = await store.soft_delete_worklog(conn, stored["id"], item.source_updated_at)
+    new = await store.soft_delete_worklog(conn, stored["id"], item.get("source_updated_at"))
     assert new is not None  # locked above and not deleted
     await outbox.add(conn, ingest.changed_events([(stored, new)], producer))
     return JiraOut(event="worklog_deleted", outcome="deleted", worklog_id=str(stored["id"]))
