@@ -14,8 +14,8 @@
    table and its indexes big; then VACUUM and CHECKPOINT, as a store that grew over months
    has had them long ago), then step 2 is measured again with fresh worklogs. Beside the
    change it prints the CPU per worklog, in both phases, of the processes whose work does
-   not grow with the store (the services and the client): on these shared cores a rise
-   there is the machine slowing down, which the change of rate includes.
+   not grow with the store (the services and the client): a rise there is not the store's
+   doing (on these shared cores, the machine slowing down), yet the change of rate includes it.
 4. Latency: once the services are idle again (what the load left them to do, such as its
    alerts and mails, is done), single ``POST /v1/worklogs`` at ``--rate`` requests/s for
    ``--latency-seconds`` s (open loop: requests are started on schedule whether or not the
@@ -774,8 +774,8 @@ def report(figures: dict, args: argparse.Namespace) -> None:
         )
         print(
             f"same work, CPU per worklog      {before:.1f} → {after:.1f} µs ({after / before - 1:+.0%}): "
-            "the services and the client, whose work does not grow with the store; a rise is "
-            "the machine slowing down between the two phases"
+            "the services and the client, whose work does not grow with the store; a rise "
+            "there is not the store's doing (on shared cores, the machine slowing down)"
         )
     if "single_post" in figures:
         warmup, single = figures["single_post_warmup"], figures["single_post"]
