@@ -84,39 +84,74 @@ async def test_rows_written_before_the_property_columns_are_relayed_too(isolatio
             db.RawJson(old.model_dump_json()),
         )
         await outbox.add(conn, [new])
-    connection = await aio_pika.connect(isolation.amqp_url)
-    try:
-        channel = await connection.channel(publisher_confirms=True)
-        topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
-        exchange = await bus.declare_exchange(channel, topology)
-        queue = await channel.declare_queue(exclusive=True)
-        await queue.bind(exchange, routing_key="apikey.*")
-        metrics = ServiceMetrics("test")
-        relay = outbox.OutboxRelay(
-            schema, bus.Publisher(exchange, 16, metrics), metrics, batch_size=50, poll_seconds=0.1
-        )
-        assert await relay.relay_once() == 2
-        seen = {}
-        for _ in range(2):
-            message = await _get(queue)
-            seen[message.message_id] = (
+    async with relayed_once(isolation, schema, "apikey.*", expected=2) as messages:
+        seen = {
+            message.message_id: (
                 message.correlation_id,
                 message.app_id,
                 message.timestamp,
                 message.headers["key"],
                 message.headers["version"],
             )
-        # The properties are the envelope's, whichever way the row was written.
-        assert seen == {
-            str(e.id): (
-                e.correlation_id,
-                e.producer,
-                e.occurred_at.replace(microsecond=0),
-                e.key,
-                e.version,
-            )
-            for e in (old, new)
+            for message in messages
         }
+    # The properties are the envelope's, whichever way the row was written.
+    assert seen == {
+        str(e.id): (
+            e.correlation_id,
+            e.producer,
+            e.occurred_at.replace(microsecond=0),
+            e.key,
+            e.version,
+        )
+        for e in (old, new)
+    }
+
+
+async def test_big_and_small_writes_and_rows_without_headers_publish_alike(isolation, schema):
+    """Big writes go by COPY, small ones by one INSERT, and rows written before the outbox
+    kept the headers have them read off the body: the same bodies and headers come out."""
+    contract_id = uuid.uuid4()
+    big = [
+        worklogs_event(*[False] * 999, True, contract_id=contract_id),
+        worklogs_event(*[False] * 1000, contract_id=contract_id),
+    ]
+    small = [worklogs_event(True), worklogs_event(False)]
+    before_headers = [worklogs_event(True), worklogs_event(False)]
+    size = lambda events: sum(len(e.to_json()) for e in events)  # noqa: E731
+    assert size(big) > outbox._COPY_FROM_BYTES > size(small)
+    async with schema.acquire() as conn, conn.transaction():
+        for events in (big, small, before_headers):
+            await outbox.add(conn, events)
+        await conn.execute(
+            "UPDATE outbox SET headers = NULL WHERE id = any($1::uuid[])",
+            [e.id for e in before_headers],
+        )
+    events = [*big, *small, *before_headers]
+    async with relayed_once(isolation, schema, "worklog.*", expected=len(events)) as messages:
+        seen = {m.message_id: (m.body, m.headers["outside_dates"]) for m in messages}
+    assert seen == {
+        str(e.id): (e.to_json(), any(w["outside_dates"] for w in e.data["worklogs"]))
+        for e in events
+    }
+
+
+@contextlib.asynccontextmanager
+async def relayed_once(isolation, schema, routing_key, *, expected):
+    """One relay round into a queue bound to ``routing_key``: the messages it got."""
+    connection = await aio_pika.connect(isolation.amqp_url)
+    try:
+        channel = await connection.channel(publisher_confirms=True)
+        topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+        exchange = await bus.declare_exchange(channel, topology)
+        queue = await channel.declare_queue(exclusive=True)
+        await queue.bind(exchange, routing_key=routing_key)
+        metrics = ServiceMetrics("test")
+        relay = outbox.OutboxRelay(
+            schema, bus.Publisher(exchange, 16, metrics), metrics, batch_size=50, poll_seconds=0.1
+        )
+        assert await relay.relay_once() == expected
+        yield [await _get(queue) for _ in range(expected)]
     finally:
         await connection.close()
 

@@ -14,6 +14,7 @@ from burnrate_common.events import (
     EventType,
     new_bulk_event,
     new_event,
+    routing_headers_of_body,
 )
 from burnrate_common.logs import correlation_id
 from burnrate_common.testing import worklogs_event
@@ -74,10 +75,15 @@ def test_worklog_events_say_in_a_header_whether_a_worklog_is_outside_the_dates()
         none_outside = worklogs_event(False, False, event_type=event_type, ticket=lookalike)
         assert to_message(some_outside).headers["outside_dates"] is True
         assert to_message(none_outside).headers["outside_dates"] is False
+        # Outbox rows written before the headers were kept: the same, read off the body.
+        for event in (some_outside, none_outside):
+            for body in (event.to_json(), event.model_dump_json(indent=1).encode()):
+                assert routing_headers_of_body(event_type, body) == event.routing_headers()
     other = new_event(
         EventType.APIKEY_REVOKED, ApiKeyRevoked(id=uuid.uuid4()), key="k", producer="t"
     )
     assert "outside_dates" not in to_message(other).headers
+    assert other.routing_headers() == routing_headers_of_body(other.type, other.to_json()) == {}
 
 
 def test_to_json_writes_the_json_pydantic_writes():

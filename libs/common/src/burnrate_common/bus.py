@@ -35,7 +35,7 @@ from pydantic import ValidationError
 
 from burnrate_common import inbox
 from burnrate_common.db import Connection
-from burnrate_common.events import Envelope, EventType, Payload, routing_headers
+from burnrate_common.events import Envelope, EventType, Payload, routing_headers_of_body
 from burnrate_common.logs import correlation_id
 from burnrate_common.metrics import ServiceMetrics
 
@@ -190,6 +190,9 @@ class StoredEvent:
     producer: str
     key: str
     version: int
+    #: ``Envelope.routing_headers``; None for outbox rows written before they were kept
+    #: (read off the body then).
+    headers: dict[str, Any] | None
 
     @classmethod
     def of(cls, envelope: Envelope) -> StoredEvent:
@@ -202,6 +205,7 @@ class StoredEvent:
             producer=envelope.producer,
             key=envelope.key,
             version=envelope.version,
+            headers=envelope.routing_headers(),
         )
 
 
@@ -221,7 +225,11 @@ def to_message(event: Envelope | StoredEvent, *, attempt: int = 1) -> aio_pika.M
             "version": stored.version,
             "key": stored.key,
             ATTEMPT_HEADER: attempt,
-            **routing_headers(stored.type, stored.body),
+            **(
+                stored.headers
+                if stored.headers is not None
+                else routing_headers_of_body(stored.type, stored.body)
+            ),
         },
     )
 

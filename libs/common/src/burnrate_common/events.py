@@ -309,15 +309,9 @@ _WORKLOG_EVENTS = frozenset(
 _OUTSIDE_DATES_TRUE = re.compile(rb'"outside_dates"\s*:\s*true')
 
 
-def routing_headers(event_type: str, body: bytes) -> dict[str, Any]:
-    """The AMQP headers an event of this type carries beside its JSON body, so a consumer
-    can have the broker deliver only some events of a type (``bus.Trim.where``).
-
-    ``worklog.*``: ``outside_dates``, whether any of its worklogs is outside its contract's
-    dates. Read off the body, as the outbox relay publishes stored bodies: a 1,000-worklog
-    event is ~360 KB, and reporting, which lists only those worklogs, need not receive the
-    rest (almost all of them).
-    """
+def routing_headers_of_body(event_type: str, body: bytes) -> dict[str, Any]:
+    """:meth:`Envelope.routing_headers` read off a JSON body: for outbox rows written before
+    the outbox kept the headers (``burnrate_common`` migration 0004)."""
     if event_type in _WORKLOG_EVENTS:
         return {"outside_dates": _OUTSIDE_DATES_TRUE.search(body) is not None}
     return {}
@@ -342,6 +336,20 @@ class Envelope(BaseModel):
         """The typed payload; raises ``KeyError`` for an unknown version, ValidationError if bad."""
         model = REGISTRY[(self.type, self.version)]
         return model.model_validate(self.data)
+
+    def routing_headers(self) -> dict[str, Any]:
+        """The AMQP headers this event carries beside its JSON body, so a consumer can have
+        the broker deliver only some events of a type (``bus.Trim.where``).
+
+        ``worklog.*``: ``outside_dates``, whether any of its worklogs is outside its
+        contract's dates: a 1,000-worklog event is ~360 KB, and reporting, which lists only
+        those worklogs, need not receive the rest (almost all of them). Taken from ``data``
+        when the event is written and kept beside it in the outbox: searching the stored
+        body at every publish cost ~0.3 µs per worklog.
+        """
+        if self.type in _WORKLOG_EVENTS:
+            return {"outside_dates": any(w.get("outside_dates") for w in self.data["worklogs"])}
+        return {}
 
     def to_json(self) -> bytes:
         """The envelope as JSON, as ``model_dump_json`` writes it (tests compare), but by
