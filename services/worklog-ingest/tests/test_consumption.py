@@ -205,3 +205,48 @@ def test_worklog_events_built_from_rows_carry_what_the_payload_model_would():
     )
     assert sent.data == by_model.model_dump(mode="json")
     assert sent.payload() == by_model
+
+
+def test_a_new_row_holds_every_column_and_the_source_values_of_its_item():
+    """``new_row`` writes its columns out field by field (it runs for every worklog of a
+    batch): it must say what ``source_values`` (a correction's columns) and ``store`` say."""
+    from burnrate_worklog_ingest import ingest, store
+    from burnrate_worklog_ingest.domain.attribution import Attribution, RoutingError, Unroutable
+
+    item = ingest.WORKLOG_IN.validate_python(
+        {
+            "source": "tempo",
+            "external_id": 7,
+            "work_account": " ACME ",
+            "project_key": "OPS",
+            "author": "tech1",
+            "team": "servicedesk",
+            "activity": "phone",
+            "started_at": "2026-03-31T23:30:00+02:00",
+            "seconds": 900,
+            "ticket": "OPS-1",
+            "source_updated_at": "2026-04-01T08:00:00Z",
+        }
+    )
+    attributed = ingest.new_row(item, Attribution(CONTRACT, MARCH, END[MARCH], True))
+    unattributed = ingest.new_row(
+        item, RoutingError(Unroutable.UNKNOWN_WORK_ACCOUNT, "work_account", "-")
+    )
+    for row in (attributed, unattributed):
+        assert set(store.INSERT_COLUMNS) <= row.keys()
+        assert {k: row[k] for k in ingest.source_values(item)} == ingest.source_values(item)
+        assert (row["source"], row["external_id"], row["work_account"], row["project_key"]) == (
+            "tempo",
+            "7",
+            "ACME",
+            "OPS",
+        )
+        assert type(row["source"]) is str
+    assert (attributed["contract_id"], attributed["period_start"], attributed["period_end"]) == (
+        CONTRACT,
+        MARCH,
+        END[MARCH],
+    )
+    assert attributed["outside_dates"] and attributed["unattributed_reason"] is None
+    assert unattributed["contract_id"] is None and not unattributed["outside_dates"]
+    assert unattributed["unattributed_reason"] == Unroutable.UNKNOWN_WORK_ACCOUNT.value

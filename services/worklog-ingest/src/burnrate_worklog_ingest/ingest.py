@@ -204,32 +204,41 @@ def source_values(item: WorklogIn) -> dict[str, Any]:
     }
 
 
+#: A source's column value by member: ``Source.X.value`` is a Python-level property call.
+_SOURCE_TEXT = {source: source.value for source in Source}
+
+
 def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> dict[str, Any]:
     """A new worklog as it is stored: every column of ``store`` (unattributed: no contract, a
-    reason). ``created_at`` and ``updated_at`` are the database's: set once it is stored."""
-    contract_id: uuid.UUID | None = None
-    period_start: dt.date | None = None
-    period_end: dt.date | None = None
+    reason). ``created_at`` and ``updated_at`` are the database's: set once it is stored.
+    Written out field by field: it runs for every worklog of a batch."""
     if isinstance(outcome, Attribution):
-        contract_id, period_start, period_end = (
-            outcome.contract_id,
-            outcome.period_start,
-            outcome.period_end,
-        )
+        contract_id: uuid.UUID | None = outcome.contract_id
+        period_start: dt.date | None = outcome.period_start
+        period_end: dt.date | None = outcome.period_end
         outside, reason = outcome.outside_dates, None
     else:
+        contract_id = period_start = period_end = None
         outside, reason = False, outcome.reason.value
+    get = item.get
     return {
         "id": new_id(),
-        "source": item["source"].value,
+        "source": _SOURCE_TEXT[item["source"]],
         "external_id": item["external_id"],
         "contract_id": contract_id,
-        "work_account": item.get("work_account"),
+        "work_account": get("work_account"),
         "period_start": period_start,
         "period_end": period_end,
         "outside_dates": outside,
-        **source_values(item),
-        "project_key": item.get("project_key"),
+        # the columns of source_values
+        "author": item["author"],
+        "team": item["team"],
+        "activity": item["activity"],
+        "started_at": item["started_at"],
+        "seconds": item["seconds"],
+        "ticket": get("ticket"),
+        "source_updated_at": get("source_updated_at"),
+        "project_key": get("project_key"),
         "unattributed_reason": reason,
         "version": 1,
         "created_at": None,
