@@ -168,19 +168,26 @@ async def attribute_items(
     by_project: dict[str, list[ContractRoute]] = defaultdict(list)
     for row in await store.routes_by_project_key(conn, sorted(keys)):
         by_project[row["project_key"]].append(contract_route(row))
-    return {
-        index: route(
-            item.get("contract_id"),
-            item.get("work_account"),
-            item["started_at"],
-            by_id,
-            by_account,
-            project_key=item.get("project_key"),
-            team=item["team"],
-            by_project=by_project,
+    routed: dict[int, Attribution | RoutingError] = {}
+    for index, item in items.items():
+        # The usual item names a known contract: attributed to it straight away (rule 1
+        # of ``route``, which takes every other item).
+        known = by_id.get(item.get("contract_id"))
+        routed[index] = (
+            attribute(known, item["started_at"])
+            if known is not None
+            else route(
+                item.get("contract_id"),
+                item.get("work_account"),
+                item["started_at"],
+                by_id,
+                by_account,
+                project_key=item.get("project_key"),
+                team=item["team"],
+                by_project=by_project,
+            )
         )
-        for index, item in items.items()
-    }
+    return routed
 
 
 def new_id() -> uuid.UUID:

@@ -27,8 +27,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     TypeAdapter,
     ValidationError,
+    WithJsonSchema,
     with_config,
 )
 from typing_extensions import TypedDict
@@ -114,13 +116,23 @@ class RecordedWorklog(WorklogOut):
     )
 
 
+#: A worklog id written as its text: pydantic writes asyncpg's UUID type (a subclass of
+#: ``uuid.UUID``, what stored ids are) on a slow path, 0.3 instead of 0.09 µs each, and a
+#: batch answers with 10,000 of them.
+WorklogId = Annotated[
+    uuid.UUID,
+    PlainSerializer(str, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "uuid"}),
+]
+
+
 class BatchOut(BaseModel):
     created: int
     duplicates: int
     updated: int = 0
     stale: int = 0
     unattributed: int = Field(0, description="Created but matching no contract (kept)")
-    worklogs: list[uuid.UUID] = Field(description="The stored worklog of each item, in order")
+    worklogs: list[WorklogId] = Field(description="The stored worklog of each item, in order")
 
 
 # --- rows, routes and events ---------------------------------------------------------------
