@@ -19,6 +19,7 @@ from burnrate_common.events import (
     EventType,
     new_event,
 )
+from burnrate_common.pagination import encode_cursor
 from burnrate_common.testing import eventually, publish, serve
 from burnrate_worklog_ingest.bootstrap import build
 from burnrate_worklog_ingest.settings import WorklogIngestSettings
@@ -606,19 +607,36 @@ async def test_list_with_cursor_and_filter(api, isolation, contract_id):
     await replicate(api, isolation, other)
     items = [worklog(contract_id), worklog(other.key), worklog(contract_id), worklog(contract_id)]
     ids = (await api.post("/v1/worklogs/batch", json={"worklogs": items})).json()["worklogs"]
+    # Two requests: the second's worklogs come after the first's in every list.
+    later = [worklog(contract_id), worklog(work_account="NOT-YET"), worklog(work_account="NOT-2")]
+    later_ids = (await api.post("/v1/worklogs/batch", json={"worklogs": later})).json()["worklogs"]
 
-    seen, cursor = [], None
-    while True:
-        params = {"contract_id": str(contract_id), "limit": 2} | (
-            {"cursor": cursor} if cursor else {}
-        )
-        page = (await api.get("/v1/worklogs", params=params)).json()
-        seen += [w["id"] for w in page["items"]]
-        if not (cursor := page["next_cursor"]):
-            break
-    assert sorted(seen) == sorted([ids[0], ids[2], ids[3]])
-    everything = (await api.get("/v1/worklogs", params={"limit": 10})).json()
-    assert len(everything["items"]) == 4 and everything["next_cursor"] is None
+    async def pages(path, **params):
+        seen, cursor = [], None
+        while True:
+            query = {"limit": 2, **params} | ({"cursor": cursor} if cursor else {})
+            page = (await api.get(path, params=query)).json()
+            seen.append([w["id"] for w in page["items"]])
+            if not (cursor := page["next_cursor"]):
+                return seen
+
+    # In id order, which is the creation order (UUIDv7), page after page.
+    of_contract = [ids[0], ids[2], ids[3], later_ids[0]]
+    assert of_contract == sorted(of_contract)
+    assert await pages("/v1/worklogs", contract_id=str(contract_id)) == [
+        of_contract[:2],
+        of_contract[2:],
+        [],
+    ]
+    everything = [*ids, *later_ids]
+    assert [i for page in await pages("/v1/worklogs") for i in page] == sorted(everything)
+    assert await pages("/v1/worklogs/unattributed") == [later_ids[1:], []]
+    # A cursor of before migration 0004 (its time no longer read) pages on the same.
+    first = (await api.get("/v1/worklogs", params={"limit": 2})).json()
+    old_form = encode_cursor(dt.datetime(2000, 1, 1, tzinfo=dt.UTC), first["items"][-1]["id"])
+    for cursor in (first["next_cursor"], old_form):
+        page = (await api.get("/v1/worklogs", params={"limit": 2, "cursor": cursor})).json()
+        assert [w["id"] for w in page["items"]] == sorted(everything)[2:4]
 
     bad = await api.get("/v1/worklogs", params={"cursor": "garbage"})
     assert bad.status_code == 400 and bad.json()["errors"][0]["field"] == "cursor"

@@ -185,6 +185,9 @@ async def jira_issues(conn: Connection, issue_ids: list[str]) -> list[asyncpg.Re
 
 # --- worklogs ------------------------------------------------------------------------------
 
+#: Below every id: the first page of a list.
+_NO_ID = uuid.UUID(int=0)
+
 #: What a new worklog row is made of, in this order.
 INSERT_COLUMNS = (
     "id",
@@ -316,19 +319,20 @@ async def get_worklog(
 
 
 async def list_worklogs(
-    conn: Connection,
-    after: tuple[dt.datetime, uuid.UUID] | None,
-    limit: int,
-    contract_id: uuid.UUID | None,
+    conn: Connection, after: uuid.UUID | None, limit: int, contract_id: uuid.UUID | None
 ) -> list[asyncpg.Record]:
-    created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
+    """Live worklogs in id (creation) order, after the id ``after`` (see migration 0004)."""
+    if contract_id is None:
+        return await conn.fetch(
+            f"""SELECT {_COLUMNS} FROM worklogs
+                WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2""",
+            after or _NO_ID,
+            limit,
+        )
     return await conn.fetch(
         f"""SELECT {_COLUMNS} FROM worklogs
-            WHERE deleted_at IS NULL AND (created_at, id) > ($1, $2)
-              AND ($4::uuid IS NULL OR contract_id = $4)
-            ORDER BY created_at, id LIMIT $3""",
-        created_at,
-        last_id,
+            WHERE deleted_at IS NULL AND contract_id = $3 AND id > $1 ORDER BY id LIMIT $2""",
+        after or _NO_ID,
         limit,
         contract_id,
     )
@@ -425,14 +429,13 @@ async def unattributed_matching(
 
 
 async def list_unattributed(
-    conn: Connection, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
+    conn: Connection, after: uuid.UUID | None, limit: int
 ) -> list[asyncpg.Record]:
-    created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
+    """Live unattributed worklogs in id (creation) order, after the id ``after``."""
     return await conn.fetch(
         f"""SELECT {_COLUMNS} FROM worklogs
-            WHERE contract_id IS NULL AND deleted_at IS NULL AND (created_at, id) > ($1, $2)
-            ORDER BY created_at, id LIMIT $3""",
-        created_at,
-        last_id,
+            WHERE contract_id IS NULL AND deleted_at IS NULL AND id > $1
+            ORDER BY id LIMIT $2""",
+        after or _NO_ID,
         limit,
     )

@@ -146,6 +146,17 @@ def _out(row: ingest.Row) -> dict[str, Any]:
     }
 
 
+def _after(cursor: str | None) -> uuid.UUID | None:
+    """The id a list page starts after. Lists are in id order (ids are UUIDv7, so creation
+    order): of the shared ``(created_at, id)`` cursor only the id is read."""
+    last = decode_cursor(cursor)
+    return last[1] if last else None
+
+
+def _next(rows: list[Any], limit: int) -> str | None:
+    return encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
+
+
 def _unroutable(error: RoutingError) -> Problem:
     title = {
         Unroutable.NO_ROUTE_GIVEN: "Contract or work account required",
@@ -364,11 +375,8 @@ async def list_worklogs(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[WorklogOut]:
-    rows = await store.list_worklogs(conn, decode_cursor(cursor), limit, contract_id)
-    next_cursor = (
-        encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
-    )
-    return Page(items=[WorklogOut(**_out(r)) for r in rows], next_cursor=next_cursor)
+    rows = await store.list_worklogs(conn, _after(cursor), limit, contract_id)
+    return Page(items=[WorklogOut(**_out(r)) for r in rows], next_cursor=_next(rows, limit))
 
 
 @router.get(
@@ -379,11 +387,8 @@ async def list_worklogs(
 async def list_unattributed(
     conn: ConnectionDep, _: Reader, limit: LimitQuery = 100, cursor: CursorQuery = None
 ) -> Page[WorklogOut]:
-    rows = await store.list_unattributed(conn, decode_cursor(cursor), limit)
-    next_cursor = (
-        encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
-    )
-    return Page(items=[WorklogOut(**_out(r)) for r in rows], next_cursor=next_cursor)
+    rows = await store.list_unattributed(conn, _after(cursor), limit)
+    return Page(items=[WorklogOut(**_out(r)) for r in rows], next_cursor=_next(rows, limit))
 
 
 @router.get("/{worklog_id}", response_model=WorklogOut, summary="One worklog")
