@@ -349,8 +349,9 @@ async def until_reported(
 ) -> None:
     """Return once reporting's totals equal ``expected``: its read model is read every
     ``POLL_SECONDS`` with one query, so the end is measured to ~20 ms (a sleep of 0.25 s and
-    a listing of every contract between looks added 0.5-0.8 s to 11 s runs); once that
-    agrees, the reporting API (``--truth-via api``) is asked as well, until it agrees too."""
+    a listing of every contract between looks knew it only to a few tenths of a second);
+    once that agrees, the reporting API (``--truth-via api``) is asked as well, until it
+    agrees too."""
 
     def agrees(totals: dict[str, int]) -> bool:
         return {k: v for k, v in totals.items() if v} == expected
