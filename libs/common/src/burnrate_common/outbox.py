@@ -56,6 +56,7 @@ _COLUMNS = (
     "version",
     "headers",
 )
+_BODY = _COLUMNS.index("body")
 
 
 async def notify_channel(conn: Connection) -> str:
@@ -98,7 +99,7 @@ async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
     if not rows:
         return
     # NOTIFY is delivered at commit only, and not at all on rollback.
-    if len(rows) > _COPY_FROM_ROWS or sum(len(row[2]) for row in rows) > _COPY_FROM_BYTES:
+    if len(rows) > _COPY_FROM_ROWS or sum(len(row[_BODY]) for row in rows) > _COPY_FROM_BYTES:
         await conn.copy_records_to_table("outbox", records=rows, columns=_COLUMNS)
         await conn.execute(f"SELECT pg_notify({_CHANNEL_SQL}, $1)", PROCESS_TOKEN)
     else:
