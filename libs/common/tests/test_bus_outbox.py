@@ -218,28 +218,46 @@ class Consumed:
             self.fail_times -= 1
             raise RuntimeError("handler bug")
         await conn.execute(
-            "CREATE TABLE IF NOT EXISTS effects (id uuid PRIMARY KEY, tx bigint NOT NULL)"
+            """CREATE TABLE IF NOT EXISTS effects (
+                   id uuid PRIMARY KEY, tx bigint NOT NULL, synchronous_commit text NOT NULL)"""
         )
-        await conn.execute("INSERT INTO effects VALUES ($1, txid_current())", envelope.id)
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, txid_current(), current_setting('synchronous_commit'))",
+            envelope.id,
+        )
         if envelope.id in self.fail_once:
             self.fail_once.discard(envelope.id)
             raise RuntimeError("handler bug after its write")
 
 
-@pytest.fixture
-async def consumer_setup(isolation, schema):
-    connection = await aio_pika.connect_robust(isolation.amqp_url)
-    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
-    consumed = Consumed()
-    metrics = ServiceMetrics("test")
-    consumer = bus.Consumer(
+def probe_consumer(channel, schema, topology, consumed, metrics, **options):
+    return bus.Consumer(
         pool=schema,
-        channel=await connection.channel(),
+        channel=channel,
         topology=topology,
         handlers={EventType.APIKEY_REVOKED: consumed.handle},
         metrics=metrics,
         batch_size=16,
         linger_seconds=0.05,
+        **options,
+    )
+
+
+# Every consumer test runs both ways: acked after a synchronous commit, and committed without
+# waiting for the disk, then acked after the flush (what reporting does).
+@pytest.fixture(params=[False, True], ids=["ack-after-commit", "ack-after-flush"])
+async def consumer_setup(request, isolation, schema):
+    connection = await aio_pika.connect_robust(isolation.amqp_url)
+    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+    consumed = Consumed()
+    metrics = ServiceMetrics("test")
+    consumer = probe_consumer(
+        await connection.channel(),
+        schema,
+        topology,
+        consumed,
+        metrics,
+        ack_after_flush=request.param,
     )
     await consumer.start(prefetch=10)
     publish_channel = await connection.channel()
@@ -247,6 +265,12 @@ async def consumer_setup(isolation, schema):
     yield consumed, exchange, topology, connection, metrics
     await consumer.stop()
     await connection.close()
+    async with schema.acquire() as conn:
+        if await conn.fetchval("SELECT to_regclass('effects') IS NOT NULL"):
+            modes = await conn.fetchval(
+                "SELECT array_agg(DISTINCT synchronous_commit) FROM effects"
+            )
+            assert modes == (["off"] if request.param else ["on"])
 
 
 async def effects(pool):
@@ -298,6 +322,61 @@ async def test_a_batch_commits_together_and_a_failing_message_is_retried_alone(
     assert sorted(map(str, consumed.calls)) == sorted(
         [str(e.id) for e in events] + [str(events[5].id), str(events[30].id)]
     )
+
+
+async def test_acked_after_flush_only_once_the_flush_is_done(isolation, schema):
+    """Committed without waiting for the disk, a batch is visible at once but its messages
+    stay unacked until the flush: a consumer stopped before it gives them back, and the
+    next one finds them handled (the inbox) and acks them after its own flush."""
+    connection = await aio_pika.connect_robust(isolation.amqp_url)
+    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+    consumed, metrics = Consumed(), ServiceMetrics("test")
+    flush_allowed = asyncio.Event()
+
+    async def held_flush(pool):
+        await flush_allowed.wait()
+        await bus.flush_wal(pool)
+
+    held_channel = await connection.channel()
+    held = probe_consumer(
+        held_channel, schema, topology, consumed, metrics, ack_after_flush=True, flush=held_flush
+    )
+    await held.start(prefetch=10)
+    exchange = await bus.declare_exchange(await connection.channel(), topology)
+    events = [revoked(n) for n in range(3)]
+    for event in events:
+        await exchange.publish(bus.to_message(event), routing_key=event.type.value)
+    await eventually(lambda: _effects_are(schema, 3))
+    await held.stop()  # before the flush: the channel closes with the three unacked
+    await held_channel.close()
+
+    queue_channel = await connection.channel()
+    await eventually(lambda: _ready_is(queue_channel, topology, 3))
+    flushing_channel = await connection.channel()
+    flushing = probe_consumer(
+        flushing_channel, schema, topology, consumed, metrics, ack_after_flush=True
+    )
+    await flushing.start(prefetch=10)
+    await eventually(lambda: _consumed_is(metrics, "duplicate", 3))
+    await flushing.stop()
+    await flushing_channel.close()
+    assert await _ready_is(queue_channel, topology, 0)  # acked: nothing came back
+    assert await effects(schema) == 3
+    assert consumed.calls == [e.id for e in events]
+    await connection.close()
+
+
+async def _effects_are(pool, n):
+    return await effects(pool) == n
+
+
+async def _ready_is(channel, topology, n):
+    underlay = await channel.get_underlay_channel()
+    return (await underlay.queue_declare(topology.queue, passive=True)).message_count == n
+
+
+async def _consumed_is(metrics, status, n):
+    return consumed_count(metrics, "apikey.revoked", status) == n
 
 
 async def test_failing_handler_is_retried_then_succeeds(consumer_setup, schema):

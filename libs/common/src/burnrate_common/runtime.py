@@ -42,6 +42,10 @@ class ServiceDefinition:
     #: per event type, what of it the handlers read (see ``bus.Trim``)
     trims: Mapping[EventType, bus.Trim] = field(default_factory=dict)
     background: Sequence[BackgroundLoop] = ()
+    #: The handlers write nothing that leaves the database by itself (no outbox rows): their
+    #: batches commit without waiting for the disk and are acked once flushed, so a slow
+    #: fsync does not hold the consumer up (``bus.Consumer``). Reporting's read models.
+    ack_after_flush: bool = False
     #: the service that issues API keys does not replicate them from the bus.
     replicate_api_keys: bool = True
     #: service-specific objects built in bootstrap (SMTP settings, clocks …).
@@ -160,6 +164,7 @@ async def running(definition: ServiceDefinition, metrics: ServiceMetrics) -> Asy
                 batch_size=settings.consumer_batch,
                 linger_seconds=settings.consumer_linger_ms / 1000,
                 trims=definition.trims,
+                ack_after_flush=definition.ack_after_flush,
             )
             tasks.append(await consumer.start(settings.consumer_prefetch))
             tasks.append(asyncio.create_task(_watch_dead_letters(runtime)))

@@ -48,6 +48,8 @@ def build(
         # Every handled envelope is also kept in the event log, for `rebuild`.
         handlers={t: handlers.logged(h, mark) for t, h in handlers.HANDLERS.items()},
         trims=handlers.TRIMS,
+        # Read models only: a commit need not wait for the disk before the next batch.
+        ack_after_flush=True,
         background=[business_metrics, upkeep.screen_refresh, upkeep.event_log_compaction],
         extras={"clock": now, "now": now, "handled": mark, "wall_clock": wall_clock or _utc_now},
     )
