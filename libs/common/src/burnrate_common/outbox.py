@@ -157,6 +157,10 @@ class OutboxRelay:
     async def relay_once(self) -> int:
         """Publish one batch of unsent rows; returns how many were published."""
         async with self._pool.acquire() as conn, conn.transaction():
+            # The "sent" marks need not wait for the disk: a crash that loses them has the rows
+            # published again, as a crash between confirm and commit does (the inbox absorbs
+            # it). Waiting held each round up for an fsync, 0.3-0.8 s behind a bulk load.
+            await conn.execute("SET LOCAL synchronous_commit = off")
             # The stored bytes go out as they are: they were validated when they were written.
             # The properties come from their columns (from the JSON only for rows written
             # before those columns existed, which have no body either).
