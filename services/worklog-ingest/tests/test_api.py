@@ -236,12 +236,12 @@ async def test_record_one_then_the_same_again_is_a_duplicate(api, isolation, pro
     stored = (await api.get(f"/v1/worklogs/{created['id']}")).json()
     assert stored["seconds"] == 10_800 and stored["version"] == 1
 
-    [recorded_event] = await settled_worklogs(probe, EventType.WORKLOG_RECORDED, 1)
-    assert recorded_event["id"] == created["id"] and recorded_event["seconds"] == 10_800
     assert await settled(probe, EventType.CONSUMPTION_RECORDED, 1) == [
         consumption(cid, "2026-03-01", "2026-03-31", 10_800, 1)
     ]
     assert probe.of_type(EventType.CONSUMPTION_RECORDED)[0].key == cid
+    # Inside its contract's dates: announced by its consumption delta alone.
+    assert probe.of_type(EventType.WORKLOG_RECORDED) == []
 
 
 async def test_a_work_account_routes_by_the_local_date_in_the_contract_zone(api, isolation):
@@ -291,6 +291,40 @@ async def test_outside_the_dates_is_counted_and_flagged(api, contract_id, probe)
     assert probe.of_type(EventType.WORKLOG_RECORDED)[0].data["worklogs"][0]["outside_dates"] is True
 
 
+async def test_only_worklogs_outside_their_contract_dates_are_published_one_by_one(
+    api, contract_id, probe
+):
+    """Every new worklog counts in the consumption deltas; only those outside their
+    contract's dates are also published in ``worklog.recorded`` (reporting lists them)."""
+    inside = [worklog(contract_id, seconds=3600) for _ in range(3)]
+    outside = [
+        worklog(contract_id, started_at="2027-01-05T10:00:00+01:00", seconds=1800) for _ in range(2)
+    ]
+    response = await api.post("/v1/worklogs/batch", json={"worklogs": [*inside, *outside]})
+    assert response.status_code == 201, response.text
+    ids = response.json()["worklogs"]
+    assert await settled(probe, EventType.CONSUMPTION_RECORDED, 2) == [
+        consumption(contract_id, "2026-03-01", "2026-03-31", 10_800, 3),
+        consumption(contract_id, "2026-12-01", "2026-12-31", 3600, 2, outside=3600),
+    ]
+    recorded = await settled_worklogs(probe, EventType.WORKLOG_RECORDED, 2)
+    assert [w["id"] for w in recorded] == ids[3:]
+    assert [(w["outside_dates"], w["seconds"]) for w in recorded] == [(True, 1800)] * 2
+
+    # The same for a worklog attributed later: published once it counts, outside the dates.
+    late = await api.post(
+        "/v1/worklogs",
+        json=worklog(work_account="NOBODY", started_at="2027-01-06T10:00:00+01:00"),
+    )
+    assert late.status_code == 202, late.text
+    attributed = await api.post(
+        f"/v1/worklogs/{late.json()['id']}/attribute", json={"contract_id": str(contract_id)}
+    )
+    assert attributed.status_code == 200, attributed.text
+    recorded = await settled_worklogs(probe, EventType.WORKLOG_RECORDED, 3)
+    assert (recorded[2]["id"], recorded[2]["outside_dates"]) == (late.json()["id"], True)
+
+
 async def test_a_batch_with_bad_items_stores_nothing_and_names_every_one(api, contract_id, probe):
     items = [worklog(contract_id) for _ in range(5)]
     items[1]["contract_id"] = str(uuid.uuid4())
@@ -328,8 +362,7 @@ async def test_a_batch_is_aggregated_and_idempotent(api, contract_id, probe):
     # One event for the contract period, its keys as lines (version 2).
     [event] = probe.of_type(EventType.CONSUMPTION_RECORDED)
     assert (event.version, event.key, len(event.data["lines"])) == (2, str(contract_id), 2)
-    recorded = await settled_worklogs(probe, EventType.WORKLOG_RECORDED, 4)
-    assert [e["id"] for e in recorded] == result["worklogs"][:4]
+    assert probe.of_type(EventType.WORKLOG_RECORDED) == []  # all inside the dates
 
     again = await api.post("/v1/worklogs/batch", json={"worklogs": items})
     assert again.status_code == 200

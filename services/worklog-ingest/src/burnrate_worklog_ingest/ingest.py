@@ -1,9 +1,10 @@
 """Recording worklogs, whatever they come from (REST, NDJSON, CSV, Tempo, Jira).
 
 Every path validates into :class:`WorklogIn`, routes the items with three queries at most,
-stores them with one COPY, and writes the ``worklog.*`` events and the summed consumption
-deltas to the outbox in the same transaction. A worklog that matches no contract is kept,
-unattributed (no events until it is attributed).
+stores them with one COPY, and writes the summed consumption deltas and the ``worklog.*``
+events to the outbox in the same transaction. A worklog that matches no contract is kept,
+unattributed (no events until it is attributed). A new worklog inside its contract's dates
+is announced by its consumption delta alone (see :func:`recorded_events`).
 
 The same (source, external_id) is one worklog. A repeat is a duplicate, unless it carries
 a ``source_updated_at`` newer than the stored one: then it replaces the stored worklog and
@@ -511,11 +512,22 @@ def created_deltas(rows: Iterable[Row]) -> list[Delta]:
 
 
 def recorded_events(rows: Sequence[Row], producer: str) -> list[Envelope]:
+    """New worklogs: the summed deltas, and ``worklog.recorded`` for those outside their
+    contract's dates only (see :func:`announced`)."""
     deltas = created_deltas(rows)
     return [
-        *worklog_events(EventType.WORKLOG_RECORDED, rows, producer),
+        *worklog_events(EventType.WORKLOG_RECORDED, announced(rows), producer),
         *consumption_events(deltas, producer),
     ]
+
+
+def announced(rows: Iterable[Row]) -> list[Row]:
+    """The new (or newly attributed) worklogs published one by one in ``worklog.recorded``:
+    those outside their contract's dates, the ones a consumer lists (reporting). The others
+    reach consumers as their consumption deltas only: publishing each of them cost ~13 % of
+    the stack's CPU under a bulk load (3.4 MB of events per 10,000 worklogs, built, stored,
+    relayed), for events no queue was bound to (reporting takes the outside ones only)."""
+    return [row for row in rows if row["outside_dates"]]
 
 
 def changed_events(changes: Sequence[tuple[Row, Row]], producer: str) -> list[Envelope]:
@@ -526,7 +538,7 @@ def changed_events(changes: Sequence[tuple[Row, Row]], producer: str) -> list[En
     deleted = [new for old, new in changes if old["contract_id"] and new["deleted_at"]]
     deltas = summed((share(old), share(new)) for old, new in changes)
     return [
-        *worklog_events(EventType.WORKLOG_RECORDED, first_time, producer),
+        *worklog_events(EventType.WORKLOG_RECORDED, announced(first_time), producer),
         *worklog_events(EventType.WORKLOG_CORRECTED, corrected, producer),
         *worklog_events(EventType.WORKLOG_DELETED, deleted, producer),
         *consumption_events(deltas, producer),
