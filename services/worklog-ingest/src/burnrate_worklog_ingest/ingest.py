@@ -14,6 +14,7 @@ the exact correcting deltas are published; an older one is stale and changes not
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -301,6 +302,15 @@ async def record(
     rows = [new_row(i, o) for i, o in zip(items, outcomes, strict=True)]
     if not rows:
         return []
+    if len(rows) > 1:
+        ids, created_at = await store.insert_worklogs(conn, rows)
+        if len(ids) == len(rows):
+            # The usual batch: every item a new worklog (so no key twice), none to read back
+            # or compare (the loops below cost ~15 % of a 10,000-worklog batch).
+            for row in rows:
+                row["created_at"] = row["updated_at"] = created_at
+            await outbox.add(conn, recorded_events(rows, producer))
+            return [Recorded(row, Outcome.CREATED) for row in rows]
     keys = [(row["source"], row["external_id"]) for row in rows]
     stored: dict[tuple[str, str], Row] = {}
     if len(rows) == 1:
@@ -308,7 +318,6 @@ async def record(
         if one is not None:
             stored[keys[0]] = one
     else:
-        ids, created_at = await store.insert_worklogs(conn, rows)
         for key, row in zip(keys, rows, strict=True):
             if row["id"] in ids:
                 row["created_at"] = row["updated_at"] = created_at
@@ -490,6 +499,10 @@ def consumption_events(deltas: Iterable[Delta], producer: str) -> list[Envelope]
     ]
 
 
+#: A row's ``ConsumptionKey`` fields as a tuple, read in C.
+_CONSUMPTION_KEY = operator.itemgetter("contract_id", "period_start", "team", "activity", "author")
+
+
 def created_deltas(rows: Iterable[Row]) -> list[Delta]:
     """``summed`` of creates only, in one pass without a ``Share`` per worklog (the batch path
     sums 10,000 of them per request)."""
@@ -497,7 +510,7 @@ def created_deltas(rows: Iterable[Row]) -> list[Delta]:
     for row in rows:
         if row["contract_id"] is None or row["deleted_at"] is not None:
             continue
-        key = (row["contract_id"], row["period_start"], row["team"], row["activity"], row["author"])
+        key = _CONSUMPTION_KEY(row)
         total = sums.get(key)
         if total is None:
             total = sums[key] = [0, 0, 0, row["period_end"]]
