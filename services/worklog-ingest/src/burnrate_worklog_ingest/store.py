@@ -210,6 +210,12 @@ INSERT_COLUMNS = (
 )
 #: The values of a new worklog (a dict of its columns, see ``ingest.new_row``) in that order.
 insert_values = operator.itemgetter(*INSERT_COLUMNS)
+#: A worklog's key (source, external_id): of its columns, and of its ``insert_values``.
+_KEY = operator.itemgetter("source", "external_id")
+_VALUES_KEY = operator.itemgetter(
+    INSERT_COLUMNS.index("source"), INSERT_COLUMNS.index("external_id")
+)
+_VALUES_ID = operator.itemgetter(INSERT_COLUMNS.index("id"))
 _INSERT_LIST = ", ".join(INSERT_COLUMNS)
 _COLUMNS = f"{_INSERT_LIST}, version, created_at, updated_at, deleted_at"
 
@@ -247,17 +253,17 @@ async def insert_worklogs(
     keys (:func:`_insert_skipping_stored`). Both paths take the keys in the same (byte)
     order, so two batches sharing keys never wait on each other in a cycle (deadlock).
     """
-    first: dict[tuple[str, str], Mapping[str, Any]] = {}
-    for row in rows:
-        first.setdefault((row["source"], row["external_id"]), row)
-    ordered = [insert_values(first[key]) for key in sorted(first)]
+    # Built in C (map, zip, itemgetter): this runs for every worklog of a batch. Filled
+    # from the last row back, so of two rows with one key the first one stays.
+    first = dict(zip(map(_KEY, reversed(rows)), map(insert_values, reversed(rows)), strict=True))
+    ordered = sorted(first.values(), key=_VALUES_KEY)
     try:
         async with conn.transaction():
             await conn.copy_records_to_table("worklogs", records=ordered, columns=INSERT_COLUMNS)
     except asyncpg.UniqueViolationError:
         return await _insert_skipping_stored(conn, ordered)
     created_at = await conn.fetchval("SELECT now()")
-    return {row[0] for row in ordered}, created_at
+    return set(map(_VALUES_ID, ordered)), created_at
 
 
 async def _insert_skipping_stored(
