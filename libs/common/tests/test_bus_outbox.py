@@ -366,6 +366,23 @@ async def test_acked_after_flush_only_once_the_flush_is_done(isolation, schema):
     await connection.close()
 
 
+async def test_flush_wal_makes_earlier_commits_durable(schema):
+    """What ack_after_flush relies on: after ``flush_wal`` the WAL is on disk past every
+    commit made before it, also one made without waiting (an xid alone would not flush)."""
+    async with schema.acquire() as conn:
+        await conn.execute("CREATE TABLE flushed (n int)")
+        for _ in range(3):
+            async with conn.transaction():
+                await conn.execute("SET LOCAL synchronous_commit = off")
+                await conn.execute("INSERT INTO flushed SELECT generate_series(1, 1000)")
+            committed = await conn.fetchval("SELECT pg_current_wal_insert_lsn()::text")
+            await bus.flush_wal(schema)
+            behind = await conn.fetchval(
+                "SELECT pg_wal_lsn_diff($1::text::pg_lsn, pg_current_wal_flush_lsn())", committed
+            )
+            assert behind <= 0
+
+
 async def _effects_are(pool, n):
     return await effects(pool) == n
 
