@@ -220,7 +220,7 @@ async def test_ndjson_stream_in_chunks(api, acme, probe):  # noqa: F811
     result = answer.json()
     assert (result["imported"], result["duplicates"]) == (2498, 1)
     assert result["rejected"] == [
-        {"line": 11, "field": "line", "reason": "not valid JSON"},
+        {"line": 11, "field": "row", "reason": "not valid JSON"},
         {"line": 21, "field": "seconds", "reason": "Input should be greater than 0"},
     ]
     found = await settled(probe, EventType.CONSUMPTION_RECORDED, 3)  # one per chunk of 1,000

@@ -69,7 +69,7 @@ async def test_all_or_nothing_is_the_default_and_stores_nothing_past_the_first_c
     assert answer.headers["content-type"] == "application/problem+json"
     problem = answer.json()
     assert problem["rejected"] == [
-        {"line": 1501, "field": "line", "reason": "not valid JSON"},
+        {"line": 1501, "field": "row", "reason": "not valid JSON"},
         {"line": 2551, "field": "seconds", "reason": "Input should be greater than 0"},
         {
             "line": 2591,
@@ -77,7 +77,11 @@ async def test_all_or_nothing_is_the_default_and_stores_nothing_past_the_first_c
             "reason": "give contract_id, work_account or project_key",
         },
     ]
-    assert problem["errors"][0]["field"] == "line 1501.line"
+    assert [e["field"] for e in problem["errors"]] == [
+        "line 1501",
+        "line 2551.seconds",
+        "line 2591.contract_id",
+    ]
     assert await stored(api) == 0
     await asyncio.sleep(0.5)  # the relay polls every 0.2 s: nothing may have left the outbox
     assert probe.of_type(EventType.WORKLOG_RECORDED) == []
@@ -110,7 +114,7 @@ async def test_skip_invalid_stores_the_good_lines_and_lists_the_bad(api, acme): 
     result = answer.json()
     assert result["imported"] == 1197
     assert [(r["line"], r["field"]) for r in result["rejected"]] == [
-        (4, "line"),
+        (4, "row"),
         (1101, "started_at"),
     ]
     assert all(r["reason"] for r in result["rejected"])

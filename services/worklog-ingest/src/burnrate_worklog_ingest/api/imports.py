@@ -62,12 +62,16 @@ class ImportOut(BaseModel):
 # --- the shared path -----------------------------------------------------------------------
 
 
+#: The field of a rejection that concerns the whole line (not JSON, not an object).
+WHOLE_ROW = "row"
+
+
 def validate(line: int, fields: Any) -> WorklogIn | list[Rejection]:
     try:
         return WORKLOG_IN.validate_python(fields)
     except ValidationError as exc:
         return [
-            Rejection(line, ".".join(str(p) for p in e["loc"]) or "row", e["msg"])
+            Rejection(line, ".".join(str(p) for p in e["loc"]) or WHOLE_ROW, e["msg"])
             for e in exc.errors(include_url=False, include_context=False, include_input=False)
         ]
 
@@ -86,13 +90,20 @@ async def refuse_unroutable(
     return outcomes
 
 
+def _line_field(rejection: Rejection) -> str:
+    """``line 3.seconds`` for a bad value, ``line 3`` when the whole line is bad."""
+    if rejection.field == WHOLE_ROW:
+        return f"line {rejection.line}"
+    return f"line {rejection.line}.{rejection.field}"
+
+
 def refused(rejected: list[Rejection]) -> Problem:
     """The all-or-nothing answer: every bad line, nothing stored."""
     return Problem(
         422,
         "Invalid rows",
         f"{len(rejected)} bad value(s); nothing was imported.",
-        errors=[{"field": f"line {r.line}.{r.field}", "message": r.reason} for r in rejected],
+        errors=[{"field": _line_field(r), "message": r.reason} for r in rejected],
         rejected=[r.as_dict() for r in rejected],
     )
 
@@ -312,7 +323,7 @@ async def stream_worklogs(
         try:
             data = json.loads(raw)
         except ValueError:
-            rejected.append(Rejection(line, "line", "not valid JSON"))
+            rejected.append(Rejection(line, WHOLE_ROW, "not valid JSON"))
             return
         checked = validate(line, data)
         if isinstance(checked, list):
