@@ -333,9 +333,9 @@ async def test_acked_after_flush_only_once_the_flush_is_done(isolation, schema):
     consumed, metrics = Consumed(), ServiceMetrics("test")
     flush_allowed = asyncio.Event()
 
-    async def held_flush(pool):
+    async def held_flush(conn):
         await flush_allowed.wait()
-        await bus.flush_wal(pool)
+        await bus.flush_wal(conn)
 
     held_channel = await connection.channel()
     held = probe_consumer(
@@ -366,6 +366,58 @@ async def test_acked_after_flush_only_once_the_flush_is_done(isolation, schema):
     await connection.close()
 
 
+async def test_a_flush_after_its_connection_ended_acks_nothing(isolation, schema):
+    """A crash of PostgreSQL between a commit that did not wait and the flush may lose the
+    commit, and ends every connection: a flush that finds its connection gone (here ended
+    by pg_terminate_backend, as a crash would) vouches for nothing, and the batch goes back
+    to the broker; delivered again, the inbox finds it handled, and it is acked then."""
+    connection = await aio_pika.connect_robust(isolation.amqp_url)
+    topology = bus.Topology(isolation.amqp_prefix, "probe", 3, 0.05)
+    consumed, metrics = Consumed(), ServiceMetrics("test")
+    flush_allowed, ended = asyncio.Event(), []
+
+    async def flush_after_a_crash(conn):
+        await flush_allowed.wait()
+        if not ended:  # the first flush only
+            async with schema.acquire() as admin:
+                ended.append(
+                    await admin.fetchval("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+                )
+        await bus.flush_wal(conn)
+
+    channel = await connection.channel()
+    consumer = probe_consumer(
+        channel,
+        schema,
+        topology,
+        consumed,
+        metrics,
+        ack_after_flush=True,
+        flush=flush_after_a_crash,
+    )
+    await consumer.start(prefetch=10)
+    try:
+        exchange = await bus.declare_exchange(await connection.channel(), topology)
+        events = [revoked(n) for n in range(3)]
+        for event in events:
+            await exchange.publish(bus.to_message(event), routing_key=event.type.value)
+        await eventually(lambda: _effects_are(schema, 3))
+        flush_allowed.set()
+
+        await eventually(lambda: _consumed_is(metrics, "duplicate", 3))
+        assert ended == [True]
+        queue_channel = await connection.channel()
+        await eventually(lambda: _ready_is(queue_channel, topology, 0))
+        assert await effects(schema) == 3
+        assert consumed.calls == [e.id for e in events]
+        # The first handling was never acked (settled as a success); the second was.
+        assert consumed_count(metrics, "apikey.revoked", "success") == 0
+    finally:
+        await consumer.stop()
+        await channel.close()
+        await connection.close()
+
+
 async def test_flush_wal_makes_earlier_commits_durable(schema):
     """What ack_after_flush relies on: after ``flush_wal`` the WAL is on disk past every
     commit made before it, also one made without waiting (an xid alone would not flush)."""
@@ -376,7 +428,8 @@ async def test_flush_wal_makes_earlier_commits_durable(schema):
                 await conn.execute("SET LOCAL synchronous_commit = off")
                 await conn.execute("INSERT INTO flushed SELECT generate_series(1, 1000)")
             committed = await conn.fetchval("SELECT pg_current_wal_insert_lsn()::text")
-            await bus.flush_wal(schema)
+            async with schema.acquire() as other:
+                await bus.flush_wal(other)
             behind = await conn.fetchval(
                 "SELECT pg_wal_lsn_diff($1::text::pg_lsn, pg_current_wal_flush_lsn())", committed
             )

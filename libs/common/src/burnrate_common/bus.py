@@ -31,6 +31,7 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
+from asyncpg.pool import PoolConnectionProxy
 from pydantic import ValidationError
 
 from burnrate_common import inbox
@@ -280,8 +281,10 @@ class Consumer:
     batch, instead of waiting for each fsync, which the WAL of a bulk load elsewhere in the
     database makes slow (reporting waited up to 0.8 s per commit behind the worklog COPYs).
     A crash of PostgreSQL may lose such a commit; its messages were not acked, so they are
-    redelivered and handled again. Only for handlers whose effects stay in the database
-    until then: an outbox row of a commit a crash loses could already have been published.
+    redelivered and handled again — also when the server is back before the flush: see
+    :class:`_WalFlusher` for how a flush vouches only for commits of the same server run.
+    Only for handlers whose effects stay in the database until then: an outbox row of a
+    commit a crash loses could already have been published.
     """
 
     def __init__(
@@ -296,7 +299,7 @@ class Consumer:
         linger_seconds: float = 0.0,
         trims: Mapping[EventType, Trim] | None = None,
         ack_after_flush: bool = False,
-        flush: Callable[[asyncpg.Pool], Awaitable[None]] | None = None,
+        flush: Callable[[Connection], Awaitable[None]] | None = None,
     ) -> None:
         self._pool = pool
         self._channel = channel
@@ -309,10 +312,11 @@ class Consumer:
         self._deliveries: asyncio.Queue[_Delivery] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self._ack_after_flush = ack_after_flush
-        #: how a batch committed without waiting is made durable (tests hold it back)
-        self._flush = flush or flush_wal
-        #: batches committed (without waiting for the disk) and not yet settled
-        self._unflushed: list[tuple[list[_Delivery], list[str | Exception]]] = []
+        #: makes the batches committed without waiting durable (tests hold its flush back)
+        self._flusher = _WalFlusher(pool, flush or flush_wal)
+        #: batches committed without waiting and not yet settled, each with the flusher
+        #: connection that was open before it committed (None: none was)
+        self._unflushed: list[tuple[list[_Delivery], list[str | Exception], int | None]] = []
         self._committed = asyncio.Event()
 
     async def start(self, prefetch: int) -> asyncio.Task[None]:
@@ -369,6 +373,8 @@ class Consumer:
     async def _work(self) -> None:
         while True:
             batch = await self._gather()
+            # Before the commit: the flusher connection that can vouch for it.
+            connection = await self._flusher.connection() if self._ack_after_flush else None
             try:
                 outcomes = await self._handle(batch)
             except Exception:
@@ -376,7 +382,7 @@ class Consumer:
                 await self._requeue(batch)
                 continue
             if self._ack_after_flush:
-                self._unflushed.append((batch, outcomes))
+                self._unflushed.append((batch, outcomes, connection))
                 self._committed.set()
             else:
                 await self._settle_batch(batch, outcomes)
@@ -384,29 +390,25 @@ class Consumer:
     async def _settle_when_flushed(self) -> None:
         """Settle the batches committed so far once a flush has made them durable; the
         worker meanwhile goes on (one flush covers every batch committed before it)."""
-        backoff = 0.5
-        while True:
-            await self._committed.wait()
-            self._committed.clear()
-            committed, self._unflushed = self._unflushed, []
-            try:
-                await self._flush(self._pool)
-            except TRANSIENT_ERRORS as exc:
-                # Whether they reached the disk is unknown: flush again, then settle.
-                log.warning("database unavailable, will retry", extra={"error": str(exc)})
-                self._unflushed[:0] = committed
-                self._committed.set()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 30.0)
-                continue
-            except Exception:
-                log.exception("flush failed, messages requeued")
-                for batch, _ in committed:
-                    await self._requeue(batch)
-                continue
-            backoff = 0.5
-            for batch, outcomes in committed:
-                await self._settle_batch(batch, outcomes)
+        try:
+            while True:
+                await self._committed.wait()
+                self._committed.clear()
+                committed, self._unflushed = self._unflushed, []
+                try:
+                    flushed_on = await self._flusher.flush()
+                except Exception as exc:
+                    log.warning("flush failed, messages requeued", extra={"error": str(exc)})
+                    flushed_on = None
+                for batch, outcomes, connection in committed:
+                    if connection is not None and connection == flushed_on:
+                        await self._settle_batch(batch, outcomes)
+                    else:
+                        # Durable or not is unknown (a crash may have lost the commit): the
+                        # broker delivers them again, and the inbox drops what did survive.
+                        await self._requeue(batch)
+        finally:
+            await self._flusher.close()
 
     async def _settle_batch(self, batch: list[_Delivery], outcomes: list[str | Exception]) -> None:
         try:
@@ -543,13 +545,63 @@ class Consumer:
         await message.ack()
 
 
-async def flush_wal(pool: asyncpg.Pool) -> None:
+async def flush_wal(conn: Connection) -> None:
     """Make every transaction committed before this call durable: a transaction that writes
     WAL and commits synchronously flushes the WAL up to its own commit record, which lies
     after theirs. It writes a logical-decoding message (a no-op outside logical decoding,
     callable by any role); an xid alone writes no WAL, and its commit would not wait."""
-    async with pool.acquire() as conn:
-        await conn.execute("SELECT pg_logical_emit_message(true, 'burnrate.flush', '')")
+    await conn.execute("SELECT pg_logical_emit_message(true, 'burnrate.flush', '')")
+
+
+class _WalFlusher:
+    """Flushes the WAL for a consumer on a connection of its own, held open, and says which
+    commits a flush vouches for.
+
+    A flush makes durable what the server committed before it, but only in the same run of
+    the server: a crash (or restart) may lose the commits that did not wait, and a flush
+    after it would vouch for nothing of theirs. A crash ends every connection, so a batch
+    counts as flushed only if this connection was open before the batch committed and the
+    flush succeeded on that same connection. Connections are numbered; 0 is none.
+    """
+
+    def __init__(self, pool: asyncpg.Pool, flush: Callable[[Connection], Awaitable[None]]):
+        self._pool = pool
+        self._flush = flush
+        self._conn: PoolConnectionProxy | None = None
+        self._number = 0
+        self._opening = asyncio.Lock()
+
+    async def connection(self) -> int | None:
+        """The number of the open connection (opened if need be); None if it cannot be."""
+        async with self._opening:
+            if self._conn is not None and not self._conn.is_closed():
+                return self._number
+            await self.close()
+            try:
+                self._conn = await self._pool.acquire()
+            except Exception as exc:
+                log.warning("flush connection unavailable", extra={"error": str(exc)})
+                return None
+            self._number += 1
+            return self._number
+
+    async def flush(self) -> int | None:
+        """Flush; the number of the connection it succeeded on (raises if it did not)."""
+        number = await self.connection()
+        if number is None or self._conn is None:
+            raise ConnectionError("no connection to flush on")
+        try:
+            await self._flush(self._conn)
+        except BaseException:
+            await self.close()
+            raise
+        return number
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.release(conn)
 
 
 async def replay_dead_letters(channel: AbstractChannel, topology: Topology) -> int:
