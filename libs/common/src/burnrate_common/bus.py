@@ -585,7 +585,7 @@ class _WalFlusher:
             self._number += 1
             return self._number
 
-    async def flush(self) -> int | None:
+    async def flush(self) -> int:
         """Flush; the number of the connection it succeeded on (raises if it did not)."""
         number = await self.connection()
         if number is None or self._conn is None:

@@ -103,7 +103,7 @@ async def add(conn: Connection, envelopes: Iterable[Envelope]) -> None:
         await conn.copy_records_to_table("outbox", records=rows, columns=_COLUMNS)
         await conn.execute(f"SELECT pg_notify({_CHANNEL_SQL}, $1)", PROCESS_TOKEN)
     else:
-        # One round trip for the rows and the NOTIFY: a single POST writes two events.
+        # One round trip for the rows and the NOTIFY: a single POST writes one or two.
         await conn.execute(
             f"WITH added AS ({_unnest(1)}) SELECT pg_notify({_CHANNEL_SQL}, ${len(_COLUMNS) + 1})",
             *_arrays(rows),
