@@ -1,2 +1,2 @@
-# Shared fixtures for every test suite in the workspace (see burnrate_common.testing).
-pytest_plugins = ["burnrate_common.testing"]
+# Shared fixtures for every test suite in the workspace (see burnrate_testing).
+pytest_plugins = ["burnrate_testing"]

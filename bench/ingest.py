@@ -258,7 +258,7 @@ async def create_contracts(client: httpx.AsyncClient, url: str, count: int) -> l
 async def publish_contracts(amqp_url: str, prefix: str, count: int) -> list[str]:
     """``contract.created`` events on the stack's exchange, as the contracts service sends them."""
     from burnrate_common.events import ContractChanged, ContractPeriod, EventType, new_event
-    from burnrate_common.testing import publish
+    from burnrate_testing import publish
 
     year = dt.date.today().year
     starts = [dt.date(year, m, 1) for m in range(1, 13)]
@@ -756,7 +756,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def delete_queues(prefix: str) -> None:
-    from burnrate_common.testing import delete_broker_objects
+    from burnrate_testing import delete_broker_objects
 
     await delete_broker_objects(ServiceSettings().amqp_url, prefix)
 

@@ -38,7 +38,7 @@ import asyncpg
 import httpx
 from burnrate_common.app import create_app
 from burnrate_common.clock import FixedClock
-from burnrate_common.testing import delete_broker_objects
+from burnrate_testing import delete_broker_objects
 from burnrate_reporting import store, upkeep
 from burnrate_reporting.bootstrap import build
 from burnrate_reporting.settings import ReportingSettings

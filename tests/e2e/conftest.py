@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
-from burnrate_common.testing import TEST_API_KEY, delete_broker_objects
+from burnrate_testing import TEST_API_KEY, delete_broker_objects
 from burnrate_devstack.stack import SERVICES, Stack
 
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from burnrate_common.testing import AUTH, TEST_API_KEY, eventually
+from burnrate_testing import AUTH, TEST_API_KEY, eventually
 from burnrate_devstack import demo
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import pytest
 from burnrate_common import bus, db, outbox
 from burnrate_common.events import ApiKeyRevoked, EventType, new_event
 from burnrate_common.metrics import ServiceMetrics
-from burnrate_common.testing import EventProbe, eventually, worklogs_event
+from burnrate_testing import EventProbe, eventually, worklogs_event
 
 pytestmark = pytest.mark.integration
 

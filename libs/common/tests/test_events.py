@@ -17,7 +17,7 @@ from burnrate_common.events import (
     routing_headers_of_body,
 )
 from burnrate_common.logs import correlation_id
-from burnrate_common.testing import worklogs_event
+from burnrate_testing import worklogs_event
 from pydantic import ValidationError
 
 

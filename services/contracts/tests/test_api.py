@@ -2,7 +2,7 @@
 
 import pytest
 from burnrate_common.events import EventType
-from burnrate_common.testing import eventually, serve
+from burnrate_testing import eventually, serve
 from burnrate_contracts.bootstrap import build
 from burnrate_contracts.settings import ContractsSettings
 

@@ -25,7 +25,7 @@ from burnrate_common.events import (
     EventType,
     new_event,
 )
-from burnrate_common.testing import eventually, publish, serve
+from burnrate_testing import eventually, publish, serve
 from burnrate_notifier.bootstrap import build
 from burnrate_notifier.domain.unsubscribe import UnsubscribeLinks
 from burnrate_notifier.settings import NotifierSettings

@@ -9,7 +9,7 @@ import subprocess
 
 import httpx
 import pytest
-from burnrate_common.testing import eventually
+from burnrate_testing import eventually
 from burnrate_notifier.webhook import PinnedTransport, WebhookRefused
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")

@@ -20,7 +20,7 @@ from burnrate_common.events import (
     WorklogsChanged,
     new_event,
 )
-from burnrate_common.testing import eventually, publish, serve
+from burnrate_testing import eventually, publish, serve
 from burnrate_reporting.bootstrap import build
 from burnrate_reporting.settings import ReportingSettings
 from prometheus_client.parser import text_string_to_metric_families

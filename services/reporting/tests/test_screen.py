@@ -18,7 +18,7 @@ from burnrate_common.events import (
     WorklogsChanged,
     new_event,
 )
-from burnrate_common.testing import eventually, publish, serve
+from burnrate_testing import eventually, publish, serve
 from burnrate_reporting import upkeep
 from burnrate_reporting.bootstrap import build
 from burnrate_reporting.rebuild import rebuild

@@ -15,7 +15,7 @@ from burnrate_common.events import (
     EventType,
     new_event,
 )
-from burnrate_common.testing import publish, serve
+from burnrate_testing import publish, serve
 from burnrate_reporting import store
 from burnrate_reporting.bootstrap import build
 from burnrate_reporting.rebuild import rebuild

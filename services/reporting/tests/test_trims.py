@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from burnrate_common import bus
 from burnrate_common.events import Envelope, EventType
-from burnrate_common.testing import worklogs_event
+from burnrate_testing import worklogs_event
 from burnrate_reporting.handlers import TRIMS
 
 TRIM = TRIMS[EventType.WORKLOG_RECORDED]

@@ -19,7 +19,7 @@ from burnrate_common.events import (
     EventType,
     new_event,
 )
-from burnrate_common.testing import EventProbe, Isolation, eventually, publish, serve
+from burnrate_testing import EventProbe, Isolation, eventually, publish, serve
 from burnrate_rules.bootstrap import build
 from burnrate_rules.daily import clock_tick
 from burnrate_rules.settings import RulesSettings

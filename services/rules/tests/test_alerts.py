@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 from burnrate_common.events import EventType
-from burnrate_common.testing import eventually
+from burnrate_testing import eventually
 
 H = 3600
 FEB = (dt.date(2026, 2, 1), dt.date(2026, 2, 28))

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 from burnrate_common.events import EventType
-from burnrate_common.testing import eventually, serve
+from burnrate_testing import eventually, serve
 from burnrate_rules.bootstrap import build
 from burnrate_rules.settings import RulesSettings
 

@@ -12,7 +12,7 @@ from burnrate_common.events import (
     PeriodConsumptionRecorded,
     new_event,
 )
-from burnrate_common.testing import eventually
+from burnrate_testing import eventually
 
 from .conftest import JAN, H
 

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from burnrate_common.errors import Problem
 from burnrate_common.events import EventType
-from burnrate_common.testing import eventually
+from burnrate_testing import eventually
 from burnrate_rules.api.rules import AudienceIn, _check_webhook
 from burnrate_rules.settings import RulesSettings
 

@@ -5,7 +5,7 @@ import uuid
 import pytest
 from burnrate_common.auth import hash_key
 from burnrate_common.events import ApiKeyIssued, EventType, new_event
-from burnrate_common.testing import eventually
+from burnrate_testing import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
-from burnrate_common.testing import eventually, serve
+from burnrate_testing import eventually, serve
 from burnrate_contracts.bootstrap import build as build_contracts
 from burnrate_contracts.settings import ContractsSettings
 from burnrate_reporting.bootstrap import build as build_reporting

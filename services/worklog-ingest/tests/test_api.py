@@ -20,7 +20,7 @@ from burnrate_common.events import (
     new_event,
 )
 from burnrate_common.pagination import encode_cursor
-from burnrate_common.testing import eventually, publish, serve
+from burnrate_testing import eventually, publish, serve
 from burnrate_worklog_ingest.bootstrap import build
 from burnrate_worklog_ingest.settings import WorklogIngestSettings
 

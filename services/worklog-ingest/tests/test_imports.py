@@ -12,7 +12,7 @@ import pytest
 import uvicorn
 from burnrate_common.app import create_app
 from burnrate_common.events import EventType
-from burnrate_common.testing import TEST_API_KEY, eventually
+from burnrate_testing import TEST_API_KEY, eventually
 from burnrate_worklog_ingest.bootstrap import build
 from burnrate_worklog_ingest.importer import chunks, upload
 from burnrate_worklog_ingest.settings import WorklogIngestSettings

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 from burnrate_common.events import EventType
-from burnrate_common.testing import serve
+from burnrate_testing import serve
 from burnrate_worklog_ingest.bootstrap import build
 from burnrate_worklog_ingest.settings import WorklogIngestSettings
 

@@ -84,7 +84,7 @@ def _health_router(metrics: ServiceMetrics) -> APIRouter:
     return router
 
 
-def create_app(definition: ServiceDefinition) -> FastAPI:
+def create_app(definition: ServiceDefinition[Any]) -> FastAPI:
     metrics = ServiceMetrics(definition.settings.service_name)
 
     @asynccontextmanager

@@ -12,6 +12,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
 from pydantic import ValidationError
@@ -22,7 +23,7 @@ from burnrate_common.logs import configure_logging
 from burnrate_common.runtime import ServiceDefinition, migrate
 
 
-async def _replay(definition: ServiceDefinition) -> int:
+async def _replay(definition: ServiceDefinition[Any]) -> int:
     connection = await bus.connect(definition.settings.amqp_url)
     try:
         channel = await connection.channel()
@@ -47,7 +48,7 @@ class Command:
     """A command of one service's own, next to the shared ones; ``run`` returns the exit code."""
 
     help: str
-    run: Callable[[ServiceDefinition, argparse.Namespace], int]
+    run: Callable[[ServiceDefinition[Any], argparse.Namespace], int]
     add_arguments: Callable[[argparse.ArgumentParser], None] = lambda parser: None
 
 
@@ -61,7 +62,7 @@ BUILTIN_COMMANDS = {
 
 
 def run_cli(
-    build: Callable[[], ServiceDefinition],
+    build: Callable[[], ServiceDefinition[Any]],
     argv: list[str] | None = None,
     extra_commands: Mapping[str, Command] | None = None,
 ) -> None:

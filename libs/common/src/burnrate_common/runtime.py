@@ -13,7 +13,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractRobustConnection
@@ -22,23 +22,32 @@ from fastapi import APIRouter
 from burnrate_common import auth, bus, db
 from burnrate_common.aio import cancel_and_wait
 from burnrate_common.events import EventType
+from burnrate_common.handling import EventHandlers
 from burnrate_common.metrics import ServiceMetrics
 from burnrate_common.outbox import OutboxRelay
 from burnrate_common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
-BackgroundLoop = Callable[["Runtime"], Coroutine[Any, Any, None]]
+#: The service's dependencies, built in its ``bootstrap.py`` (a dataclass of its
+#: ``service.py``: the clock, the SMTP sender …) and reached typed by routes, handlers and loops.
+Deps = TypeVar("Deps")
+
+BackgroundLoop = Callable[["Runtime[Any]"], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)
-class ServiceDefinition:
+class ServiceDefinition(Generic[Deps]):
     settings: ServiceSettings
     #: the service's package; its ``migrations`` folder holds the numbered SQL files.
     package: str
     title: str
+    deps: Deps
     routers: Sequence[APIRouter] = ()
-    handlers: Mapping[EventType, bus.Handler] = field(default_factory=dict)
+    #: the service's ``handlers.py`` registry, bound to ``deps`` when the service starts.
+    handlers: EventHandlers[Deps] | None = None
+    #: applied to every bound handler (reporting keeps each handled event in its log).
+    wrap_handlers: Callable[[bus.Handler], bus.Handler] | None = None
     #: per event type, what of it the handlers read (see ``bus.Trim``)
     trims: Mapping[EventType, bus.Trim] = field(default_factory=dict)
     background: Sequence[BackgroundLoop] = ()
@@ -48,12 +57,12 @@ class ServiceDefinition:
     ack_after_flush: bool = False
     #: the service that issues API keys does not replicate them from the bus.
     replicate_api_keys: bool = True
-    #: service-specific objects built in bootstrap (SMTP settings, clocks …).
-    extras: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def all_handlers(self) -> dict[EventType, bus.Handler]:
-        handlers = dict(self.handlers)
+        handlers = (
+            self.handlers.bind(self.deps, self.wrap_handlers) if self.handlers is not None else {}
+        )
         if self.replicate_api_keys:
             handlers.update(auth.REPLICA_HANDLERS)
         return handlers
@@ -74,8 +83,8 @@ class ServiceDefinition:
 
 
 @dataclass
-class Runtime:
-    definition: ServiceDefinition
+class Runtime(Generic[Deps]):
+    definition: ServiceDefinition[Deps]
     metrics: ServiceMetrics
     pool: asyncpg.Pool
     connection: AbstractRobustConnection
@@ -88,8 +97,8 @@ class Runtime:
         return self.definition.settings
 
     @property
-    def extras(self) -> Mapping[str, Any]:
-        return self.definition.extras
+    def deps(self) -> Deps:
+        return self.definition.deps
 
     async def ready(self) -> dict[str, bool]:
         checks = {"database": False, "broker": not self.connection.is_closed}
@@ -99,7 +108,7 @@ class Runtime:
         return checks
 
 
-async def migrate(definition: ServiceDefinition) -> list[str]:
+async def migrate(definition: ServiceDefinition[Any]) -> list[str]:
     settings = definition.settings
     await db.ensure_database(settings.database_url)
     return await db.migrate(settings.database_url, settings.db_schema, definition.migrations())
@@ -117,7 +126,7 @@ async def _connect_broker(url: str, attempts: int = 30) -> AbstractRobustConnect
     raise AssertionError("unreachable")
 
 
-async def _watch_dead_letters(runtime: Runtime) -> None:
+async def _watch_dead_letters(runtime: Runtime[Any]) -> None:
     topology = runtime.definition.topology
     channel = await runtime.connection.channel()
     while True:
@@ -127,7 +136,9 @@ async def _watch_dead_letters(runtime: Runtime) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running(definition: ServiceDefinition, metrics: ServiceMetrics) -> AsyncIterator[Runtime]:
+async def running(
+    definition: ServiceDefinition[Deps], metrics: ServiceMetrics
+) -> AsyncIterator[Runtime[Deps]]:
     settings = definition.settings
     if settings.gc_gen0_threshold:
         gc.set_threshold(settings.gc_gen0_threshold, *gc.get_threshold()[1:])

@@ -1,5 +1,8 @@
 """A pytest plugin for every Burnrate test suite (enabled by the root ``conftest.py``).
 
+The tiers: a test that uses none of the server fixtures below is marked ``unit`` (``make
+test-unit`` runs only those: pure domain, no I/O, seconds); the rest need the servers.
+
 PostgreSQL and RabbitMQ come from ``BURNRATE_DATABASE_URL`` / ``BURNRATE_AMQP_URL`` when
 set, else the local defaults when reachable, else testcontainers when a Docker engine is
 there. Each test gets its own database schema and its own exchange and queue names.
@@ -8,6 +11,7 @@ there. Each test gets its own database schema and its own exchange and queue nam
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import contextlib
 import os
 import shutil
@@ -37,6 +41,19 @@ TEST_API_KEY = "test-admin-key"
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 
 T = TypeVar("T")
+
+
+#: The fixtures that reach a server: a test using any of them (directly or through another
+#: fixture) is not a unit test.
+SERVER_FIXTURES = frozenset({"postgres_server_url", "amqp_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        uses_servers = SERVER_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+        marked = {m.name for m in item.iter_markers()} & {"integration", "e2e"}
+        if not uses_servers and not marked:
+            item.add_marker(pytest.mark.unit)
 
 
 def _reachable(url: str, default_port: int) -> bool:
@@ -169,7 +186,7 @@ async def delete_broker_objects(amqp_url: str, prefix: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve(definition: ServiceDefinition) -> AsyncIterator[httpx.AsyncClient]:
+async def serve(definition: ServiceDefinition[Any]) -> AsyncIterator[httpx.AsyncClient]:
     """Run a service in-process (lifespan included) and give an HTTP client for it."""
     app = create_app(definition)
     lifespan = app.router.lifespan_context(app)
@@ -289,3 +306,23 @@ def worklogs_event(
     ]
     payload = WorklogsChanged.model_validate({"contract_id": contract_id, "worklogs": worklogs})
     return new_event(event_type, payload, key=contract_id, producer="test")
+
+
+#: The status table both services test their status (and its SQL twin) against:
+#: (lifecycle, start, end, today, expiring window, exhausted) → status.
+_D = dt.date
+CONTRACT_STATUS_CASES: list[tuple[str, Any, Any, Any, int, bool, str]] = [
+    ("draft", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 6, 1), 30, False, "draft"),
+    ("closed", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 6, 1), 30, False, "closed"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2025, 12, 31), 30, False, "not_started"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 1, 1), 30, False, "active"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 12, 1), 30, False, "expiring"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 11, 30), 30, False, "active"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 12, 31), 30, False, "expiring"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 12, 31), 0, False, "expiring"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 12, 30), 0, False, "active"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2027, 1, 1), 30, False, "expired"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 6, 1), 30, True, "exhausted"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2026, 12, 20), 30, True, "exhausted"),
+    ("active", _D(2026, 1, 1), _D(2026, 12, 31), _D(2027, 1, 1), 30, True, "expired"),
+]
