@@ -231,7 +231,18 @@ class Audience(Payload):
     include_internal: bool = False
 
 
-class AlertRaised(Payload):
+class AlertFacts(Payload):
+    """What an alert says besides its stage: the facts particular to some triggers (None
+    where they do not apply). Rules computes them, the notifier renders them."""
+
+    days_before_end: int | None = None
+    forecast_seconds: int | None = None
+    forecast_exhaustion_date: dt.date | None = None
+    unused_seconds: int | None = None
+    outside_dates_seconds: int | None = None
+
+
+class AlertRaised(AlertFacts):
     """One stage of a rule crossed for one contract period (at most once per stage and period)."""
 
     alert_id: uuid.UUID
@@ -246,12 +257,6 @@ class AlertRaised(Payload):
     executed_seconds: int
     audience: Audience
     customer_id: uuid.UUID | None = None
-    # Facts particular to some triggers (None where they do not apply).
-    days_before_end: int | None = None
-    forecast_seconds: int | None = None
-    forecast_exhaustion_date: dt.date | None = None
-    unused_seconds: int | None = None
-    outside_dates_seconds: int | None = None
 
 
 class NotificationOutcome(Payload):
