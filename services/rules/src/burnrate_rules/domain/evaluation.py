@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import assert_never
 from zoneinfo import ZoneInfo
 
-from burnrate_common.events import Trigger
+from burnrate_common.events import AlertFacts, Trigger
 
 from burnrate_rules.domain import stages as st
 from burnrate_rules.domain import triggers as tr
@@ -57,41 +57,33 @@ class Situation:
 
 
 @dataclass(frozen=True)
-class Facts:
-    """What an alert says besides its stage (only the fields of its trigger are set)."""
-
-    days_before_end: int | None = None
-    forecast_seconds: int | None = None
-    forecast_exhaustion_date: dt.date | None = None
-    unused_seconds: int | None = None
-    outside_dates_seconds: int | None = None
-
-
-@dataclass(frozen=True)
 class Due:
     #: every stage reached and not fired yet, in firing order
     stages: tuple[str, ...]
     #: the one the alert names: the highest of them
     stage: str
     trigger: Trigger
-    facts: Facts = field(default_factory=Facts)
+    #: what the alert says besides its stage (only the fields of its trigger are set)
+    facts: AlertFacts = field(default_factory=AlertFacts)
 
 
-def reached(rule: RuleSpec, s: Situation) -> tuple[list[str], Facts]:
+def reached(rule: RuleSpec, s: Situation) -> tuple[list[str], AlertFacts]:
     """Every stage of the rule reached in this situation, in firing order, with its facts."""
     match rule.trigger:
         case Trigger.PERCENT_CONSUMED:
             keys = tr.percent_consumed(
                 s.planned_seconds, s.executed_seconds, rule.stages, rule.overage
             )
-            return keys, Facts()
+            return keys, AlertFacts()
         case Trigger.HOURS_REMAINING:
-            return tr.hours_remaining(s.planned_seconds, s.executed_seconds, rule.stages), Facts()
+            return tr.hours_remaining(
+                s.planned_seconds, s.executed_seconds, rule.stages
+            ), AlertFacts()
         case Trigger.OVERAGE:
-            return tr.overage(s.planned_seconds, s.executed_seconds, rule.stages), Facts()
+            return tr.overage(s.planned_seconds, s.executed_seconds, rule.stages), AlertFacts()
         case Trigger.DAYS_BEFORE_END:
             keys = tr.days_before_end(s.contract_end, s.today, rule.stages)
-            return keys, Facts(days_before_end=(s.contract_end - s.today).days)
+            return keys, AlertFacts(days_before_end=(s.contract_end - s.today).days)
         case Trigger.FORECAST_OVER_PLAN:
             opens, closes = tr.period_bounds(s.period_start, s.period_end, s.timezone)
             projected = tr.forecast(
@@ -105,20 +97,20 @@ def reached(rule: RuleSpec, s: Situation) -> tuple[list[str], Facts]:
             )
             keys = tr.forecast_over_plan(s.planned_seconds, projected, rule.stages)
             if projected is None:
-                return keys, Facts()
-            return keys, Facts(
+                return keys, AlertFacts()
+            return keys, AlertFacts(
                 forecast_seconds=projected.seconds,
                 forecast_exhaustion_date=projected.exhaustion_date,
             )
         case Trigger.WORKLOG_OUTSIDE_DATES:
             keys = tr.worklog_outside_dates(s.outside_dates_seconds)
-            return keys, Facts(outside_dates_seconds=s.outside_dates_seconds)
+            return keys, AlertFacts(outside_dates_seconds=s.outside_dates_seconds)
         case Trigger.PERIOD_UNUSED:
             keys = tr.period_unused(
                 s.planned_seconds, s.executed_seconds, s.period_end, s.today, rule.stages
             )
             unused = tr.unused_seconds(s.planned_seconds, s.executed_seconds)
-            return keys, Facts(unused_seconds=unused)
+            return keys, AlertFacts(unused_seconds=unused)
         case _:
             assert_never(rule.trigger)
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from burnrate_common.events import Trigger
+from burnrate_common.figures import Figures
 
 from burnrate_rules.domain import stages as st
 
@@ -32,17 +33,16 @@ def hours_remaining(
     smaller than a stage does not alert at the start of every period."""
     if executed_seconds <= 0:
         return []
-    remaining = planned_seconds - executed_seconds
+    remaining = Figures(planned_seconds, executed_seconds).remaining_seconds
     return [st.stage_name(Trigger.HOURS_REMAINING, h) for h in stages if remaining <= h * HOUR]
 
 
 def overage(planned_seconds: int, executed_seconds: int, stages: Sequence[int]) -> list[str]:
     """Executed strictly above plan, by more than X % of it (0: any second above plan)."""
-    return [
-        st.stage_name(Trigger.OVERAGE, p)
-        for p in stages
-        if executed_seconds > 0 and executed_seconds * 100 > planned_seconds * (100 + p)
-    ]
+    if executed_seconds <= 0:
+        return []
+    over = Figures(planned_seconds, executed_seconds).overage_seconds
+    return [st.stage_name(Trigger.OVERAGE, p) for p in stages if over * 100 > planned_seconds * p]
 
 
 def days_before_end(end_date: dt.date, today: dt.date, stages: Sequence[int]) -> list[str]:
