@@ -8,7 +8,10 @@ from burnrate_common.settings import ServiceSettings
 
 def build():
     return ServiceDefinition(
-        settings=ServiceSettings(service_name="probe"), package="burnrate_common", title="t"
+        settings=ServiceSettings(service_name="probe"),
+        package="burnrate_common",
+        title="t",
+        deps=None,
     )
 
 

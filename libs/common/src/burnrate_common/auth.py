@@ -18,7 +18,8 @@ from fastapi import Request
 
 from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
-from burnrate_common.events import ApiKeyIssued, ApiKeyRevoked, Envelope, EventType, Payload
+from burnrate_common.events import ApiKeyIssued, ApiKeyRevoked, Envelope, EventType
+from burnrate_common.handling import EventHandlers
 
 SCOPES = frozenset(
     {
@@ -75,20 +76,19 @@ async def revoke_key(conn: Connection, key_id: uuid.UUID) -> bool:
     return status.endswith(" 1")
 
 
-async def _on_issued(conn: Connection, _: Envelope, payload: Payload) -> None:
-    assert isinstance(payload, ApiKeyIssued)
+#: The replica of the API keys every service but contracts keeps (contracts issues them).
+REPLICA_HANDLERS: EventHandlers[None] = EventHandlers()
+
+
+@REPLICA_HANDLERS.on(EventType.APIKEY_ISSUED)
+async def _on_issued(_: None, conn: Connection, __: Envelope, payload: ApiKeyIssued) -> None:
     await upsert_key(conn, payload.id, payload.name, payload.key_hash, payload.scopes)
 
 
-async def _on_revoked(conn: Connection, _: Envelope, payload: Payload) -> None:
-    assert isinstance(payload, ApiKeyRevoked)
+@REPLICA_HANDLERS.on(EventType.APIKEY_REVOKED)
+async def _on_revoked(_: None, conn: Connection, __: Envelope, payload: ApiKeyRevoked) -> None:
     await revoke_key(conn, payload.id)
 
-
-REPLICA_HANDLERS: dict[EventType, Callable[[Connection, Envelope, Payload], Awaitable[None]]] = {
-    EventType.APIKEY_ISSUED: _on_issued,
-    EventType.APIKEY_REVOKED: _on_revoked,
-}
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 

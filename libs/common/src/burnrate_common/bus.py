@@ -39,10 +39,13 @@ from burnrate_common.db import Connection
 from burnrate_common.events import Envelope, EventType, Payload, routing_headers_of_body
 from burnrate_common.logs import correlation_id
 from burnrate_common.metrics import ServiceMetrics
+from burnrate_common.supervision import beat
 
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-burnrate-attempt"
+#: An idle consumer beats this often (see ``supervision``).
+_IDLE_BEAT_SECONDS = 5.0
 # Errors that mean "the database is away", not "this event is bad": wait, never dead-letter.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -319,9 +322,8 @@ class Consumer:
         self._unflushed: list[tuple[list[_Delivery], list[str | Exception], int | None]] = []
         self._committed = asyncio.Event()
 
-    async def start(self, prefetch: int) -> asyncio.Task[None]:
-        """Declare the queues and start consuming; returns the task that handles the
-        messages (cancel it, or call :meth:`stop`, to stop)."""
+    async def subscribe(self, prefetch: int) -> None:
+        """Declare the queues and start receiving; :meth:`run` handles what arrives."""
         # A batch can only be as large as what the broker lets us hold unacked.
         await self._channel.set_qos(prefetch_count=max(prefetch, self._batch_size))
         queue = await declare_consumer_queues(
@@ -330,8 +332,13 @@ class Consumer:
             [t.value for t in self._handlers],
             {t.value: trim.where for t, trim in self._trims.items() if trim.where},
         )
-        self._worker = asyncio.create_task(self._run(), name=f"consumer-{self._topology.queue}")
         await queue.consume(self.on_message)
+
+    async def start(self, prefetch: int) -> asyncio.Task[None]:
+        """:meth:`subscribe`, and :meth:`run` as a task of its own (cancel it, or call
+        :meth:`stop`, to stop). A service runs it supervised instead (``runtime``)."""
+        await self.subscribe(prefetch)
+        self._worker = asyncio.create_task(self.run(), name=f"consumer-{self._topology.queue}")
         return self._worker
 
     async def stop(self) -> None:
@@ -364,7 +371,9 @@ class Consumer:
         # Handled (and acked) by the worker, in delivery order.
         self._deliveries.put_nowait(_Delivery(message, envelope, payload, handler))
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        """Handle the received messages until cancelled (raises if a part of it fails: the
+        supervisor logs and restarts it; unsettled messages go back to the broker)."""
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._work())
             if self._ack_after_flush:
@@ -372,7 +381,10 @@ class Consumer:
 
     async def _work(self) -> None:
         while True:
+            beat()
             batch = await self._gather()
+            if not batch:
+                continue
             # Before the commit: the flusher connection that can vouch for it.
             connection = await self._flusher.connection() if self._ack_after_flush else None
             try:
@@ -438,8 +450,13 @@ class Consumer:
             self._metrics.messages_consumed.labels(delivery.envelope.type.value, outcome).inc()
 
     async def _gather(self) -> list[_Delivery]:
-        """The next batch: waits for one message, then up to ``batch_size`` within the linger."""
-        batch = [await self._deliveries.get()]
+        """The next batch: waits for one message, then up to ``batch_size`` within the linger;
+        empty after ``_IDLE_BEAT_SECONDS`` without one (the loop beats while idle)."""
+        try:
+            async with asyncio.timeout(_IDLE_BEAT_SECONDS):
+                batch = [await self._deliveries.get()]
+        except TimeoutError:
+            return []
         if self._batch_size > 1 and self._linger > 0:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._linger):
@@ -553,6 +570,15 @@ async def flush_wal(conn: Connection) -> None:
     await conn.execute("SELECT pg_logical_emit_message(true, 'burnrate.flush', '')")
 
 
+def _is_open(conn: PoolConnectionProxy) -> bool:
+    """False also when asking raises: after a server restart the driver may have handed the
+    connection back to the pool, and the proxy then raises ``InterfaceError``."""
+    try:
+        return not conn.is_closed()
+    except Exception:
+        return False
+
+
 class _WalFlusher:
     """Flushes the WAL for a consumer on a connection of its own, held open, and says which
     commits a flush vouches for.
@@ -574,7 +600,7 @@ class _WalFlusher:
     async def connection(self) -> int | None:
         """The number of the open connection (opened if need be); None if it cannot be."""
         async with self._opening:
-            if self._conn is not None and not self._conn.is_closed():
+            if self._conn is not None and _is_open(self._conn):
                 return self._number
             await self.close()
             try:

@@ -56,3 +56,16 @@ class ServiceMetrics:
             "Messages waiting in this service's dead-letter queue",
             registry=self.registry,
         )
+        self.loop_restarts = Counter(
+            f"{prefix}_loop_restarts_total",
+            "Long-running loops (consumer, outbox relay, senders, clocks) that ended or raised "
+            "and were restarted, by loop",
+            ["loop"],
+            registry=self.registry,
+        )
+        self.outbox_set_aside = Counter(
+            f"{prefix}_outbox_set_aside_total",
+            "Outbox events that could not be published after every attempt and were set aside "
+            "(listed at GET /v1/outbox/failed, replayable)",
+            registry=self.registry,
+        )

@@ -22,6 +22,7 @@ from burnrate_common.bus import TRANSIENT_ERRORS, Publisher, StoredEvent
 from burnrate_common.db import Connection
 from burnrate_common.events import Envelope
 from burnrate_common.metrics import ServiceMetrics
+from burnrate_common.supervision import beat
 
 log = logging.getLogger(__name__)
 
@@ -225,8 +226,9 @@ class OutboxRelay:
                     await listener.add_listener(channel, self._on_notify)
                     try:
                         while True:
+                            beat()
                             while await self.relay_once() == self._batch_size:
-                                pass
+                                beat()
                             # By the clock, not per round: a stream of single POSTs wakes
                             # the relay every few ms.
                             if loop.time() - counted >= _BACKLOG_EVERY_SECONDS:
@@ -244,6 +246,7 @@ class OutboxRelay:
             except Exception:
                 # Broker away or a publish refused: the rows stay unsent and are retried.
                 log.exception("outbox relay round failed")
+            beat()
             await self._sleep()
 
     def _on_notify(self, _conn: Connection, _pid: int, _channel: str, payload: object) -> None:

@@ -13,6 +13,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, TypeVar
 
 import asyncpg
@@ -26,6 +27,7 @@ from burnrate_common.handling import EventHandlers
 from burnrate_common.metrics import ServiceMetrics
 from burnrate_common.outbox import OutboxRelay
 from burnrate_common.settings import ServiceSettings
+from burnrate_common.supervision import Loops, beat
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class ServiceDefinition(Generic[Deps]):
             self.handlers.bind(self.deps, self.wrap_handlers) if self.handlers is not None else {}
         )
         if self.replicate_api_keys:
-            handlers.update(auth.REPLICA_HANDLERS)
+            handlers.update(auth.REPLICA_HANDLERS.bind(None))
         return handlers
 
     @property
@@ -90,6 +92,7 @@ class Runtime(Generic[Deps]):
     connection: AbstractRobustConnection
     channel: AbstractChannel
     publisher: bus.Publisher
+    loops: Loops
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
@@ -101,11 +104,12 @@ class Runtime(Generic[Deps]):
         return self.definition.deps
 
     async def ready(self) -> dict[str, bool]:
+        """Database and broker reachable, and every loop running and beating in time."""
         checks = {"database": False, "broker": not self.connection.is_closed}
         with contextlib.suppress(Exception):
             async with asyncio.timeout(2), self.pool.acquire() as conn:
                 checks["database"] = await conn.fetchval("SELECT true")
-        return checks
+        return checks | self.loops.ready()
 
 
 async def migrate(definition: ServiceDefinition[Any]) -> list[str]:
@@ -129,10 +133,16 @@ async def _connect_broker(url: str, attempts: int = 30) -> AbstractRobustConnect
 async def _watch_dead_letters(runtime: Runtime[Any]) -> None:
     topology = runtime.definition.topology
     channel = await runtime.connection.channel()
-    while True:
+    try:
+        while True:
+            with contextlib.suppress(Exception):
+                depth = await bus.dead_letter_depth(channel, topology)
+                runtime.metrics.dead_letter_depth.set(depth)
+            beat()
+            await asyncio.sleep(15)
+    finally:
         with contextlib.suppress(Exception):
-            runtime.metrics.dead_letter_depth.set(await bus.dead_letter_depth(channel, topology))
-        await asyncio.sleep(15)
+            await channel.close()
 
 
 @contextlib.asynccontextmanager
@@ -151,11 +161,12 @@ async def running(
     )
     connection = await _connect_broker(settings.amqp_url)
     tasks: list[asyncio.Task[None]] = []
+    loops = Loops(metrics)
     try:
         channel = await connection.channel(publisher_confirms=True)
         exchange = await bus.declare_exchange(channel, definition.topology)
         publisher = bus.Publisher(exchange, settings.outbox_publish_window, metrics)
-        runtime = Runtime(definition, metrics, pool, connection, channel, publisher, tasks)
+        runtime = Runtime(definition, metrics, pool, connection, channel, publisher, loops, tasks)
         relay = OutboxRelay(
             pool,
             publisher,
@@ -163,7 +174,7 @@ async def running(
             batch_size=settings.outbox_batch_size,
             poll_seconds=settings.outbox_poll_seconds,
         )
-        tasks.append(asyncio.create_task(relay.run(), name="outbox-relay"))
+        tasks.append(loops.start("outbox-relay", relay.run))
         handlers = definition.all_handlers
         if handlers:
             consumer = bus.Consumer(
@@ -177,10 +188,11 @@ async def running(
                 trims=definition.trims,
                 ack_after_flush=definition.ack_after_flush,
             )
-            tasks.append(await consumer.start(settings.consumer_prefetch))
-            tasks.append(asyncio.create_task(_watch_dead_letters(runtime)))
+            await consumer.subscribe(settings.consumer_prefetch)
+            tasks.append(loops.start("consumer", consumer.run))
+            tasks.append(loops.start("dead-letter-watch", partial(_watch_dead_letters, runtime)))
         for loop in definition.background:
-            tasks.append(asyncio.create_task(loop(runtime), name=loop.__name__))
+            tasks.append(loops.start(loop.__qualname__, partial(loop, runtime)))
         yield runtime
     finally:
         await cancel_and_wait(tasks)
