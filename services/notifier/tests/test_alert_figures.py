@@ -1,7 +1,13 @@
 import datetime as dt
 
 import pytest
-from burnrate_notifier.domain.alerts import Figures, alert_mail_context, format_hours, period_label
+from burnrate_common.figures import Figures
+from burnrate_notifier.domain.alerts import (
+    alert_mail_context,
+    format_hours,
+    period_label,
+    whole_percent,
+)
 
 D = dt.date
 H = 3600
@@ -9,17 +15,19 @@ H = 3600
 
 def test_figures_under_plan():
     f = Figures(planned_seconds=40 * H, executed_seconds=36 * H)
-    assert (f.percent_used, f.remaining_seconds, f.over_seconds) == (90, 4 * H, 0)
+    assert (whole_percent(f), f.remaining_seconds, f.overage_seconds) == (90, 4 * H, 0)
 
 
 def test_figures_over_plan_have_no_remaining_hours():
     f = Figures(planned_seconds=40 * H, executed_seconds=44 * H)
-    assert (f.percent_used, f.remaining_seconds, f.over_seconds) == (110, 0, 4 * H)
+    assert (whole_percent(f), f.remaining_seconds, f.overage_seconds) == (110, 0, 4 * H)
 
 
 def test_percent_is_rounded_down_and_none_without_a_plan():
-    assert Figures(40 * H, 40 * H - 1).percent_used == 99
-    assert Figures(0, 5 * H).percent_used is None
+    # The mails show a whole percent of the shared figures (one decimal, rounded down).
+    assert whole_percent(Figures(40 * H, 40 * H - 1)) == 99
+    assert whole_percent(Figures(10_000, 8_999)) == 89
+    assert whole_percent(Figures(0, 5 * H)) is None
 
 
 @pytest.mark.parametrize(

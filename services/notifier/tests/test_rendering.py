@@ -7,7 +7,8 @@ from decimal import Decimal
 from email import policy
 
 import pytest
-from burnrate_notifier.domain.alerts import AlertFacts, InternalFacts, alert_mail_context
+from burnrate_common.events import AlertFacts
+from burnrate_notifier.domain.alerts import InternalFacts, alert_mail_context
 from burnrate_notifier.mail import OutgoingMail, Templates, build_message, new_message_id
 
 H = 3600

@@ -12,7 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from burnrate_common.events import AlertRaised
+from burnrate_common.events import AlertFacts, AlertRaised
+from burnrate_common.figures import Figures
 
 from burnrate_notifier.domain.recipients import supported_language
 
@@ -51,27 +52,11 @@ _CENT = Decimal("0.01")
 _TENTH = Decimal("0.1")
 
 
-@dataclass(frozen=True)
-class Figures:
-    """Planned and executed seconds of one contract period, and what follows from them."""
-
-    planned_seconds: int
-    executed_seconds: int
-
-    @property
-    def remaining_seconds(self) -> int:
-        return max(self.planned_seconds - self.executed_seconds, 0)
-
-    @property
-    def over_seconds(self) -> int:
-        return max(self.executed_seconds - self.planned_seconds, 0)
-
-    @property
-    def percent_used(self) -> int | None:
-        """Whole percent, rounded down so 89.9 % never reads as 90 %; None without a plan."""
-        if self.planned_seconds <= 0:
-            return None
-        return max(self.executed_seconds, 0) * 100 // self.planned_seconds
+def whole_percent(figures: Figures) -> int | None:
+    """The percent a mail shows: whole, rounded down like the shared one decimal (89.9 %
+    never reads as 90 %); None without a plan."""
+    percent = figures.percent
+    return None if percent is None else int(percent)  # never negative: int() rounds down
 
 
 def format_hours(seconds: int, language: str) -> str:
@@ -137,17 +122,6 @@ def stage_label(trigger: str, stage: str, language: str) -> str:
 
 
 @dataclass(frozen=True)
-class AlertFacts:
-    """The trigger-specific facts of an alert (None where the trigger has none)."""
-
-    days_before_end: int | None = None
-    forecast_seconds: int | None = None
-    forecast_exhaustion_date: dt.date | None = None
-    unused_seconds: int | None = None
-    outside_dates_seconds: int | None = None
-
-
-@dataclass(frozen=True)
 class InternalFacts:
     """What only the MSP sees, unless the rule includes it for everyone."""
 
@@ -183,7 +157,7 @@ def alert_mail_context(
     """
     language = supported_language(language)
     figures = Figures(planned_seconds, executed_seconds)
-    percent = figures.percent_used
+    percent = whole_percent(figures)
     facts = facts or AlertFacts()
 
     def hours(seconds: int | None) -> str | None:
@@ -199,7 +173,7 @@ def alert_mail_context(
     )
     extra_cost = None
     if internal is not None and internal.overage_rate is not None:
-        over = figures.over_seconds
+        over = figures.overage_seconds
         if trigger == "forecast_over_plan" and facts.forecast_seconds is not None:
             over = max(facts.forecast_seconds - planned_seconds, 0)
         if over > 0:
@@ -217,8 +191,8 @@ def alert_mail_context(
         "executed": format_hours(figures.executed_seconds, language),
         "percent": "–" if percent is None else f"{percent}%",
         "remaining": format_hours(figures.remaining_seconds, language),
-        "over": format_hours(figures.over_seconds, language),
-        "is_over": figures.over_seconds > 0,
+        "over": format_hours(figures.overage_seconds, language),
+        "is_over": figures.overage_seconds > 0,
         "stage_label": stage_label(trigger, stage, language),
         "days_left": (
             stage_label("days_before_end", f"{facts.days_before_end}d", language)
@@ -263,8 +237,8 @@ def alert_facts(
         "planned_seconds": alert.planned_seconds,
         "executed_seconds": alert.executed_seconds,
         "remaining_seconds": figures.remaining_seconds,
-        "over_seconds": figures.over_seconds,
-        "percent_used": figures.percent_used,
+        "over_seconds": figures.overage_seconds,
+        "percent_used": whole_percent(figures),
     }
     optional = {
         "days_before_end": alert.days_before_end,
