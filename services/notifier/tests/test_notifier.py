@@ -25,11 +25,11 @@ from burnrate_common.events import (
     EventType,
     new_event,
 )
-from burnrate_testing import eventually, publish, serve
 from burnrate_notifier.bootstrap import build
 from burnrate_notifier.domain.unsubscribe import UnsubscribeLinks
 from burnrate_notifier.settings import NotifierSettings
 from burnrate_notifier.webhook import system_resolver
+from burnrate_testing import eventually, publish, serve
 
 pytestmark = pytest.mark.integration
 

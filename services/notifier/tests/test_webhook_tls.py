@@ -9,8 +9,8 @@ import subprocess
 
 import httpx
 import pytest
-from burnrate_testing import eventually
 from burnrate_notifier.webhook import PinnedTransport, WebhookRefused
+from burnrate_testing import eventually
 
 pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
 

@@ -41,6 +41,7 @@ from burnrate_notifier.domain.deliveries import (
 )
 from burnrate_notifier.mail import OutgoingMail, build_message
 from burnrate_notifier.metrics import NotifierMetrics
+from burnrate_notifier.service import Deps
 from burnrate_notifier.settings import NotifierSettings
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def classify(exc: BaseException) -> SendFailure:
 
 
 async def run_loop(
-    runtime: Runtime,
+    runtime: Runtime[Deps],
     poll_seconds: float,
     send_round: Callable[[asyncpg.Pool, NotifierMetrics], Awaitable[int]],
     batch_size: int,
@@ -227,7 +228,7 @@ class Sender:
         self._outage_rounds = 0
         self._hold_until = 0.0
 
-    async def run(self, runtime: Runtime) -> None:
+    async def run(self, runtime: Runtime[Deps]) -> None:
         await run_loop(
             runtime,
             self._settings.sender_poll_seconds,

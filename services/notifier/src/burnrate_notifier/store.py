@@ -12,6 +12,7 @@ import asyncpg
 from burnrate_common.db import Connection
 
 from burnrate_notifier.domain.deliveries import Channel, DeliveryState
+from burnrate_notifier.domain.recipients import ContactInfo
 
 #: NOTIFY at commit of new or requeued deliveries wakes the sender (polling is the fallback).
 WAKE_CHANNEL = "burnrate_notifier_deliveries"
@@ -97,20 +98,35 @@ async def upsert_contract(
     )
 
 
-async def get_contract(conn: Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
-    """The contract with its customer's name (None while the customer is not replicated)."""
-    return await conn.fetchrow(
+@dataclass(frozen=True)
+class ReplicatedContract:
+    """What the notifier knows of a contract, with its customer's name (None while the
+    customer is not replicated)."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    code: str
+    title: str
+    owner_email: str
+    teams: list[str]
+    end_date: dt.date | None
+    currency: str
+    overage_rate: Decimal | None
+    customer_name: str | None
+
+
+async def get_contract(conn: Connection, contract_id: uuid.UUID) -> ReplicatedContract | None:
+    row = await conn.fetchrow(
         """SELECT k.id, k.customer_id, k.code, k.title, k.owner_email, k.teams, k.end_date,
                   k.currency, k.overage_rate, c.name AS customer_name
            FROM contracts k LEFT JOIN customers c ON c.id = k.customer_id
            WHERE k.id = $1""",
         contract_id,
     )
+    return None if row is None else ReplicatedContract(**dict(row))
 
 
-async def customer_contacts(
-    conn: Connection, customer_id: uuid.UUID
-) -> list[asyncpg.Record] | None:
+async def customer_contacts(conn: Connection, customer_id: uuid.UUID) -> list[ContactInfo] | None:
     """The customer's contacts in order; None when the customer is not replicated yet."""
     rows = await conn.fetch(
         """SELECT k.name, k.email, k.language
@@ -120,7 +136,9 @@ async def customer_contacts(
     )
     if not rows:
         return None
-    return [r for r in rows if r["email"] is not None]
+    return [
+        ContactInfo(r["name"], r["email"], r["language"]) for r in rows if r["email"] is not None
+    ]
 
 
 # -- deliveries --------------------------------------------------------------------------

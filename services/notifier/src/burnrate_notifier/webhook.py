@@ -30,6 +30,7 @@ from burnrate_notifier.domain.deliveries import Channel
 from burnrate_notifier.domain.webhooks import SIGNATURE_HEADER, addresses_problem, sign, url_problem
 from burnrate_notifier.metrics import NotifierMetrics
 from burnrate_notifier.sender import SendFailure, Settle, run_loop
+from burnrate_notifier.service import Deps
 from burnrate_notifier.settings import NotifierSettings
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ class WebhookSender:
         self._settle = Settle(settings, jitter)
         self._client: httpx.AsyncClient | None = None
 
-    async def run(self, runtime: Runtime) -> None:
+    async def run(self, runtime: Runtime[Deps]) -> None:
         async with self._transport.client() as client:
             self._client = client
             try:

@@ -7,19 +7,15 @@ the mail client's RFC 8058 one-click ``List-Unsubscribe=One-Click``.
 
 from __future__ import annotations
 
-import datetime as dt
-import logging
 from typing import Any
 
-from burnrate_common.deps import ConnectionDep, RuntimeDep
+from burnrate_common.deps import ConnectionDep
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, PackageLoader, select_autoescape
 
-from burnrate_notifier import store
-from burnrate_notifier.domain.unsubscribe import InvalidLink, Unsubscribe, UnsubscribeLinks
-
-log = logging.getLogger(__name__)
+from burnrate_notifier.api import DepsDep
+from burnrate_notifier.domain.unsubscribe import Unsubscribe
+from burnrate_notifier.service import Deps, opt_outs
 
 router = APIRouter(prefix="/unsubscribe", tags=["unsubscribe"])
 
@@ -33,39 +29,25 @@ _HEADERS = {
     "X-Robots-Tag": "noindex",
 }
 
-_pages = Environment(
-    loader=PackageLoader("burnrate_notifier", "templates/pages"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+
+def _page(deps: Deps, status_code: int, **context: Any) -> HTMLResponse:
+    return HTMLResponse(
+        deps.pages.unsubscribe(**context), status_code=status_code, headers=_HEADERS
+    )
 
 
-def _page(status_code: int, **context: Any) -> HTMLResponse:
-    html = _pages.get_template("unsubscribe.html").render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=_HEADERS)
-
-
-def _grant(links: UnsubscribeLinks, token: str) -> Unsubscribe | None:
-    try:
-        return links.verify(token, dt.datetime.now(dt.UTC))
-    except InvalidLink:
-        return None
-
-
-def _invalid() -> HTMLResponse:
-    # Tampered or expired alike: the page says no more than that.
-    return _page(403, state="invalid", language="en")
+def _answer(deps: Deps, grant: Unsubscribe | None, state: str) -> HTMLResponse:
+    if grant is None:
+        # Tampered or expired alike: the page says no more than that.
+        return _page(deps, 403, state="invalid", language="en")
+    return _page(deps, 200, state=state, language=grant.language, address=grant.address)
 
 
 @router.get(
     "/{token}", response_class=HTMLResponse, summary="Confirmation page of an unsubscribe link"
 )
-async def confirm_page(token: str, runtime: RuntimeDep) -> HTMLResponse:
-    grant = _grant(runtime.extras["unsubscribe_links"], token)
-    if grant is None:
-        return _invalid()
-    return _page(200, state="confirm", language=grant.language, address=grant.address)
+async def confirm_page(token: str, deps: DepsDep) -> HTMLResponse:
+    return _answer(deps, opt_outs.check_unsubscribe_link(deps, token), "confirm")
 
 
 @router.post(
@@ -73,15 +55,5 @@ async def confirm_page(token: str, runtime: RuntimeDep) -> HTMLResponse:
     response_class=HTMLResponse,
     summary="Unsubscribe (RFC 8058 one-click, or the confirmation page's button)",
 )
-async def unsubscribe(token: str, runtime: RuntimeDep, conn: ConnectionDep) -> HTMLResponse:
-    grant = _grant(runtime.extras["unsubscribe_links"], token)
-    if grant is None:
-        return _invalid()
-    async with conn.transaction():
-        _, created = await store.add_opt_out(conn, grant.address)
-        suppressed = await store.suppress_pending_mail(conn, grant.address)
-    log.info(
-        "address unsubscribed by its link",
-        extra={"new": created, "suppressed_pending": suppressed},
-    )
-    return _page(200, state="done", language=grant.language, address=grant.address)
+async def unsubscribe(token: str, deps: DepsDep, conn: ConnectionDep) -> HTMLResponse:
+    return _answer(deps, await opt_outs.unsubscribe(conn, deps, token), "done")

@@ -1,0 +1,80 @@
+"""The deliveries of alerts: listed, shown with the mail as rendered, retried by hand."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+from burnrate_common.db import Connection
+from burnrate_common.errors import Problem
+from burnrate_common.pagination import Page, decode_cursor, encode_cursor
+
+from burnrate_notifier import store
+from burnrate_notifier.domain.deliveries import Channel, DeliveryState
+from burnrate_notifier.schemas import NotificationDetail, NotificationOut
+
+
+def _values(row: asyncpg.Record) -> dict[str, object]:
+    values = dict(row)
+    # Only a delivery still waiting has a next attempt.
+    if values["state"] not in (DeliveryState.QUEUED, DeliveryState.RETRYING):
+        values["next_attempt_at"] = None
+    return values
+
+
+def _not_found(notification_id: uuid.UUID) -> Problem:
+    return Problem(404, "Not found", f"No notification {notification_id}.", field="notification_id")
+
+
+async def list_notifications(
+    conn: Connection,
+    *,
+    state: DeliveryState | None,
+    alert_id: uuid.UUID | None,
+    contract_id: uuid.UUID | None,
+    channel: Channel | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[NotificationOut]:
+    """Oldest first, keyset-paged."""
+    rows = await store.list_deliveries(
+        conn,
+        decode_cursor(cursor),
+        limit,
+        state=state,
+        alert_id=alert_id,
+        contract_id=contract_id,
+        channel=channel,
+    )
+    next_cursor = (
+        encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
+    )
+    return Page(
+        items=[NotificationOut.model_validate(_values(r)) for r in rows], next_cursor=next_cursor
+    )
+
+
+async def get_notification(conn: Connection, notification_id: uuid.UUID) -> NotificationDetail:
+    row = await store.get_delivery(conn, notification_id)
+    if row is None:
+        raise _not_found(notification_id)
+    return NotificationDetail.model_validate(_values(row))
+
+
+async def retry_notification(conn: Connection, notification_id: uuid.UUID) -> NotificationDetail:
+    """A failed delivery back in the queue, due now; its attempts are kept, so a retry by
+    hand buys exactly one more try. Anything but a failed delivery is a 409."""
+    async with conn.transaction():
+        row = await store.requeue_failed(conn, notification_id)
+        if row is None:
+            current = await store.get_delivery(conn, notification_id)
+            if current is None:
+                raise _not_found(notification_id)
+            raise Problem(
+                409,
+                "Not retryable",
+                f"Only a failed notification can be retried; this one is {current['state']}.",
+                field="state",
+                state=current["state"],
+            )
+    return NotificationDetail.model_validate(_values(row))
