@@ -796,6 +796,8 @@ async def test_mail_limit_per_rule_and_period_and_opt_outs(isolation, smtp):
         assert [o["email"] for o in listed["items"]] == [ANN]
         bad = await api.put("/v1/opt-outs/not-an-address")
         assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "email"
+        garbage = await api.get("/v1/opt-outs", params={"cursor": "not-a-cursor"})
+        assert garbage.status_code == 400 and garbage.json()["errors"][0]["field"] == "cursor"
 
         other_rule = alert_event(contract_id, customer_contacts=True, owner=False)
         other_rule = other_rule.model_copy(
