@@ -19,10 +19,10 @@ from burnrate_common.events import (
     EventType,
     new_event,
 )
-from burnrate_testing import EventProbe, Isolation, eventually, publish, serve
 from burnrate_rules.bootstrap import build
-from burnrate_rules.daily import clock_tick
+from burnrate_rules.service import clock
 from burnrate_rules.settings import RulesSettings
+from burnrate_testing import EventProbe, Isolation, eventually, publish, serve
 
 H = 3600
 JAN = (dt.date(2026, 1, 1), dt.date(2026, 1, 31))
@@ -58,7 +58,7 @@ class Rig:
         """Move the clock (if given) and run the daily clock's tick once."""
         if at is not None:
             self.clock.set(at)
-        return await clock_tick(self.runtime)
+        return await clock.tick(self.runtime.pool, self.runtime.deps)
 
     async def publish(self, *envelopes: Envelope) -> None:
         await publish(self.isolation.amqp_url, self.isolation.amqp_prefix, *envelopes)

@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 from burnrate_common.events import EventType
-from burnrate_testing import eventually, serve
 from burnrate_rules.bootstrap import build
 from burnrate_rules.settings import RulesSettings
+from burnrate_testing import eventually, serve
 
 pytestmark = pytest.mark.integration
 

@@ -7,9 +7,10 @@ import uuid
 import pytest
 from burnrate_common.errors import Problem
 from burnrate_common.events import EventType
-from burnrate_testing import eventually
-from burnrate_rules.api.rules import AudienceIn, _check_webhook
+from burnrate_rules.schemas import AudienceIn
+from burnrate_rules.service.rules import check_webhook
 from burnrate_rules.settings import RulesSettings
+from burnrate_testing import eventually
 
 pytestmark = pytest.mark.integration
 
@@ -269,7 +270,7 @@ def test_webhooks_must_be_https_outside_development():
     production = RulesSettings(environment="production")
     plain = AudienceIn(webhook_url="http://hooks.example/x")
     with pytest.raises(Problem) as refused:
-        _check_webhook(production, plain)
+        check_webhook(production, plain)
     assert (refused.value.status, refused.value.field) == (422, "audience.webhook_url")
-    _check_webhook(production, AudienceIn(webhook_url="https://hooks.example/x"))
-    _check_webhook(RulesSettings(environment="development"), plain)
+    check_webhook(production, AudienceIn(webhook_url="https://hooks.example/x"))
+    check_webhook(RulesSettings(environment="development"), plain)

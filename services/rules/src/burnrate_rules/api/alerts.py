@@ -1,3 +1,5 @@
+"""The alerts raised, filtered and paged."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -5,55 +7,17 @@ import re
 import uuid
 from typing import Annotated
 
-import asyncpg
-from burnrate_common.auth import require
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery
 from burnrate_common.errors import Problem
 from burnrate_common.events import Trigger
-from burnrate_common.pagination import Page, decode_cursor, encode_cursor
-from burnrate_common.types import Hours, seconds_to_hours
-from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel
+from burnrate_common.pagination import Page
+from fastapi import APIRouter, Query
 
-from burnrate_rules import store
+from burnrate_rules.auth import RulesReader
+from burnrate_rules.schemas import AlertOut
+from burnrate_rules.service import alerts as service
 
 router = APIRouter(prefix="/v1/alerts", tags=["alerts"])
-
-
-class AlertOut(BaseModel):
-    alert_id: uuid.UUID
-    rule_id: uuid.UUID
-    rule_name: str
-    contract_id: uuid.UUID
-    customer_id: uuid.UUID | None
-    period_start: dt.date
-    period_end: dt.date
-    stage: str
-    trigger: str
-    planned_hours: Hours
-    executed_hours: Hours
-    days_before_end: int | None
-    forecast_hours: Hours | None
-    forecast_exhaustion_date: dt.date | None
-    unused_hours: Hours | None
-    outside_dates_hours: Hours | None
-    raised_at: dt.datetime
-
-
-def _hours(seconds: int | None) -> Hours | None:
-    return None if seconds is None else seconds_to_hours(seconds)
-
-
-def _out(row: asyncpg.Record) -> AlertOut:
-    values = dict(row)
-    return AlertOut(
-        **{k: v for k, v in values.items() if not k.endswith("_seconds")},
-        planned_hours=seconds_to_hours(row["planned_seconds"]),
-        executed_hours=seconds_to_hours(row["executed_seconds"]),
-        forecast_hours=_hours(row["forecast_seconds"]),
-        unused_hours=_hours(row["unused_seconds"]),
-        outside_dates_hours=_hours(row["outside_dates_seconds"]),
-    )
 
 
 def parse_period(text: str) -> tuple[dt.date, dt.date]:
@@ -79,7 +43,7 @@ def parse_period(text: str) -> tuple[dt.date, dt.date]:
 @router.get("", response_model=Page[AlertOut], summary="Alerts raised, oldest first")
 async def list_alerts(
     conn: ConnectionDep,
-    _: Annotated[object, Depends(require("rules:read"))],
+    _: RulesReader,
     contract_id: Annotated[uuid.UUID | None, Query()] = None,
     rule_id: Annotated[uuid.UUID | None, Query()] = None,
     trigger: Annotated[
@@ -95,17 +59,12 @@ async def list_alerts(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[AlertOut]:
-    window = parse_period(period) if period is not None else None
-    rows = await store.list_alerts(
+    return await service.list_alerts(
         conn,
-        decode_cursor(cursor),
-        limit,
-        contract_id,
-        rule_id,
-        trigger.value if trigger else None,
-        window,
+        contract_id=contract_id,
+        rule_id=rule_id,
+        trigger=trigger,
+        period=parse_period(period) if period is not None else None,
+        limit=limit,
+        cursor=cursor,
     )
-    next_cursor = (
-        encode_cursor(rows[-1]["raised_at"], rows[-1]["alert_id"]) if len(rows) == limit else None
-    )
-    return Page(items=[_out(r) for r in rows], next_cursor=next_cursor)

@@ -1,12 +1,13 @@
 """From rules and the totals of one contract's periods to alerts: what is due (pure), then
-fired once by the unique key and raised through the outbox (in the caller's transaction).
+fired once by the unique key and raised through the outbox, in the calling use case's
+transaction.
 
-Used by the event handlers, the daily clock and the preview, so all three agree.
+Not use cases themselves: the steps the event use cases, the daily clock and the preview
+share, so all three agree.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import uuid
 from collections.abc import Collection, Mapping, Sequence
@@ -175,7 +176,7 @@ async def raise_alerts(
             executed_seconds=c.period["executed_seconds"],
             audience=Audience.model_validate(c.rule["audience"]),
             customer_id=contract["customer_id"],
-            **dataclasses.asdict(c.due.facts),
+            **c.due.facts.model_dump(),
         )
         alerts.append(alert.model_dump(exclude={"rule_name", "audience"}))
         events.append(

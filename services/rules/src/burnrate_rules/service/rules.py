@@ -1,0 +1,223 @@
+"""Notification rules: create, change, list, opt a contract out, and preview what a rule
+would raise today."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import asyncpg
+from burnrate_common.db import Connection
+from burnrate_common.errors import Problem
+from burnrate_common.events import Trigger
+from burnrate_common.pagination import Page, decode_cursor, encode_cursor
+from burnrate_common.types import seconds_to_hours
+
+from burnrate_rules import store
+from burnrate_rules.domain.rules import stages_problem
+from burnrate_rules.schemas import (
+    AudienceIn,
+    OptOutOut,
+    PreviewAlertOut,
+    PreviewOut,
+    RuleIn,
+    RuleOut,
+    RulePatch,
+)
+from burnrate_rules.service import Deps, evaluation
+from burnrate_rules.service.alerts import optional_hours
+from burnrate_rules.settings import RulesSettings
+
+
+def _out(row: asyncpg.Record) -> RuleOut:
+    return RuleOut.model_validate(dict(row))
+
+
+def check_webhook(settings: RulesSettings, audience: AudienceIn | None) -> None:
+    """Webhooks outside development must use https (plain http is for a local receiver)."""
+    url = audience.webhook_url if audience else None
+    if url and settings.environment != "development" and urlsplit(url).scheme != "https":
+        raise Problem(
+            422,
+            "Invalid input",
+            "audience.webhook_url: webhooks must use https outside development",
+            field="audience.webhook_url",
+        )
+
+
+async def _rule_or_404(
+    conn: Connection, rule_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record:
+    row = await store.get_rule(conn, rule_id, for_update=for_update)
+    if row is None:
+        raise Problem(404, "Not found", f"No rule {rule_id}.", field="rule_id")
+    return row
+
+
+async def create_rule(conn: Connection, deps: Deps, rule: RuleIn) -> RuleOut:
+    check_webhook(deps.settings, rule.audience)
+    try:
+        async with conn.transaction():
+            row = await store.insert_rule(
+                conn,
+                {
+                    "id": uuid.uuid4(),
+                    **rule.model_dump(mode="json"),
+                    "contract_id": rule.contract_id,
+                    "customer_id": rule.customer_id,
+                },
+            )
+            # The daily clock looks at the rule's contracts again today.
+            await store.rearm_clock(conn, rule.contract_id, rule.customer_id)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise Problem(
+            422, "Unknown contract", f"No contract {rule.contract_id}.", field="contract_id"
+        ) from exc
+    return _out(row)
+
+
+async def list_rules(
+    conn: Connection,
+    *,
+    contract_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> Page[RuleOut]:
+    rows = await store.list_rules(conn, decode_cursor(cursor), limit, contract_id, customer_id)
+    next_cursor = (
+        encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
+    )
+    return Page(items=[_out(r) for r in rows], next_cursor=next_cursor)
+
+
+async def get_rule(conn: Connection, rule_id: uuid.UUID) -> RuleOut:
+    return _out(await _rule_or_404(conn, rule_id))
+
+
+async def patch_rule(conn: Connection, deps: Deps, rule_id: uuid.UUID, patch: RulePatch) -> RuleOut:
+    for name in patch.model_fields_set:
+        if getattr(patch, name) is None:
+            raise Problem(422, "Invalid input", f"{name}: may not be null", field=name)
+    check_webhook(deps.settings, patch.audience)
+    async with conn.transaction():
+        rule = await _rule_or_404(conn, rule_id, for_update=True)
+        trigger = Trigger(rule["trigger"])
+        changes: dict[str, Any] = patch.model_dump(mode="json", exclude_unset=True)
+        if patch.audience is not None:  # replaced as a whole, defaults included
+            changes["audience"] = patch.audience.model_dump(mode="json")
+        if patch.stages is not None:
+            problem = stages_problem(trigger, patch.stages)
+            if problem:
+                raise Problem(422, "Invalid input", f"stages: {problem}", field="stages")
+        if patch.overage and trigger != Trigger.PERCENT_CONSUMED:
+            raise Problem(
+                422,
+                "Invalid input",
+                "overage: only percent_consumed rules take overage; use the overage trigger",
+                field="overage",
+            )
+        row = await store.update_rule(conn, rule_id, changes)
+        # Stages already fired stay fired; a new or re-enabled stage fires at the next
+        # consumption or clock tick, which looks at the rule's contracts again today.
+        await store.rearm_clock(conn, rule["contract_id"], rule["customer_id"])
+    return _out(row)
+
+
+# --- opt-outs --------------------------------------------------------------------------
+
+
+async def put_opt_out(conn: Connection, rule_id: uuid.UUID, contract_id: uuid.UUID) -> OptOutOut:
+    """Idempotent. Only a shared rule (every contract's, or a customer's) is opted out of."""
+    try:
+        async with conn.transaction():
+            rule = await _rule_or_404(conn, rule_id)
+            if rule["contract_id"] is not None:
+                raise Problem(
+                    422,
+                    "Not a shared rule",
+                    "This rule is set for one contract; disable it instead (PATCH enabled=false).",
+                    field="rule_id",
+                )
+            row = await store.put_opt_out(conn, rule_id, contract_id)
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise Problem(404, "Not found", f"No contract {contract_id}.", field="contract_id") from exc
+    return OptOutOut.model_validate(dict(row))
+
+
+async def delete_opt_out(conn: Connection, rule_id: uuid.UUID, contract_id: uuid.UUID) -> None:
+    """The contract follows the rule again; the daily clock looks at it again today."""
+    async with conn.transaction():
+        await _rule_or_404(conn, rule_id)
+        if await store.delete_opt_out(conn, rule_id, contract_id):
+            await store.rearm_clock(conn, contract_id, None)
+
+
+async def list_opt_outs(
+    conn: Connection, rule_id: uuid.UUID, *, limit: int, cursor: str | None
+) -> Page[OptOutOut]:
+    await _rule_or_404(conn, rule_id)
+    rows = await store.list_opt_outs(conn, rule_id, decode_cursor(cursor), limit)
+    next_cursor = (
+        encode_cursor(rows[-1]["created_at"], rows[-1]["contract_id"])
+        if len(rows) == limit
+        else None
+    )
+    return Page(items=[OptOutOut.model_validate(dict(r)) for r in rows], next_cursor=next_cursor)
+
+
+# --- preview ---------------------------------------------------------------------------
+
+
+async def preview_rule(conn: Connection, deps: Deps, rule_id: uuid.UUID) -> PreviewOut:
+    """What the daily clock would raise for this rule now (enabled or not), raising nothing."""
+    settings = deps.settings
+    now = deps.clock.now()
+    rule = await _rule_or_404(conn, rule_id)
+    contracts = await store.contracts_in_scope(
+        conn, rule_id, rule["contract_id"], rule["customer_id"]
+    )
+    ids = [c["id"] for c in contracts]
+    days = [now.astimezone(ZoneInfo(c["timezone"])).date() for c in contracts]
+    periods: dict[uuid.UUID, list[asyncpg.Record]] = {}
+    for p in await store.periods_around(conn, ids, days, settings.clock_catch_up_days):
+        periods.setdefault(p["contract_id"], []).append(p)
+    fired: dict[uuid.UUID, dict[tuple[uuid.UUID, dt.date], set[str]]] = {}
+    for (cid, start), stages in (await store.fired_stages_of_rule(conn, rule_id, ids)).items():
+        fired.setdefault(cid, {})[(rule_id, start)] = stages
+    items = []
+    for contract in contracts:
+        for c in evaluation.plan(
+            "clock",
+            contract,
+            periods.get(contract["id"], []),
+            [rule],
+            now,
+            fired.get(contract["id"], {}),
+            settings.forecast_min_elapsed_percent,
+        ):
+            facts = c.due.facts
+            items.append(
+                PreviewAlertOut(
+                    contract_id=contract["id"],
+                    customer_id=contract["customer_id"],
+                    period_start=c.period["period_start"],
+                    period_end=c.period["period_end"],
+                    trigger=c.due.trigger,
+                    stage=c.due.stage,
+                    stages=list(c.due.stages),
+                    planned_hours=seconds_to_hours(c.period["planned_seconds"]),
+                    executed_hours=seconds_to_hours(c.period["executed_seconds"]),
+                    days_before_end=facts.days_before_end,
+                    forecast_hours=optional_hours(facts.forecast_seconds),
+                    forecast_exhaustion_date=facts.forecast_exhaustion_date,
+                    unused_hours=optional_hours(facts.unused_seconds),
+                    outside_dates_hours=optional_hours(facts.outside_dates_seconds),
+                )
+            )
+    return PreviewOut(
+        rule_id=rule_id, evaluated_at=now, contracts_evaluated=len(contracts), items=items
+    )
