@@ -2,9 +2,9 @@
 
 import pytest
 from burnrate_common.events import EventType
-from burnrate_testing import eventually, serve
 from burnrate_contracts.bootstrap import build
 from burnrate_contracts.settings import ContractsSettings
+from burnrate_testing import eventually, serve
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +145,11 @@ async def test_api_keys_are_hashed_scoped_and_revocable(api, probe):
 async def test_health_ready_and_metrics(api):
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     ready = (await api.get("/readyz")).json()
-    assert ready == {"status": "ok", "checks": {"database": True, "broker": True}}
+    # The outbox relay runs supervised (burnrate_common.supervision): a check of its own.
+    assert ready == {
+        "status": "ok",
+        "checks": {"database": True, "broker": True, "loop:outbox-relay": True},
+    }
     await api.get("/v1/contracts")
     metrics = (await api.get("/metrics")).text
     assert (
