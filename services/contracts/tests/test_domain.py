@@ -2,11 +2,12 @@ import datetime as dt
 import uuid
 
 import pytest
+from burnrate_common.contract_status import ContractStatus as Status
+from burnrate_common.contract_status import derive_status
+from burnrate_common.errors import Problem
 from burnrate_contracts.domain.contracts import (
     Lifecycle,
-    Status,
     TransitionRefused,
-    derive_status,
     diff,
     local_today,
     transition,
@@ -31,7 +32,10 @@ START, END = D(2026, 1, 1), D(2026, 12, 31)
     ],
 )
 def test_derived_status(lifecycle, today, status):
-    assert derive_status(lifecycle, START, END, today, 29) == status
+    got = derive_status(
+        lifecycle=lifecycle, start_date=START, end_date=END, today=today, expiring_within_days=29
+    )
+    assert got == status
 
 
 def test_today_is_the_day_in_the_contracts_zone():
@@ -82,10 +86,12 @@ def test_cursor_round_trips_the_sort_key(text, key, value):
 
 def test_cursor_of_another_sort_or_garbage_is_refused():
     cursor = encode_cursor(Sort.parse("code"), "A", uuid.uuid4())
-    with pytest.raises(ValueError, match="belongs to sort=code, not sort=-code"):
+    with pytest.raises(Problem, match="belongs to sort=code, not sort=-code") as refused:
         decode_cursor(cursor, Sort.parse("-code"))
-    with pytest.raises(ValueError, match="not one this API returned"):
+    assert (refused.value.status, refused.value.field) == (400, "cursor")
+    with pytest.raises(Problem, match="not one this API returned") as refused:
         decode_cursor("garbage!", Sort.parse("code"))
+    assert (refused.value.status, refused.value.field) == (400, "cursor")
     with pytest.raises(ValueError, match="sort by one of"):
         Sort.parse("title")
 

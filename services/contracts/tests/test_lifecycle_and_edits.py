@@ -6,9 +6,9 @@ import datetime as dt
 import pytest
 from burnrate_common.clock import FixedClock
 from burnrate_common.events import EventType
-from burnrate_testing import eventually, serve
 from burnrate_contracts.bootstrap import build
 from burnrate_contracts.settings import ContractsSettings
+from burnrate_testing import eventually, serve
 
 pytestmark = pytest.mark.integration
 

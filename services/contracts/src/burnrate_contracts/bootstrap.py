@@ -4,19 +4,22 @@ from burnrate_common.clock import Clock, SystemClock
 from burnrate_common.runtime import ServiceDefinition
 
 from burnrate_contracts.api import api_keys, contacts, contracts, customers
+from burnrate_contracts.handlers import HANDLERS
+from burnrate_contracts.service import Deps
 from burnrate_contracts.settings import ContractsSettings
 
 
 def build(
     settings: ContractsSettings | None = None, *, clock: Clock | None = None
-) -> ServiceDefinition:
+) -> ServiceDefinition[Deps]:
+    settings = settings or ContractsSettings()
     return ServiceDefinition(
-        settings=settings or ContractsSettings(),
+        settings=settings,
         package="burnrate_contracts",
         title="Burnrate contracts",
+        deps=Deps(settings=settings, clock=clock or SystemClock()),
         routers=[customers.router, contacts.router, contracts.router, api_keys.router],
-        # The contracts service issues API keys itself, so it consumes no events.
+        handlers=HANDLERS,
+        # The contracts service issues API keys itself, so it replicates none from the bus.
         replicate_api_keys=False,
-        # "Today" (for the derived status) is a day in each contract's zone, from this clock.
-        extras={"clock": clock or SystemClock()},
     )

@@ -304,7 +304,8 @@ async def update_contract(
 
 
 #: The derived status of ``c`` on local day ``t.today`` with the expiring window ``{window}`` (days);
-#: the SQL twin of ``domain.contracts.derive_status``.
+#: the SQL twin of ``burnrate_common.contract_status.derive_status`` (never ``exhausted`` here:
+#: contracts does not know the consumption), tested against ``CONTRACT_STATUS_CASES``.
 STATUS_SQL = """CASE WHEN c.lifecycle <> 'active' THEN c.lifecycle
                      WHEN t.today < c.start_date THEN 'not_started'
                      WHEN t.today > c.end_date THEN 'expired'
@@ -432,14 +433,17 @@ async def list_history(
 
 async def insert_api_key(
     conn: Connection, key_id: uuid.UUID, name: str, key_hash: str, scopes: list[str]
-) -> None:
-    await conn.execute(
-        "INSERT INTO api_keys (id, name, key_hash, scopes) VALUES ($1, $2, $3, $4)",
+) -> dt.datetime:
+    """Store the key's hash; returns its ``created_at``."""
+    created_at: dt.datetime = await conn.fetchval(
+        """INSERT INTO api_keys (id, name, key_hash, scopes) VALUES ($1, $2, $3, $4)
+           RETURNING created_at""",
         key_id,
         name,
         key_hash,
         scopes,
     )
+    return created_at
 
 
 async def list_api_keys(conn: Connection) -> list[asyncpg.Record]:

@@ -1,4 +1,8 @@
-"""Rules a contract must satisfy, as plain functions over plain data."""
+"""Rules a contract must satisfy, as plain functions over plain data.
+
+The status a reader sees is ``burnrate_common.contract_status.derive_status`` (shared with
+reporting); ``store.STATUS_SQL`` is its SQL twin for filtering.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,6 @@ from typing import Any
 class Lifecycle(StrEnum):
     DRAFT = "draft"
     ACTIVE = "active"
-    CLOSED = "closed"
-
-
-class Status(StrEnum):
-    """What a reader sees; ``exhausted`` needs consumption and is derived by reporting."""
-
-    DRAFT = "draft"
-    NOT_STARTED = "not_started"
-    ACTIVE = "active"
-    EXPIRING = "expiring"
-    EXPIRED = "expired"
     CLOSED = "closed"
 
 
@@ -63,29 +56,6 @@ def hours_to_seconds(hours: Decimal) -> int:
 def local_today(now: dt.datetime, timezone: str) -> dt.date:
     """The calendar day ``now`` falls on in the contract's zone."""
     return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
-
-
-def derive_status(
-    lifecycle: Lifecycle | str,
-    start_date: dt.date,
-    end_date: dt.date,
-    today: dt.date,
-    expiring_within_days: int,
-) -> Status:
-    """Status from the lifecycle and the dates (``today`` in the contract's zone).
-
-    ``expiring``: the end date is at most ``expiring_within_days`` days away. Mirrored in SQL
-    by ``store.STATUS_SQL`` for filtering; the two are tested against each other.
-    """
-    if lifecycle != Lifecycle.ACTIVE:
-        return Status(str(lifecycle))
-    if today < start_date:
-        return Status.NOT_STARTED
-    if today > end_date:
-        return Status.EXPIRED
-    if (end_date - today).days <= expiring_within_days:
-        return Status.EXPIRING
-    return Status.ACTIVE
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

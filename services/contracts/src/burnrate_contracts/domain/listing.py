@@ -3,12 +3,13 @@ the last row's sort key and its id, so the next page continues exactly after tha
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
+
+from burnrate_common.errors import Problem
+from burnrate_common.pagination import decode_keys, encode_keys
 
 SORT_KEYS = ("code", "end_date", "created_at")
 
@@ -29,11 +30,11 @@ class Sort:
         return ("-" if self.descending else "") + self.key
 
 
-def _to_json(value: Any) -> str:
+def _to_text(value: Any) -> str:
     return value.isoformat() if isinstance(value, dt.date | dt.datetime) else str(value)
 
 
-def _from_json(key: str, text: str) -> Any:
+def _from_text(key: str, text: str) -> Any:
     if key == "end_date":
         return dt.date.fromisoformat(text)
     if key == "created_at":
@@ -42,24 +43,30 @@ def _from_json(key: str, text: str) -> Any:
 
 
 def encode_cursor(sort: Sort, value: Any, row_id: uuid.UUID) -> str:
-    raw = json.dumps([str(sort), _to_json(value), str(row_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_keys(str(sort), _to_text(value), str(row_id))
 
 
-def decode_cursor(cursor: str, sort: Sort) -> tuple[Any, uuid.UUID]:
-    """The last row's sort key and id; ValueError if the cursor is foreign or for another sort."""
+def decode_cursor(cursor: str | None, sort: Sort) -> tuple[Any, uuid.UUID] | None:
+    """The last row's sort key and id (None for the first page); a 400 naming ``cursor`` if
+    the cursor is not one this API returned, or belongs to another sort (its keys would not
+    continue this order)."""
+    keys = decode_keys(cursor, 3)
+    if keys is None:
+        return None
+    sort_text, value, row_id = keys
+    if sort_text != str(sort):
+        raise Problem(
+            400,
+            "Invalid cursor",
+            f"The cursor belongs to sort={sort_text}, not sort={sort}.",
+            field="cursor",
+        )
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        sort_text, value, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        if sort_text != str(sort):
-            raise ValueError(f"the cursor belongs to sort={sort_text}, not sort={sort}")
-        return _from_json(sort.key, value), uuid.UUID(row_id)
-    except (TypeError, AttributeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError("the cursor is not one this API returned") from exc
+        return _from_text(sort.key, value), uuid.UUID(row_id)
     except ValueError as exc:
-        if "cursor belongs" in str(exc):
-            raise
-        raise ValueError("the cursor is not one this API returned") from exc
+        raise Problem(
+            400, "Invalid cursor", "The cursor is not one this API returned.", field="cursor"
+        ) from exc
 
 
 def like_pattern(text: str) -> str:
