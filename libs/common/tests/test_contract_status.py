@@ -1,7 +1,6 @@
 import pytest
-from burnrate_testing import CONTRACT_STATUS_CASES
-
 from burnrate_common.contract_status import derive_status
+from burnrate_testing import CONTRACT_STATUS_CASES
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,6 @@
 from decimal import Decimal
 
 import pytest
-
 from burnrate_common.figures import Figures
 
 

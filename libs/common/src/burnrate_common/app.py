@@ -3,23 +3,36 @@ HTTP metrics, ``/healthz``, ``/readyz`` and ``/metrics``."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from burnrate_common.errors import install_problem_handlers
+from burnrate_common import outbox
+from burnrate_common.auth import Principal, require
+from burnrate_common.deps import ConnectionDep, LimitQuery
+from burnrate_common.errors import Problem, install_problem_handlers
 from burnrate_common.logs import correlation_id
 from burnrate_common.metrics import ServiceMetrics
 from burnrate_common.runtime import ServiceDefinition, running
 
 CORRELATION_HEADER = "x-correlation-id"
+#: A correlation id travels into events and AMQP properties: it is kept only when it is
+#: 1-128 of these characters; anything else is replaced by a new id (the response says which).
+_CORRELATION_ID = re.compile(rb"[A-Za-z0-9._:/+=@-]{1,128}")
+
+
+def accepted_correlation_id(raw: bytes) -> str | None:
+    return raw.decode("ascii") if _CORRELATION_ID.fullmatch(raw) else None
 
 
 class RequestContextMiddleware:
@@ -33,8 +46,8 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        incoming = dict(scope["headers"]).get(CORRELATION_HEADER.encode(), b"").decode()
-        cid = incoming[:128] or uuid.uuid4().hex
+        incoming = dict(scope["headers"]).get(CORRELATION_HEADER.encode(), b"")
+        cid = accepted_correlation_id(incoming) or uuid.uuid4().hex
         token = correlation_id.set(cid)
         status = 500
 
@@ -84,6 +97,46 @@ def _health_router(metrics: ServiceMetrics) -> APIRouter:
     return router
 
 
+class SetAsideEvent(BaseModel):
+    id: uuid.UUID
+    type: str
+    correlation_id: str
+    key: str
+    created_at: dt.datetime
+    attempts: int
+    last_error: str
+    set_aside_at: dt.datetime
+
+
+def _outbox_router() -> APIRouter:
+    """Events this service could not publish after every attempt (``outbox`` sets them
+    aside so the rest flow on): listed, and put back once the cause is fixed."""
+    router = APIRouter(prefix="/v1/outbox", tags=["outbox"])
+    admin = Depends(require("admin"))
+
+    @router.get("/set-aside", summary="Events set aside after failed publishes")
+    async def set_aside(
+        conn: ConnectionDep, _: Principal = admin, limit: LimitQuery = 100
+    ) -> list[SetAsideEvent]:
+        rows = await outbox.list_set_aside(conn, limit)
+        return [SetAsideEvent.model_validate(dict(r)) for r in rows]
+
+    @router.post(
+        "/set-aside/{event_id}/replay",
+        status_code=202,
+        summary="Put a set-aside event back in the outbox",
+        responses={404: {"description": "No such event set aside"}},
+    )
+    async def replay(
+        event_id: uuid.UUID, conn: ConnectionDep, _: Principal = admin
+    ) -> dict[str, str]:
+        if not await outbox.replay_set_aside(conn, event_id):
+            raise Problem(404, "Not found", "No event with this id is set aside.", field="event_id")
+        return {"status": "queued"}
+
+    return router
+
+
 def create_app(definition: ServiceDefinition[Any]) -> FastAPI:
     metrics = ServiceMetrics(definition.settings.service_name)
 
@@ -98,6 +151,7 @@ def create_app(definition: ServiceDefinition[Any]) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(_health_router(metrics))
+    app.include_router(_outbox_router())
     for router in definition.routers:
         app.include_router(router)
     return app

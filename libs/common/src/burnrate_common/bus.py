@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -213,6 +213,13 @@ class StoredEvent:
         )
 
 
+def short_string(value: str) -> str:
+    """``value`` as an AMQP property may carry it: printable ASCII, at most 255 bytes (a
+    property the broker cannot take would make the event unpublishable)."""
+    printable = "".join(c if " " <= c <= "~" else "?" for c in value)
+    return printable[:255]
+
+
 def to_message(event: Envelope | StoredEvent, *, attempt: int = 1) -> aio_pika.Message:
     """The envelope as body; id, type, time and correlation id copied into AMQP properties."""
     stored = event if isinstance(event, StoredEvent) else StoredEvent.of(event)
@@ -221,10 +228,10 @@ def to_message(event: Envelope | StoredEvent, *, attempt: int = 1) -> aio_pika.M
         content_type="application/json",
         delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         message_id=str(stored.id),
-        type=stored.type,
+        type=short_string(stored.type),
         timestamp=stored.occurred_at,
-        correlation_id=stored.correlation_id,
-        app_id=stored.producer,
+        correlation_id=short_string(stored.correlation_id),
+        app_id=short_string(stored.producer),
         headers={
             "version": stored.version,
             "key": stored.key,
@@ -256,6 +263,18 @@ class Publisher:
     async def publish_all(self, envelopes: Iterable[Envelope | StoredEvent]) -> None:
         """Publish concurrently; returns once every confirm is in, raises if any failed."""
         await asyncio.gather(*(self.publish(e) for e in envelopes))
+
+    async def publish_each(
+        self, events: Sequence[Envelope | StoredEvent]
+    ) -> list[BaseException | None]:
+        """Publish concurrently; per event None (confirmed) or what went wrong."""
+        return await asyncio.gather(*(self.publish(e) for e in events), return_exceptions=True)
+
+    @property
+    def available(self) -> bool:
+        """The channel is open: a failure now is the event's, not the broker's absence."""
+        exchange = self._exchange
+        return not (isinstance(exchange, aio_pika.Exchange) and exchange.channel.is_closed)
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,9 @@ class OutboxRelay:
         poll_seconds: float,
         retention: str = "7 days",
         linger_seconds: float = 0.01,
+        max_attempts: int = 5,
     ) -> None:
+        self._max_attempts = max_attempts
         self._pool = pool
         self._publisher = publisher
         self._metrics = metrics
@@ -181,7 +183,7 @@ class OutboxRelay:
             )
             if not rows:
                 return 0
-            await self._publisher.publish_all(
+            events = [
                 StoredEvent(
                     id=r["id"],
                     type=r["type"],
@@ -194,12 +196,59 @@ class OutboxRelay:
                     headers=r["headers"],
                 )
                 for r in rows
-            )
+            ]
+            outcomes = await self._publisher.publish_each(events)
+            sent = [e.id for e, outcome in zip(events, outcomes, strict=True) if outcome is None]
             await conn.execute(
-                "UPDATE outbox SET published_at = now() WHERE id = any($1::uuid[])",
-                [r["id"] for r in rows],
+                "UPDATE outbox SET published_at = now() WHERE id = any($1::uuid[])", sent
             )
+            failed = [(e, o) for e, o in zip(events, outcomes, strict=True) if o is not None]
+            if failed:
+                if not self._publisher.available:
+                    # The broker is away: nothing to say about the events themselves.
+                    raise ConnectionError(f"broker unavailable: {failed[0][1]}")
+                await self._count_failures(conn, failed)
         return len(rows)
+
+    async def _count_failures(
+        self, conn: Connection, failed: list[tuple[StoredEvent, BaseException]]
+    ) -> None:
+        """One more attempt for each event the open channel refused; an event out of
+        attempts is set aside (``outbox_set_aside``) so the ones behind it flow on."""
+        errors = [f"{type(o).__name__}: {o}"[:1000] for _, o in failed]
+        exhausted = await conn.fetchval(
+            """WITH counted AS (
+                   UPDATE outbox o SET attempts = o.attempts + 1, last_error = f.error
+                   FROM unnest($1::uuid[], $2::text[]) AS f(id, error)
+                   WHERE o.id = f.id RETURNING o.id, o.attempts)
+               SELECT coalesce(array_agg(id), '{}') FROM counted WHERE attempts >= $3""",
+            [e.id for e, _ in failed],
+            errors,
+            self._max_attempts,
+        )
+        set_aside = await conn.fetch(
+            """WITH moved AS (DELETE FROM outbox WHERE id = any($1::uuid[]) RETURNING *)
+               INSERT INTO outbox_set_aside (id, type, body, occurred_at, correlation_id,
+                                             producer, key, version, headers, created_at,
+                                             attempts, last_error)
+               SELECT id, type, coalesce(body, convert_to(envelope::text, 'UTF8')),
+                      coalesce(occurred_at, (envelope->>'occurred_at')::timestamptz),
+                      coalesce(correlation_id, envelope->>'correlation_id'),
+                      coalesce(producer, envelope->>'producer'), coalesce(key, envelope->>'key'),
+                      coalesce(version, (envelope->>'version')::int), headers, created_at,
+                      attempts, last_error
+               FROM moved RETURNING id, type, last_error""",
+            exhausted,
+        )
+        for row in set_aside:
+            self._metrics.outbox_set_aside.inc()
+            log.error(
+                "event set aside after %d failed publishes",
+                self._max_attempts,
+                extra={"event_id": str(row["id"]), "type": row["type"], "error": row["last_error"]},
+            )
+        if len(set_aside) < len(failed):
+            log.warning("events not published, will retry", extra={"error": errors[0]})
 
     async def backlog(self) -> int:
         async with self._pool.acquire() as conn:
@@ -258,3 +307,28 @@ class OutboxRelay:
         # Woken by a commit: let the commits of the next few ms join this round, so a stream
         # of single POSTs costs one relay round (and one commit) per linger, not one each.
         await asyncio.sleep(self._linger)
+
+
+async def list_set_aside(conn: Connection, limit: int) -> list[asyncpg.Record]:
+    """The events set aside, oldest first."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT id, type, correlation_id, key, created_at, attempts, last_error, set_aside_at
+           FROM outbox_set_aside ORDER BY set_aside_at, id LIMIT $1""",
+        limit,
+    )
+    return rows
+
+
+async def replay_set_aside(conn: Connection, event_id: uuid.UUID) -> bool:
+    """Put a set-aside event back in the outbox (attempts from zero); False if unknown."""
+    async with conn.transaction():
+        status: str = await conn.execute(
+            """WITH moved AS (DELETE FROM outbox_set_aside WHERE id = $1 RETURNING *)
+               INSERT INTO outbox (id, type, body, occurred_at, correlation_id, producer, key,
+                                   version, headers, created_at)
+               SELECT id, type, body, occurred_at, correlation_id, producer, key, version,
+                      headers, created_at FROM moved""",
+            event_id,
+        )
+        await conn.execute(f"SELECT pg_notify({_CHANNEL_SQL}, $1)", PROCESS_TOKEN)
+    return status.endswith(" 1")

@@ -79,9 +79,10 @@ class ServiceDefinition(Generic[Deps]):
         )
 
     def migrations(self) -> list[db.Migration]:
-        return db.load_migrations("burnrate_common", "common") + db.load_migrations(
-            self.package, self.settings.db_schema
-        )
+        common = db.load_migrations("burnrate_common", "common")
+        if self.package == "burnrate_common":  # a bare service (tests of the runtime)
+            return common
+        return common + db.load_migrations(self.package, self.settings.db_schema)
 
 
 @dataclass
