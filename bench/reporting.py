@@ -38,10 +38,11 @@ import asyncpg
 import httpx
 from burnrate_common.app import create_app
 from burnrate_common.clock import FixedClock
-from burnrate_testing import delete_broker_objects
-from burnrate_reporting import store, upkeep
 from burnrate_reporting.bootstrap import build
+from burnrate_reporting.service import upkeep
 from burnrate_reporting.settings import ReportingSettings
+from burnrate_reporting.store import projections
+from burnrate_testing import delete_broker_objects
 
 NOW = dt.datetime(2026, 6, 15, 12, 0, tzinfo=dt.UTC)
 KEY = "bench-admin-key"
@@ -153,7 +154,7 @@ async def main(contracts: int, worklogs: int, runs: int) -> None:
             rows = await conn.fetchval("SELECT count(*) FROM bench_worklogs")
             read_rows = await conn.fetchval("SELECT count(*) FROM consumption")
             refresh_started = time.perf_counter()
-            await store.refresh_screen(conn, NOW, None)
+            await projections.refresh_screen(conn, NOW, None)
             refresh_all = time.perf_counter() - refresh_started
             await conn.execute("ANALYZE contract_screen")
             ids = [

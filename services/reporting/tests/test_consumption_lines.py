@@ -26,20 +26,28 @@ MARCH = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 
 
 @pytest.fixture
-async def pool(isolation):
-    definition = build(isolation.settings(ReportingSettings))
+def definition(isolation):
+    return build(isolation.settings(ReportingSettings))
+
+
+@pytest.fixture
+async def pool(definition, isolation):
     await migrate(definition)
     pool = await db.create_pool(isolation.database_url, definition.settings.db_schema)
     yield pool
     await pool.close()
 
 
-async def apply(pool, payload):
-    event = new_event(
-        EventType.CONSUMPTION_RECORDED, payload, key=payload.contract_id, producer="test"
-    )
-    async with pool.acquire() as conn, conn.transaction():
-        await handlers.on_consumption_recorded(conn, event, event.payload())
+@pytest.fixture
+def apply(definition, pool):
+    async def apply(payload):
+        event = new_event(
+            EventType.CONSUMPTION_RECORDED, payload, key=payload.contract_id, producer="test"
+        )
+        async with pool.acquire() as conn, conn.transaction():
+            await handlers.on_consumption_recorded(definition.deps, conn, event, event.payload())
+
+    return apply
 
 
 def line(team, activity, author, seconds, worklogs=1, outside=0):
@@ -53,10 +61,9 @@ def line(team, activity, author, seconds, worklogs=1, outside=0):
     )
 
 
-async def test_the_lines_of_one_event_land_in_the_three_sums(pool):
+async def test_the_lines_of_one_event_land_in_the_three_sums(pool, apply):
     contract_id = uuid.uuid4()
     await apply(
-        pool,
         PeriodConsumptionRecorded(
             contract_id=contract_id,
             period_start=MARCH[0],
@@ -73,7 +80,6 @@ async def test_the_lines_of_one_event_land_in_the_three_sums(pool):
     )
     # Version 1 (one line) adds to the same rows.
     await apply(
-        pool,
         ConsumptionRecorded(
             contract_id=contract_id,
             period_start=MARCH[0],

@@ -36,10 +36,10 @@ from burnrate_common.events import (
     WorklogsChanged,
     new_event,
 )
-from burnrate_testing import eventually, publish, serve
 from burnrate_reporting.bootstrap import build
-from burnrate_reporting.rebuild import rebuild
+from burnrate_reporting.service.rebuild import rebuild
 from burnrate_reporting.settings import ReportingSettings
+from burnrate_testing import eventually, publish, serve
 from prometheus_client.parser import text_string_to_metric_families
 from websockets.asyncio.client import connect as ws_connect
 

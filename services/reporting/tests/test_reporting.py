@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 from burnrate_common.auth import hash_key
+from burnrate_common.clock import FixedClock
 from burnrate_common.events import (
     AlertRaised,
     ApiKeyIssued,
@@ -20,9 +21,9 @@ from burnrate_common.events import (
     WorklogsChanged,
     new_event,
 )
-from burnrate_testing import eventually, publish, serve
 from burnrate_reporting.bootstrap import build
 from burnrate_reporting.settings import ReportingSettings
+from burnrate_testing import eventually, publish, serve
 from prometheus_client.parser import text_string_to_metric_families
 
 pytestmark = pytest.mark.integration
@@ -164,7 +165,7 @@ def outcome_event(event_type, contract_id, delivery_id, attempts):
 
 @pytest.fixture
 async def api(isolation):
-    async with serve(build(isolation.settings(ReportingSettings), clock=lambda: NOW)) as client:
+    async with serve(build(isolation.settings(ReportingSettings), clock=FixedClock(NOW))) as client:
         yield client
 
 

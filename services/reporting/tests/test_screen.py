@@ -18,11 +18,11 @@ from burnrate_common.events import (
     WorklogsChanged,
     new_event,
 )
-from burnrate_testing import eventually, publish, serve
-from burnrate_reporting import upkeep
 from burnrate_reporting.bootstrap import build
-from burnrate_reporting.rebuild import rebuild
+from burnrate_reporting.service import upkeep
+from burnrate_reporting.service.rebuild import rebuild
 from burnrate_reporting.settings import ReportingSettings
+from burnrate_testing import eventually, publish, serve
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,11 @@ from burnrate_common.events import (
     EventType,
     new_event,
 )
-from burnrate_testing import publish, serve
-from burnrate_reporting import store
 from burnrate_reporting.bootstrap import build
-from burnrate_reporting.rebuild import rebuild
+from burnrate_reporting.service.rebuild import rebuild
 from burnrate_reporting.settings import ReportingSettings
+from burnrate_reporting.store import projections
+from burnrate_testing import publish, serve
 
 from .test_screen import UTC, D, H, contract, delta, handled, refresh
 
@@ -81,11 +81,13 @@ async def test_the_row_follows_consumption_and_a_refresh_never_loses_a_concurren
         async with pool.acquire() as consumer, pool.acquire() as task:
             tx = consumer.transaction()
             await tx.start()
-            await store.add_consumption(consumer, contract_id, D(2026, 4, 1), [LINE])
+            await projections.add_consumption(consumer, contract_id, D(2026, 4, 1), [LINE])
             # The task skips the contract (never waits on a consumer batch)...
-            assert await store.refresh_due_screen_rows(task, clock.now(), 1000) == 0
+            assert await projections.refresh_due_screen_rows(task, clock.now(), 1000) == 0
             # ...the contract handler's refresh waits for the consumer, then sees its total.
-            waiting = asyncio.create_task(store.refresh_screen(task, clock.now(), [contract_id]))
+            waiting = asyncio.create_task(
+                projections.refresh_screen(task, clock.now(), [contract_id])
+            )
             await asyncio.sleep(0.3)
             assert not waiting.done()
             await tx.commit()
@@ -96,9 +98,9 @@ async def test_the_row_follows_consumption_and_a_refresh_never_loses_a_concurren
             clock.set(dt.datetime(2026, 5, 1, 0, 30, tzinfo=UTC))
             refreshing = task.transaction()
             await refreshing.start()
-            await store.refresh_screen(task, clock.now(), [contract_id])
+            await projections.refresh_screen(task, clock.now(), [contract_id])
             writing = asyncio.create_task(
-                store.add_consumption(consumer, contract_id, D(2026, 5, 1), [LINE, LINE])
+                projections.add_consumption(consumer, contract_id, D(2026, 5, 1), [LINE, LINE])
             )
             await asyncio.sleep(0.3)
             assert not writing.done()

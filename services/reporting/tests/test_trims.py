@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from burnrate_common import bus
 from burnrate_common.events import Envelope, EventType
-from burnrate_testing import worklogs_event
 from burnrate_reporting.handlers import TRIMS
+from burnrate_testing import worklogs_event
 
 TRIM = TRIMS[EventType.WORKLOG_RECORDED]
 

@@ -1,6 +1,7 @@
 import argparse
 import asyncio
 import json
+from typing import Any
 
 from burnrate_common.cli import Command, run_cli
 from burnrate_common.runtime import ServiceDefinition
@@ -8,8 +9,8 @@ from burnrate_common.runtime import ServiceDefinition
 from burnrate_reporting.bootstrap import build
 
 
-def _rebuild(definition: ServiceDefinition, args: argparse.Namespace) -> int:
-    from burnrate_reporting.rebuild import rebuild
+def _rebuild(definition: ServiceDefinition[Any], args: argparse.Namespace) -> int:
+    from burnrate_reporting.service.rebuild import rebuild
 
     result = asyncio.run(rebuild(definition, apply=args.apply))
     print(json.dumps(result, indent=2))

@@ -8,20 +8,16 @@ computed at scrape time: now − occurred_at of the last event this process hand
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
-from collections.abc import Callable
-from typing import cast
 
-from burnrate_common.db import Connection
+from burnrate_common.clock import Clock
 from burnrate_common.events import Trigger
 from burnrate_common.runtime import Runtime
 from prometheus_client import CollectorRegistry, Gauge
 
-from burnrate_reporting import store
 from burnrate_reporting.domain.status import ContractStatus
-from burnrate_reporting.handlers import HandledMark
-from burnrate_reporting.settings import ReportingSettings
+from burnrate_reporting.service import Deps, HandledMark
+from burnrate_reporting.service.metrics import BusinessFigures, business_figures
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +25,7 @@ PREFIX = "burnrate_reporting"
 
 
 class ReportingMetrics:
-    def __init__(
-        self,
-        registry: CollectorRegistry,
-        mark: HandledMark,
-        wall_clock: Callable[[], dt.datetime],
-    ) -> None:
+    def __init__(self, registry: CollectorRegistry, mark: HandledMark, wall_clock: Clock) -> None:
         self.contracts = Gauge(
             f"{PREFIX}_contracts",
             "Contracts by status on the contract screen",
@@ -74,34 +65,32 @@ class ReportingMetrics:
     def _lag(self) -> float:
         if self._mark.occurred_at is None:
             return 0.0
-        return max((self._wall_clock() - self._mark.occurred_at).total_seconds(), 0.0)
+        return max((self._wall_clock.now() - self._mark.occurred_at).total_seconds(), 0.0)
 
-    async def refresh(self, conn: Connection, now: dt.datetime, expiring_within_days: int) -> None:
-        by_status = await store.contracts_by_status(conn, now, expiring_within_days)
+    def show(self, figures: BusinessFigures) -> None:
         for status in ContractStatus:
-            self.contracts.labels(status.value).set(by_status.get(status.value, 0))
-        figures = await store.business_figures(conn)
-        self.hours_executed.set(figures["executed_seconds"] / 3600)
-        by_trigger = await store.alerts_by_trigger(conn)
+            self.contracts.labels(status.value).set(
+                figures.contracts_by_status.get(status.value, 0)
+            )
+        self.hours_executed.set(figures.executed_seconds / 3600)
         for trigger in Trigger:
-            self.alerts_raised.labels(trigger.value).set(by_trigger.get(trigger.value, 0))
-        self.deliveries.labels("sent").set(figures["deliveries_sent"])
-        self.deliveries.labels("failed").set(figures["deliveries_failed"])
+            self.alerts_raised.labels(trigger.value).set(
+                figures.alerts_by_trigger.get(trigger.value, 0)
+            )
+        self.deliveries.labels("sent").set(figures.deliveries_sent)
+        self.deliveries.labels("failed").set(figures.deliveries_failed)
         if self._mark.occurred_at is None:
-            self._mark.occurred_at = figures["last_occurred_at"]
+            self._mark.occurred_at = figures.last_occurred_at
 
 
-async def business_metrics(runtime: Runtime) -> None:
+async def business_metrics(runtime: Runtime[Deps]) -> None:
     """Background loop: refresh the business metrics from the read models."""
-    settings = cast(ReportingSettings, runtime.settings)
-    metrics = ReportingMetrics(
-        runtime.metrics.registry, runtime.extras["handled"], runtime.extras["wall_clock"]
-    )
-    now = runtime.extras["now"]
+    deps = runtime.deps
+    metrics = ReportingMetrics(runtime.metrics.registry, deps.handled, deps.wall_clock)
     while True:
         try:
             async with runtime.pool.acquire() as conn:
-                await metrics.refresh(conn, now(), settings.expiring_within_days)
+                metrics.show(await business_figures(conn, deps))
         except Exception as exc:
             log.warning("business metrics not refreshed", extra={"error": str(exc)})
-        await asyncio.sleep(settings.reporting_metrics_seconds)
+        await asyncio.sleep(deps.settings.reporting_metrics_seconds)

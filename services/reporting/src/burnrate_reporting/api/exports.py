@@ -6,23 +6,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Sequence
-from enum import StrEnum
 from typing import Any
 
 from fastapi.responses import Response
 
-from burnrate_reporting.api.report import CustomerReport, DeliveryReport
-from burnrate_reporting.api.views import ContractSummary
-
-
-class Section(StrEnum):
-    PERIODS = "periods"
-    TEAMS = "teams"
-    TEAM_PERIODS = "team_periods"
-    ACTIVITIES = "activities"
-    PEOPLE = "people"
-    OUTSIDE_DATES = "outside_dates"
-    FORECAST = "forecast"
+from burnrate_reporting.schemas import ContractSummary, CustomerReport, DeliveryReport, Section
 
 
 def _text(value: Any) -> str:

@@ -2,20 +2,17 @@
 a cookie set by the login form, or an ``Authorization: Bearer`` header) and for customers
 (a signed, expiring link that shows only that customer's contracts).
 
-Templates are Jinja2 with autoescaping; the chart and CSS libraries are npm packages served
-from this service (``/static/vendor/...``), no CDN.
+Templates are Jinja2 with autoescaping (built in ``bootstrap``: :func:`templates`); the chart
+and CSS libraries are npm packages served from this service (``/static/vendor/...``), no CDN.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
-from burnrate_common import report_links as links
-from burnrate_common.auth import authenticate
 from burnrate_common.deps import ConnectionDep
 from burnrate_common.errors import Problem
 from fastapi import APIRouter, Query, Request
@@ -23,16 +20,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from burnrate_reporting import store
-from burnrate_reporting.api import exports
-from burnrate_reporting.api.report import DeliveryReport, delivery_report
-from burnrate_reporting.api.views import NowDep, SettingsDep, contract_screen
+from burnrate_reporting import auth
+from burnrate_reporting.api import DepsDep, exports
 from burnrate_reporting.domain.status import ContractStatus
+from burnrate_reporting.schemas import DeliveryReport, Section
+from burnrate_reporting.service import Deps, reports, screen
 from burnrate_reporting.settings import ReportingSettings
 
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False)
 
-COOKIE = "burnrate_key"
 PAGE_SIZE = 50
 _SECURITY_HEADERS = {
     # Scripts and styles from this service only; the report data is a JSON block, not code.
@@ -43,13 +39,6 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-templates = Environment(
-    loader=PackageLoader("burnrate_reporting", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-
 
 def _hours(value: Any) -> str:
     return "–" if value is None else f"{float(value):.2f}"
@@ -59,17 +48,30 @@ def _percent(value: Any) -> str:
     return "–" if value is None else f"{float(value):.1f} %"
 
 
-templates.filters["hours"] = _hours
-templates.filters["pct"] = _percent
+def templates() -> Environment:
+    """The pages' templates (the service's package), autoescaped, with their filters."""
+    environment = Environment(
+        loader=PackageLoader("burnrate_reporting", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters["hours"] = _hours
+    environment.filters["pct"] = _percent
+    return environment
 
 
-def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    html = templates.get_template(name).render(**context)
+def render(deps: Deps, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = deps.templates.get_template(name).render(**context)
     return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS)
 
 
-def error_page(status: int, title: str, detail: str, **context: Any) -> HTMLResponse:
-    return render("error.html", status, title=title, detail=detail, **context)
+def error_page(deps: Deps, status: int, title: str, detail: str, **context: Any) -> HTMLResponse:
+    return render(deps, "error.html", status, title=title, detail=detail, **context)
+
+
+def _problem_page(deps: Deps, problem: Problem, **context: Any) -> HTMLResponse:
+    return error_page(deps, problem.status, problem.title, problem.detail or "", **context)
 
 
 def assets_router(settings: ReportingSettings) -> APIRouter:
@@ -94,39 +96,14 @@ def assets_router(settings: ReportingSettings) -> APIRouter:
     return static
 
 
-# --- who is looking ----------------------------------------------------------------------
-
-
-async def _staff(request: Request) -> bool:
-    """A key with reports:read, from the header or else from the login cookie."""
-    if "authorization" not in request.headers:
-        key = request.cookies.get(COOKIE)
-        if not key:
-            return False
-        headers = [(k, v) for k, v in request.scope["headers"] if k != b"authorization"]
-        headers.append((b"authorization", f"Bearer {key}".encode()))
-        request = Request({**request.scope, "headers": headers}, request.receive)
-    try:
-        principal = await authenticate(request)
-    except Problem:
-        return False
-    return principal.allows("reports:read")
-
-
 def _to_login(request: Request) -> RedirectResponse:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/ui/login?next={quote(target)}", status_code=303)
 
 
-def _grant(settings: ReportingSettings, token: str, now: dt.datetime) -> links.LinkGrant | None:
-    try:
-        return links.verify(settings.link_secret, token, now)
-    except links.InvalidLink:
-        return None
-
-
-def _expired() -> HTMLResponse:
+def _expired(deps: Deps) -> HTMLResponse:
     return error_page(
+        deps,
         403,
         "This link has expired",
         "The report link has expired or is not valid. Ask your service manager for a new one.",
@@ -150,27 +127,20 @@ def _safe_next(target: str | None) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-async def login_form(next_page: Annotated[str | None, Query(alias="next")] = None) -> Response:
-    return render("login.html", next_page=_safe_next(next_page), error=None)
+async def login_form(
+    deps: DepsDep, next_page: Annotated[str | None, Query(alias="next")] = None
+) -> Response:
+    return render(deps, "login.html", next_page=_safe_next(next_page), error=None)
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, settings: SettingsDep) -> Response:
+async def login(request: Request, deps: DepsDep) -> Response:
     form = parse_qs((await request.body()).decode(errors="replace")[:4096])
     key = (form.get("api_key") or [""])[0].strip()
     target = _safe_next((form.get("next") or [""])[0])
-    probe = Request(
-        {**request.scope, "headers": [(b"authorization", f"Bearer {key}".encode())]},
-        request.receive,
-    )
-    allowed = False
-    if key:
-        try:
-            allowed = (await authenticate(probe)).allows("reports:read")
-        except Problem:
-            allowed = False
-    if not allowed:
+    if not await auth.key_reads_reports(request, key):
         return render(
+            deps,
             "login.html",
             401,
             next_page=target,
@@ -178,11 +148,11 @@ async def login(request: Request, settings: SettingsDep) -> Response:
         )
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
-        COOKIE,
+        auth.COOKIE,
         key,
         httponly=True,
         samesite="strict",
-        secure=settings.environment == "production",
+        secure=deps.settings.environment == "production",
         path="/ui",
         max_age=12 * 3600,
     )
@@ -192,7 +162,7 @@ async def login(request: Request, settings: SettingsDep) -> Response:
 @router.post("/logout", response_class=RedirectResponse)
 async def logout() -> RedirectResponse:
     response = RedirectResponse("/ui/login", status_code=303)
-    response.delete_cookie(COOKIE, path="/ui")
+    response.delete_cookie(auth.COOKIE, path="/ui")
     return response
 
 
@@ -202,78 +172,63 @@ async def logout() -> RedirectResponse:
 async def _screen(
     request: Request,
     conn: ConnectionDep,
-    now: dt.datetime,
-    settings: ReportingSettings,
+    deps: Deps,
     *,
     base: str,
     customer_id: uuid.UUID | None,
-    customer: bool,
 ) -> Response:
     params = request.query_params
     status_text = params.get("status") or None
     sort = params.get("sort") or "created"
     q = (params.get("q") or "")[:100] or None
-    cursor = params.get("cursor") or None
     try:
         status = ContractStatus(status_text) if status_text else None
-        if sort.lstrip("-") not in store.SORTS:
-            raise Problem(422, "Invalid sort", f"No sort '{sort}'.", field="sort")
-        page = await contract_screen(
+    except ValueError:
+        return error_page(deps, 422, "Invalid filter", f"No status '{status_text}'.", base=base)
+    try:
+        page, name = await screen.screen_page(
             conn,
-            now,
-            settings,
+            deps,
             limit=PAGE_SIZE,
-            cursor=cursor,
+            cursor=params.get("cursor") or None,
             sort=sort,
             status=status,
             customer_id=customer_id,
             search=q,
         )
-    except ValueError:
-        return error_page(422, "Invalid filter", f"No status '{status_text}'.", base=base)
     except Problem as problem:
-        return error_page(problem.status, problem.title, problem.detail or "", base=base)
-    name = await store.customer_name(conn, customer_id) if customer_id else None
+        return _problem_page(deps, problem, base=base)
     return render(
+        deps,
         "contracts.html",
         page=page,
         base=base,
-        customer=customer,
+        customer=customer_id is not None,
         customer_name=name,
         statuses=[s.value for s in ContractStatus],
         status=status_text,
         sort=sort,
         q=q or "",
-        expiring_within_days=settings.expiring_within_days,
-        now=now,
+        expiring_within_days=deps.settings.expiring_within_days,
+        now=deps.clock.now(),
     )
 
 
 @router.get("/contracts", response_class=HTMLResponse)
-async def contracts_page(
-    request: Request, conn: ConnectionDep, now: NowDep, settings: SettingsDep
-) -> Response:
-    if not await _staff(request):
+async def contracts_page(request: Request, conn: ConnectionDep, deps: DepsDep) -> Response:
+    if not await auth.is_staff(request):
         return _to_login(request)
-    return await _screen(request, conn, now, settings, base="/ui", customer_id=None, customer=False)
+    return await _screen(request, conn, deps, base="/ui", customer_id=None)
 
 
 @router.get("/c/{token}", response_class=HTMLResponse)
 async def customer_contracts_page(
-    token: str, request: Request, conn: ConnectionDep, now: NowDep, settings: SettingsDep
+    token: str, request: Request, conn: ConnectionDep, deps: DepsDep
 ) -> Response:
-    grant = _grant(settings, token, now)
+    grant = auth.customer_grant(deps, token)
     if grant is None:
-        return _expired()
-    return await _screen(
-        request,
-        conn,
-        now,
-        settings,
-        base=f"/ui/c/{token}",
-        customer_id=grant.customer_id,
-        customer=True,
-    )
+        return _expired(deps)
+    return await _screen(request, conn, deps, base=f"/ui/c/{token}", customer_id=grant.customer_id)
 
 
 # --- the delivery report -----------------------------------------------------------------
@@ -282,8 +237,7 @@ async def customer_contracts_page(
 async def _report(
     request: Request,
     conn: ConnectionDep,
-    now: dt.datetime,
-    settings: ReportingSettings,
+    deps: Deps,
     contract_id: uuid.UUID,
     *,
     base: str,
@@ -291,23 +245,16 @@ async def _report(
 ) -> DeliveryReport | HTMLResponse:
     params = request.query_params
     try:
-        return await delivery_report(
+        return await reports.delivery_report(
             conn,
+            deps,
             contract_id,
-            now,
             params.get("from") or None,
             params.get("to") or None,
-            expiring_within_days=settings.expiring_within_days,
             customer_id=customer_id,
         )
     except Problem as problem:
-        return error_page(
-            problem.status,
-            problem.title,
-            problem.detail or "",
-            base=base,
-            customer=customer_id is not None,
-        )
+        return _problem_page(deps, problem, base=base, customer=customer_id is not None)
 
 
 def _chart_data(report: DeliveryReport) -> dict[str, Any]:
@@ -336,70 +283,59 @@ def _chart_data(report: DeliveryReport) -> dict[str, Any]:
     }
 
 
-def _render_report(report: DeliveryReport, *, base: str, customer: bool) -> HTMLResponse:
+def _render_report(deps: Deps, report: DeliveryReport, *, base: str, customer: bool) -> Response:
     return render(
+        deps,
         "report.html",
         r=report,
         base=base,
         customer=customer,
         chart=_chart_data(report),
-        sections=[s.value for s in exports.Section],
+        sections=[s.value for s in Section],
     )
 
 
 @router.get("/contracts/{contract_id}/report", response_class=HTMLResponse)
 async def report_page(
-    contract_id: uuid.UUID,
-    request: Request,
-    conn: ConnectionDep,
-    now: NowDep,
-    settings: SettingsDep,
+    contract_id: uuid.UUID, request: Request, conn: ConnectionDep, deps: DepsDep
 ) -> Response:
-    if not await _staff(request):
+    if not await auth.is_staff(request):
         return _to_login(request)
-    result = await _report(request, conn, now, settings, contract_id, base="/ui", customer_id=None)
+    result = await _report(request, conn, deps, contract_id, base="/ui", customer_id=None)
     if isinstance(result, HTMLResponse):
         return result
-    return _render_report(result, base="/ui", customer=False)
+    return _render_report(deps, result, base="/ui", customer=False)
 
 
 @router.get("/c/{token}/contracts/{contract_id}/report", response_class=HTMLResponse)
 async def customer_report_page(
-    token: str,
-    contract_id: uuid.UUID,
-    request: Request,
-    conn: ConnectionDep,
-    now: NowDep,
-    settings: SettingsDep,
+    token: str, contract_id: uuid.UUID, request: Request, conn: ConnectionDep, deps: DepsDep
 ) -> Response:
-    grant = _grant(settings, token, now)
+    grant = auth.customer_grant(deps, token)
     if grant is None:
-        return _expired()
+        return _expired(deps)
     base = f"/ui/c/{token}"
     result = await _report(
-        request, conn, now, settings, contract_id, base=base, customer_id=grant.customer_id
+        request, conn, deps, contract_id, base=base, customer_id=grant.customer_id
     )
     if isinstance(result, HTMLResponse):
         return result
-    return _render_report(result, base=base, customer=True)
+    return _render_report(deps, result, base=base, customer=True)
 
 
 async def _csv(
     request: Request,
     conn: ConnectionDep,
-    now: dt.datetime,
-    settings: ReportingSettings,
+    deps: Deps,
     contract_id: uuid.UUID,
     base: str,
     customer_id: uuid.UUID | None,
 ) -> Response:
     try:
-        section = exports.Section(request.query_params.get("section") or "periods")
+        section = Section(request.query_params.get("section") or "periods")
     except ValueError:
-        return error_page(422, "Invalid section", "No such section.", base=base)
-    result = await _report(
-        request, conn, now, settings, contract_id, base=base, customer_id=customer_id
-    )
+        return error_page(deps, 422, "Invalid section", "No such section.", base=base)
+    result = await _report(request, conn, deps, contract_id, base=base, customer_id=customer_id)
     if isinstance(result, HTMLResponse):
         return result
     return exports.report_csv(result, section)
@@ -407,29 +343,18 @@ async def _csv(
 
 @router.get("/contracts/{contract_id}/report.csv")
 async def report_page_csv(
-    contract_id: uuid.UUID,
-    request: Request,
-    conn: ConnectionDep,
-    now: NowDep,
-    settings: SettingsDep,
+    contract_id: uuid.UUID, request: Request, conn: ConnectionDep, deps: DepsDep
 ) -> Response:
-    if not await _staff(request):
+    if not await auth.is_staff(request):
         return _to_login(request)
-    return await _csv(request, conn, now, settings, contract_id, "/ui", None)
+    return await _csv(request, conn, deps, contract_id, "/ui", None)
 
 
 @router.get("/c/{token}/contracts/{contract_id}/report.csv")
 async def customer_report_csv(
-    token: str,
-    contract_id: uuid.UUID,
-    request: Request,
-    conn: ConnectionDep,
-    now: NowDep,
-    settings: SettingsDep,
+    token: str, contract_id: uuid.UUID, request: Request, conn: ConnectionDep, deps: DepsDep
 ) -> Response:
-    grant = _grant(settings, token, now)
+    grant = auth.customer_grant(deps, token)
     if grant is None:
-        return _expired()
-    return await _csv(
-        request, conn, now, settings, contract_id, f"/ui/c/{token}", grant.customer_id
-    )
+        return _expired(deps)
+    return await _csv(request, conn, deps, contract_id, f"/ui/c/{token}", grant.customer_id)

@@ -1,5 +1,6 @@
-"""The delivery report of one contract over a range of periods, and the customer roll-up:
-response models, the range rules and the assembly from the store's reads (one snapshot)."""
+"""The reports: planned versus executed for one period of a contract, the delivery report
+over a range of periods, and the customer roll-up. Each reads one snapshot, so its totals,
+splits and lists agree with each other."""
 
 from __future__ import annotations
 
@@ -10,16 +11,41 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
-from burnrate_common.types import Hours, seconds_to_hours
-from pydantic import BaseModel
+from burnrate_common.types import seconds_to_hours
 
-from burnrate_reporting import store
-from burnrate_reporting.api.views import Percent
 from burnrate_reporting.domain import forecast as fc
 from burnrate_reporting.domain.figures import Figures
-from burnrate_reporting.domain.periods import Month, Period, parse_period, select_period
+from burnrate_reporting.domain.periods import (
+    Month,
+    Period,
+    current_period,
+    parse_period,
+    select_period,
+)
 from burnrate_reporting.domain.report import PeriodInput, PeriodLine, period_lines, totals
-from burnrate_reporting.domain.status import ContractStatus, derive_status
+from burnrate_reporting.domain.status import derive_status
+from burnrate_reporting.schemas import (
+    ActivityHours,
+    ConsumptionReport,
+    ContractHead,
+    CustomerReport,
+    DeliveryReport,
+    ForecastLine,
+    ForecastOut,
+    ListedWorklog,
+    OutsideDatesWorklog,
+    PeriodAlert,
+    PeriodFigures,
+    PeriodWindow,
+    RangeWindow,
+    ReportAlert,
+    ReportTotals,
+    RollUpContract,
+    Share,
+    TeamHours,
+)
+from burnrate_reporting.service.deps import Deps
+from burnrate_reporting.store import reports as store
 
 #: A report spans at most this many periods (10 years of months).
 MAX_PERIODS = 120
@@ -27,139 +53,104 @@ MAX_PERIODS = 120
 DEFAULT_PERIODS = 12
 
 
-def _pct(part: int, whole: int) -> Decimal | None:
+def _not_found(contract_id: uuid.UUID) -> Problem:
+    return Problem(404, "Not found", f"No contract {contract_id}.", field="contract_id")
+
+
+# --- one period --------------------------------------------------------------------------
+
+
+async def consumption_report(
+    conn: Connection, deps: Deps, contract_id: uuid.UUID, period: str | None
+) -> ConsumptionReport:
+    """``period``: YYYY-MM or YYYY-MM-DD (see ``domain.periods``); None: today's, in the
+    contract's zone."""
+    ref = None
+    if period is not None:
+        try:
+            ref = parse_period(period)
+        except ValueError as exc:
+            raise Problem(422, "Invalid period", str(exc), field="period") from exc
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        contract = await store.get_contract(conn, contract_id, deps.clock.now())
+        if contract is None:
+            raise _not_found(contract_id)
+        periods = [Period(**dict(r)) for r in await store.get_periods(conn, contract_id)]
+        if ref is None:
+            chosen = current_period(periods, contract["local_today"])
+            if chosen is None:
+                raise Problem(
+                    404,
+                    "No current period",
+                    f"Contract {contract['code']} has no period on {contract['local_today']} "
+                    f"(it runs {contract['start_date']} to {contract['end_date']}); "
+                    "ask for one with ?period=YYYY-MM.",
+                    field="period",
+                )
+        else:
+            chosen = select_period(periods, ref)
+            if chosen is None:
+                raise Problem(
+                    404,
+                    "No such period",
+                    f"Contract {contract['code']} has no period for '{period}' "
+                    f"(it runs {contract['start_date']} to {contract['end_date']}).",
+                    field="period",
+                )
+        sums = await store.period_totals(conn, contract_id, chosen.start_date)
+        by_team = await store.executed_by_team(conn, contract_id, chosen.start_date)
+        by_activity = await store.executed_by_activity(conn, contract_id, chosen.start_date)
+        outside = await store.outside_dates_worklogs(conn, contract_id, chosen.start_date)
+        alerts = await store.period_alerts(conn, contract_id, chosen.start_date)
+
+    figures = Figures(chosen.planned_seconds, sums["executed_seconds"])
+    return ConsumptionReport(
+        contract_id=contract_id,
+        customer_id=contract["customer_id"],
+        customer_name=contract["customer_name"],
+        code=contract["code"],
+        title=contract["title"],
+        period=PeriodWindow(start_date=chosen.start_date, end_date=chosen.end_date),
+        planned_hours=seconds_to_hours(figures.planned_seconds),
+        executed_hours=seconds_to_hours(figures.executed_seconds),
+        remaining_hours=seconds_to_hours(figures.remaining_seconds),
+        percent=figures.percent,
+        overage_hours=seconds_to_hours(figures.overage_seconds),
+        outside_dates_hours=seconds_to_hours(sums["outside_dates_seconds"]),
+        worklog_count=sums["worklogs"],
+        planned_seconds=figures.planned_seconds,
+        executed_seconds=figures.executed_seconds,
+        by_team=[
+            TeamHours(
+                team=r["team"],
+                executed_hours=seconds_to_hours(r["executed_seconds"]),
+                executed_seconds=r["executed_seconds"],
+            )
+            for r in by_team
+        ],
+        by_activity=[
+            ActivityHours(
+                activity=r["activity"],
+                executed_hours=seconds_to_hours(r["executed_seconds"]),
+                executed_seconds=r["executed_seconds"],
+            )
+            for r in by_activity
+        ],
+        outside_dates_worklogs=[
+            OutsideDatesWorklog(**dict(r), hours=seconds_to_hours(r["seconds"])) for r in outside
+        ],
+        alerts=[PeriodAlert(**dict(r)) for r in alerts],
+    )
+
+
+# --- the delivery report over a range of periods -------------------------------------------
+
+
+def _share_percent(part: int, whole: int) -> Decimal | None:
+    """A part's share of the whole (one decimal, half up, so the shares add up to 100)."""
     if whole <= 0:
         return None
     return (Decimal(part) * 100 / whole).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-
-
-class ContractHead(BaseModel):
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    customer_name: str | None
-    code: str
-    title: str
-    start_date: dt.date
-    end_date: dt.date
-    timezone: str
-    period: str
-    status: ContractStatus
-    lifecycle: str
-    currency: str
-    rollover_policy: str
-    allowance_policy: str
-
-
-class RangeWindow(BaseModel):
-    #: start of the first and of the last period of the report
-    first_period: dt.date
-    last_period: dt.date
-    #: the local date in the contract's zone the report was computed for
-    today: dt.date
-
-
-class TeamHours(BaseModel):
-    team: str
-    executed_hours: Hours
-    executed_seconds: int
-
-
-class PeriodFigures(BaseModel):
-    start_date: dt.date
-    end_date: dt.date
-    #: closed (ended: what is left is unused), current, or future
-    state: str
-    planned_hours: Hours
-    executed_hours: Hours
-    remaining_hours: Hours
-    overage_hours: Hours
-    unused_hours: Hours
-    percent: Percent | None
-    outside_dates_hours: Hours
-    worklog_count: int
-    cumulative_planned_hours: Hours
-    cumulative_executed_hours: Hours
-    planned_seconds: int
-    executed_seconds: int
-    by_team: list[TeamHours]
-
-
-class Share(BaseModel):
-    name: str
-    executed_hours: Hours
-    executed_seconds: int
-    #: of the range's executed hours
-    percent: Percent | None
-
-
-class ReportTotals(BaseModel):
-    planned_hours: Hours
-    executed_hours: Hours
-    overage_hours: Hours
-    unused_hours: Hours
-    outside_dates_hours: Hours
-    percent: Percent | None
-    worklog_count: int
-    planned_seconds: int
-    executed_seconds: int
-    overage_seconds: int
-    unused_seconds: int
-
-
-class ListedWorklog(BaseModel):
-    id: uuid.UUID
-    period_start: dt.date
-    author: str
-    team: str
-    activity: str
-    started_at: dt.datetime
-    hours: Hours
-    seconds: int
-    ticket: str | None
-
-
-class ReportAlert(BaseModel):
-    period_start: dt.date
-    stage: str
-    trigger: str
-    rule_name: str
-    raised_at: dt.datetime
-
-
-class ForecastLine(BaseModel):
-    start_date: dt.date
-    end_date: dt.date
-    current: bool
-    planned_hours: Hours
-    executed_hours: Hours
-    forecast_hours: Hours
-    forecast_overage_hours: Hours
-    planned_seconds: int
-    executed_seconds: int
-    forecast_seconds: int
-
-
-class ForecastOut(BaseModel):
-    #: mean_daily_rate_of_last_full_periods | current_period_run_rate | no_history
-    basis: str
-    description: str
-    basis_periods: list[dt.date]
-    hours_per_day: Hours
-    periods: list[ForecastLine]
-
-
-class DeliveryReport(BaseModel):
-    contract: ContractHead
-    range: RangeWindow
-    totals: ReportTotals
-    periods: list[PeriodFigures]
-    by_team: list[Share]
-    by_activity: list[Share]
-    #: from ConsumptionRecorded.author; "unknown" where the producer did not say
-    by_person: list[Share]
-    outside_dates_worklogs: list[ListedWorklog]
-    alerts: list[ReportAlert]
-    forecast: ForecastOut
 
 
 def _resolve(periods: list[Period], text: str, field: str, code: str) -> Period:
@@ -223,7 +214,7 @@ def _shares(rows: list[tuple[str, int]], whole: int) -> list[Share]:
             name=name,
             executed_hours=seconds_to_hours(seconds),
             executed_seconds=seconds,
-            percent=_pct(seconds, whole),
+            percent=_share_percent(seconds, whole),
         )
         for name, seconds in rows
     ]
@@ -278,24 +269,42 @@ def _forecast(result: fc.Forecast) -> ForecastOut:
     )
 
 
+def _totals(
+    planned: int, executed: int, overage: int, unused: int, outside: int, worklogs: int
+) -> ReportTotals:
+    return ReportTotals(
+        planned_hours=seconds_to_hours(planned),
+        executed_hours=seconds_to_hours(executed),
+        overage_hours=seconds_to_hours(overage),
+        unused_hours=seconds_to_hours(unused),
+        outside_dates_hours=seconds_to_hours(outside),
+        percent=Figures(planned, executed).percent,
+        worklog_count=worklogs,
+        planned_seconds=planned,
+        executed_seconds=executed,
+        overage_seconds=overage,
+        unused_seconds=unused,
+    )
+
+
 async def delivery_report(
     conn: Connection,
+    deps: Deps,
     contract_id: uuid.UUID,
-    now: dt.datetime,
     first: str | None,
     last: str | None,
     *,
-    expiring_within_days: int = 0,
     customer_id: uuid.UUID | None = None,
 ) -> DeliveryReport:
     """``customer_id`` limits the report to that customer's contracts (the customer links):
     another customer's contract is "not found", like an unknown one."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        contract = await store.get_contract(conn, contract_id, now)
+        contract = await store.get_contract(conn, contract_id, deps.clock.now())
         if contract is None or (customer_id is not None and contract["customer_id"] != customer_id):
-            raise Problem(404, "Not found", f"No contract {contract_id}.", field="contract_id")
+            raise _not_found(contract_id)
         terms = await store.get_contract_terms(conn, contract_id)
-        assert terms is not None
+        if terms is None:  # the contract row was read in this snapshot
+            raise _not_found(contract_id)
         rows = await store.periods_with_totals(conn, contract_id)
         today: dt.date = contract["local_today"]
         periods = [Period(r["start_date"], r["end_date"], r["planned_seconds"]) for r in rows]
@@ -358,7 +367,7 @@ async def delivery_report(
                 contract["end_date"],
                 today,
                 current_figures,
-                expiring_within_days,
+                deps.settings.expiring_within_days,
             ),
             lifecycle=terms["lifecycle"],
             currency=terms["currency"],
@@ -366,18 +375,13 @@ async def delivery_report(
             allowance_policy=terms["allowance_policy"],
         ),
         range=RangeWindow(first_period=lo, last_period=hi, today=today),
-        totals=ReportTotals(
-            planned_hours=seconds_to_hours(sums.planned_seconds),
-            executed_hours=seconds_to_hours(sums.executed_seconds),
-            overage_hours=seconds_to_hours(sums.overage_seconds),
-            unused_hours=seconds_to_hours(sums.unused_seconds),
-            outside_dates_hours=seconds_to_hours(sums.outside_dates_seconds),
-            percent=_pct(sums.executed_seconds, sums.planned_seconds),
-            worklog_count=sums.worklogs,
-            planned_seconds=sums.planned_seconds,
-            executed_seconds=sums.executed_seconds,
-            overage_seconds=sums.overage_seconds,
-            unused_seconds=sums.unused_seconds,
+        totals=_totals(
+            sums.planned_seconds,
+            sums.executed_seconds,
+            sums.overage_seconds,
+            sums.unused_seconds,
+            sums.outside_dates_seconds,
+            sums.worklogs,
         ),
         periods=[_period_figures(x, teams_of.get(x.period.start_date, [])) for x in lines],
         by_team=_shares(sorted(team_sum.items(), key=lambda kv: (-kv[1], kv[0])), whole),
@@ -392,34 +396,6 @@ async def delivery_report(
 
 
 # --- the customer roll-up ---------------------------------------------------------------
-
-
-class RollUpContract(BaseModel):
-    id: uuid.UUID
-    code: str
-    title: str
-    start_date: dt.date
-    end_date: dt.date
-    periods: int
-    planned_hours: Hours
-    executed_hours: Hours
-    overage_hours: Hours
-    unused_hours: Hours
-    outside_dates_hours: Hours
-    percent: Percent | None
-    worklog_count: int
-    planned_seconds: int
-    executed_seconds: int
-
-
-class CustomerReport(BaseModel):
-    customer_id: uuid.UUID
-    customer_name: str | None
-    #: periods starting in [first_day, last_day] count
-    first_day: dt.date
-    last_day: dt.date
-    contracts: list[RollUpContract]
-    totals: ReportTotals
 
 
 def month_window(first: str | None, last: str | None, today: dt.date) -> tuple[dt.date, dt.date]:
@@ -452,11 +428,12 @@ def month_window(first: str | None, last: str | None, today: dt.date) -> tuple[d
 
 async def customer_report(
     conn: Connection,
+    deps: Deps,
     customer_id: uuid.UUID,
-    now: dt.datetime,
     first: str | None,
     last: str | None,
 ) -> CustomerReport:
+    now = deps.clock.now()
     start, end = month_window(first, last, now.date())
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         if not await store.customer_known(conn, customer_id):
@@ -476,34 +453,25 @@ async def customer_report(
             overage_hours=seconds_to_hours(r["overage_seconds"]),
             unused_hours=seconds_to_hours(r["unused_seconds"]),
             outside_dates_hours=seconds_to_hours(r["outside_dates_seconds"]),
-            percent=_pct(r["executed_seconds"], r["planned_seconds"]),
+            percent=Figures(r["planned_seconds"], r["executed_seconds"]).percent,
             worklog_count=r["worklogs"],
             planned_seconds=r["planned_seconds"],
             executed_seconds=r["executed_seconds"],
         )
         for r in rows
     ]
-    planned = sum(r["planned_seconds"] for r in rows)
-    executed = sum(r["executed_seconds"] for r in rows)
-    overage = sum(r["overage_seconds"] for r in rows)
-    unused = sum(r["unused_seconds"] for r in rows)
     return CustomerReport(
         customer_id=customer_id,
         customer_name=name,
         first_day=start,
         last_day=end,
         contracts=contracts,
-        totals=ReportTotals(
-            planned_hours=seconds_to_hours(planned),
-            executed_hours=seconds_to_hours(executed),
-            overage_hours=seconds_to_hours(overage),
-            unused_hours=seconds_to_hours(unused),
-            outside_dates_hours=seconds_to_hours(sum(r["outside_dates_seconds"] for r in rows)),
-            percent=_pct(executed, planned),
-            worklog_count=sum(r["worklogs"] for r in rows),
-            planned_seconds=planned,
-            executed_seconds=executed,
-            overage_seconds=overage,
-            unused_seconds=unused,
+        totals=_totals(
+            sum(r["planned_seconds"] for r in rows),
+            sum(r["executed_seconds"] for r in rows),
+            sum(r["overage_seconds"] for r in rows),
+            sum(r["unused_seconds"] for r in rows),
+            sum(r["outside_dates_seconds"] for r in rows),
+            sum(r["worklogs"] for r in rows),
         ),
     )

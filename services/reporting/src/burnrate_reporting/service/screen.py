@@ -1,100 +1,27 @@
-"""Response models and helpers shared by the routers."""
+"""The contract screen: every contract (or one customer's) with its current period's
+figures, filtered, sorted and paged by a cursor that carries the sort key."""
 
 from __future__ import annotations
 
-import base64
-import datetime as dt
-import json
 import uuid
-from collections.abc import Callable
-from decimal import Decimal
-from typing import Annotated
 
 import asyncpg
 from burnrate_common.db import Connection
-from burnrate_common.deps import RuntimeDep
 from burnrate_common.errors import Problem
-from burnrate_common.pagination import Page
-from burnrate_common.types import Hours, seconds_to_hours
-from fastapi import Depends, Query
-from pydantic import BaseModel, PlainSerializer
+from burnrate_common.pagination import Page, decode_keys, encode_keys
+from burnrate_common.types import seconds_to_hours
 
-from burnrate_reporting import store
 from burnrate_reporting.domain.figures import Figures
 from burnrate_reporting.domain.forecast import Actual, period_end_forecast
 from burnrate_reporting.domain.status import ContractStatus, days_left, derive_status
-from burnrate_reporting.settings import ReportingSettings
-
-#: A percentage with one decimal, as a JSON number.
-Percent = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
-
-Clock = Callable[[], dt.datetime]
+from burnrate_reporting.schemas import ContractSummary, CurrentPeriod, LastAlert, NotificationCounts
+from burnrate_reporting.service.deps import Deps
+from burnrate_reporting.store import reports as report_store
+from burnrate_reporting.store import screen as store
 
 
-def _now(runtime: RuntimeDep) -> dt.datetime:
-    clock: Clock = runtime.extras["clock"]
-    return clock()
-
-
-#: The current instant, from the clock built in bootstrap (tests fix it).
-NowDep = Annotated[dt.datetime, Depends(_now)]
-
-
-def _settings(runtime: RuntimeDep) -> ReportingSettings:
-    settings = runtime.settings
-    assert isinstance(settings, ReportingSettings)
-    return settings
-
-
-SettingsDep = Annotated[ReportingSettings, Depends(_settings)]
-
-
-class CurrentPeriod(BaseModel):
-    start_date: dt.date
-    end_date: dt.date
-    planned_hours: Hours
-    executed_hours: Hours
-    remaining_hours: Hours
-    percent: Percent | None
-    overage_hours: Hours
-    planned_seconds: int
-    executed_seconds: int
-    #: executed at the period's end if the pace so far holds (executed / days elapsed,
-    #: today included, × days in the period)
-    forecast_hours: Hours | None = None
-    forecast_seconds: int | None = None
-
-
-class LastAlert(BaseModel):
-    stage: str
-    trigger: str
-    raised_at: dt.datetime
-
-
-class NotificationCounts(BaseModel):
-    sent: int
-    failed: int
-
-
-class ContractSummary(BaseModel):
-    id: uuid.UUID
-    customer_id: uuid.UUID
-    customer_name: str | None = None
-    code: str
-    title: str
-    start_date: dt.date
-    end_date: dt.date
-    timezone: str
-    status: ContractStatus
-    #: days of the contract still to come, today (local) included; 0 once it ended
-    days_left: int = 0
-    current_period: CurrentPeriod | None
-    last_alert: LastAlert | None
-    notifications: NotificationCounts
-
-
-def summary(row: asyncpg.Record, expiring_within_days: int = 0) -> ContractSummary:
-    """One row of ``store.list_contracts`` as the contract screen shows it."""
+def summary(row: asyncpg.Record, expiring_within_days: int) -> ContractSummary:
+    """One row of ``store.screen.list_contracts`` as the contract screen shows it."""
     figures = (
         Figures(row["planned_seconds"], row["executed_seconds"])
         if row["period_start"] is not None
@@ -156,18 +83,17 @@ def summary(row: asyncpg.Record, expiring_within_days: int = 0) -> ContractSumma
 
 def encode_cursor(sort: str, key: str, row_id: uuid.UUID) -> str:
     """The sort, the last row's sort key (as text) and its id."""
-    raw = json.dumps([sort, key, str(row_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return encode_keys(sort, key, str(row_id))
 
 
 def decode_cursor(cursor: str | None, sort: str) -> tuple[str, uuid.UUID] | None:
-    if not cursor:
+    keys = decode_keys(cursor, 3)
+    if keys is None:
         return None
+    cursor_sort, key, row_id = keys
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        cursor_sort, key, row_id = json.loads(base64.urlsafe_b64decode(padded))
-        parsed = (str(key), uuid.UUID(row_id))
-    except (ValueError, TypeError) as exc:
+        parsed = (key, uuid.UUID(row_id))
+    except ValueError as exc:
         raise Problem(
             400, "Invalid cursor", "The cursor is not one this API returned.", field="cursor"
         ) from exc
@@ -182,7 +108,7 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[str, uuid.UUID] | None
 
 
 def summary_page(
-    rows: list[asyncpg.Record], limit: int, sort: str = "created", expiring_within_days: int = 0
+    rows: list[asyncpg.Record], limit: int, sort: str, expiring_within_days: int
 ) -> Page[ContractSummary]:
     """``rows`` may hold one row beyond the page: then there is a next page."""
     rows, more = rows[:limit], len(rows) > limit
@@ -190,29 +116,9 @@ def summary_page(
     return Page(items=[summary(r, expiring_within_days) for r in rows], next_cursor=next_cursor)
 
 
-#: ``created`` (default), ``code``, ``customer``, ``end_date``, ``percent`` (of the current
-#: period) or ``executed`` (hours in the current period); ``-`` first for descending.
-SORT_PATTERN = r"^-?(created|code|customer|end_date|percent|executed)$"
-
-SortQuery = Annotated[
-    str,
-    Query(
-        pattern=SORT_PATTERN,
-        description="created, code, customer, end_date, percent or "
-        "executed; prefix with - for descending",
-        examples=["-percent"],
-    ),
-]
-SearchQuery = Annotated[
-    str | None,
-    Query(max_length=100, description="Part of the code, title or customer name"),
-]
-
-
 async def contract_screen(
     conn: Connection,
-    now: dt.datetime,
-    settings: ReportingSettings,
+    deps: Deps,
     *,
     limit: int,
     cursor: str | None = None,
@@ -221,20 +127,82 @@ async def contract_screen(
     customer_id: uuid.UUID | None = None,
     search: str | None = None,
 ) -> Page[ContractSummary]:
-    """One page of the contract screen, filtered and sorted; the cursor carries the sort key."""
+    """One page of the contract screen, filtered and sorted (``-`` first: descending)."""
     descending = sort.startswith("-")
     key = sort.lstrip("-")
+    if key not in store.SORTS:
+        raise Problem(422, "Invalid sort", f"No sort '{sort}'.", field="sort")
+    days = deps.settings.expiring_within_days
     # One row more than asked tells whether there is a next page.
     rows = await store.list_contracts(
         conn,
-        now,
+        deps.clock.now(),
         decode_cursor(cursor, sort),
         limit + 1,
         customer_id=customer_id,
         status=status.value if status else None,
-        expiring_within_days=settings.expiring_within_days,
+        expiring_within_days=days,
         sort=key,
         descending=descending,
         search=search.strip() or None if search else None,
     )
-    return summary_page(rows, limit, sort, settings.expiring_within_days)
+    return summary_page(rows, limit, sort, days)
+
+
+async def _known(conn: Connection, customer_id: uuid.UUID) -> None:
+    if not await report_store.customer_known(conn, customer_id):
+        raise Problem(404, "Not found", f"No customer {customer_id}.", field="customer_id")
+
+
+async def customer_contracts(
+    conn: Connection,
+    deps: Deps,
+    customer_id: uuid.UUID,
+    *,
+    limit: int,
+    cursor: str | None = None,
+    sort: str = "created",
+    status: ContractStatus | None = None,
+    search: str | None = None,
+) -> Page[ContractSummary]:
+    """The screen of one known customer's contracts (404 for a customer never seen)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        await _known(conn, customer_id)
+        return await contract_screen(
+            conn,
+            deps,
+            limit=limit,
+            cursor=cursor,
+            sort=sort,
+            status=status,
+            customer_id=customer_id,
+            search=search,
+        )
+
+
+async def screen_page(
+    conn: Connection,
+    deps: Deps,
+    *,
+    limit: int,
+    cursor: str | None,
+    sort: str,
+    status: ContractStatus | None,
+    customer_id: uuid.UUID | None,
+    search: str | None,
+) -> tuple[Page[ContractSummary], str | None]:
+    """The screen as a page shows it: its contracts and, for a customer's link, the
+    customer's name."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        page = await contract_screen(
+            conn,
+            deps,
+            limit=limit,
+            cursor=cursor,
+            sort=sort,
+            status=status,
+            customer_id=customer_id,
+            search=search,
+        )
+        name = await report_store.customer_name(conn, customer_id) if customer_id else None
+    return page, name

@@ -1,8 +1,8 @@
 """`burnrate-reporting rebuild`: the read models recomputed from the event log.
 
-Without ``--apply``: replay the log through the handlers into a fresh schema
+Without ``apply``: replay the log through the handlers into a fresh schema
 (``<schema>_rebuild``) and count the rows that differ from the live tables, in one
-transaction whose snapshot also fixes the live side. With ``--apply``: lock the live read
+transaction whose snapshot also fixes the live side. With ``apply``: lock the live read
 models (consumers wait), empty them and replay the log into them, in one transaction.
 """
 
@@ -14,18 +14,20 @@ from typing import Any
 
 import asyncpg
 from burnrate_common import db
+from burnrate_common.bus import Handler
 from burnrate_common.db import Connection
-from burnrate_common.events import Envelope
+from burnrate_common.events import Envelope, EventType
 from burnrate_common.runtime import ServiceDefinition, migrate
 
-from burnrate_reporting import handlers, store
+from burnrate_reporting.service.deps import Deps
+from burnrate_reporting.store import rebuild as store
 
 log = logging.getLogger(__name__)
 
 BATCH = 2000
 
 
-async def _replay(conn: Connection, source_schema: str) -> int:
+async def _replay(conn: Connection, handlers: dict[EventType, Handler], source_schema: str) -> int:
     """Every logged envelope, in the order it was first handled, through the handlers."""
     replayed, last = 0, 0
     while True:
@@ -34,18 +36,20 @@ async def _replay(conn: Connection, source_schema: str) -> int:
             return replayed
         for row in rows:
             envelope = Envelope.model_validate_json(row["body"])
-            await handlers.HANDLERS[envelope.type](conn, envelope, envelope.payload())
+            await handlers[envelope.type](conn, envelope, envelope.payload())
         last = rows[-1]["seq"]
         replayed += len(rows)
 
 
-async def rebuild(definition: ServiceDefinition, *, apply: bool = False) -> dict[str, Any]:
+async def rebuild(definition: ServiceDefinition[Deps], *, apply: bool = False) -> dict[str, Any]:
     settings = definition.settings
+    # The read-model handlers alone: replayed events are in the log already.
+    handlers = definition.handlers.bind(definition.deps) if definition.handlers else {}
     await migrate(definition)
     live = settings.db_schema
     fresh = f"{live}_rebuild"
     started = time.perf_counter()
-    types = [t.value for t in handlers.HANDLERS]
+    types = [t.value for t in handlers]
     result: dict[str, Any] = {"schema": live, "applied": apply}
     if not apply:
         admin = await asyncpg.connect(settings.database_url)
@@ -64,7 +68,7 @@ async def rebuild(definition: ServiceDefinition, *, apply: bool = False) -> dict
                 if apply:
                     await store.lock_for_rebuild(conn)
                     await store.truncate_read_models(conn)
-                result["events"] = await _replay(conn, live)
+                result["events"] = await _replay(conn, handlers, live)
                 if not apply:
                     result["differences"] = await store.differences(conn, live, fresh)
         if not apply:

@@ -1,0 +1,307 @@
+"""All request and response models of the reporting API (JSON; the CSV exports and the
+pages are rendered from the same models)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from burnrate_common.types import Hours
+from pydantic import BaseModel, Field, PlainSerializer
+
+from burnrate_reporting.domain.status import ContractStatus
+
+#: A percentage with one decimal, as a JSON number.
+Percent = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class Section(StrEnum):
+    """Which table of the delivery report a CSV holds."""
+
+    PERIODS = "periods"
+    TEAMS = "teams"
+    TEAM_PERIODS = "team_periods"
+    ACTIVITIES = "activities"
+    PEOPLE = "people"
+    OUTSIDE_DATES = "outside_dates"
+    FORECAST = "forecast"
+
+
+# --- the contract screen ---------------------------------------------------------------
+
+
+class CurrentPeriod(BaseModel):
+    start_date: dt.date
+    end_date: dt.date
+    planned_hours: Hours
+    executed_hours: Hours
+    remaining_hours: Hours
+    percent: Percent | None
+    overage_hours: Hours
+    planned_seconds: int
+    executed_seconds: int
+    #: executed at the period's end if the pace so far holds (executed / days elapsed,
+    #: today included, × days in the period)
+    forecast_hours: Hours | None = None
+    forecast_seconds: int | None = None
+
+
+class LastAlert(BaseModel):
+    stage: str
+    trigger: str
+    raised_at: dt.datetime
+
+
+class NotificationCounts(BaseModel):
+    sent: int
+    failed: int
+
+
+class ContractSummary(BaseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    customer_name: str | None = None
+    code: str
+    title: str
+    start_date: dt.date
+    end_date: dt.date
+    timezone: str
+    status: ContractStatus
+    #: days of the contract still to come, today (local) included; 0 once it ended
+    days_left: int = 0
+    current_period: CurrentPeriod | None
+    last_alert: LastAlert | None
+    notifications: NotificationCounts
+
+
+# --- one period of a contract ------------------------------------------------------------
+
+
+class PeriodWindow(BaseModel):
+    start_date: dt.date
+    end_date: dt.date
+
+
+class TeamHours(BaseModel):
+    team: str
+    executed_hours: Hours
+    executed_seconds: int
+
+
+class ActivityHours(BaseModel):
+    activity: str
+    executed_hours: Hours
+    executed_seconds: int
+
+
+class OutsideDatesWorklog(BaseModel):
+    id: uuid.UUID
+    author: str
+    team: str
+    activity: str
+    started_at: dt.datetime
+    hours: Hours
+    seconds: int
+    ticket: str | None
+
+
+class PeriodAlert(BaseModel):
+    stage: str
+    trigger: str
+    rule_name: str
+    raised_at: dt.datetime
+
+
+class ConsumptionReport(BaseModel):
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    customer_name: str | None
+    code: str
+    title: str
+    period: PeriodWindow
+    planned_hours: Hours
+    executed_hours: Hours
+    remaining_hours: Hours
+    percent: Percent | None
+    overage_hours: Hours
+    outside_dates_hours: Hours
+    worklog_count: int
+    planned_seconds: int
+    executed_seconds: int
+    by_team: list[TeamHours]
+    by_activity: list[ActivityHours]
+    outside_dates_worklogs: list[OutsideDatesWorklog]
+    alerts: list[PeriodAlert]
+
+
+# --- the delivery report over a range of periods ------------------------------------------
+
+
+class ContractHead(BaseModel):
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    customer_name: str | None
+    code: str
+    title: str
+    start_date: dt.date
+    end_date: dt.date
+    timezone: str
+    period: str
+    status: ContractStatus
+    lifecycle: str
+    currency: str
+    rollover_policy: str
+    allowance_policy: str
+
+
+class RangeWindow(BaseModel):
+    #: start of the first and of the last period of the report
+    first_period: dt.date
+    last_period: dt.date
+    #: the local date in the contract's zone the report was computed for
+    today: dt.date
+
+
+class PeriodFigures(BaseModel):
+    start_date: dt.date
+    end_date: dt.date
+    #: closed (ended: what is left is unused), current, or future
+    state: str
+    planned_hours: Hours
+    executed_hours: Hours
+    remaining_hours: Hours
+    overage_hours: Hours
+    unused_hours: Hours
+    percent: Percent | None
+    outside_dates_hours: Hours
+    worklog_count: int
+    cumulative_planned_hours: Hours
+    cumulative_executed_hours: Hours
+    planned_seconds: int
+    executed_seconds: int
+    by_team: list[TeamHours]
+
+
+class Share(BaseModel):
+    name: str
+    executed_hours: Hours
+    executed_seconds: int
+    #: of the range's executed hours
+    percent: Percent | None
+
+
+class ReportTotals(BaseModel):
+    planned_hours: Hours
+    executed_hours: Hours
+    overage_hours: Hours
+    unused_hours: Hours
+    outside_dates_hours: Hours
+    percent: Percent | None
+    worklog_count: int
+    planned_seconds: int
+    executed_seconds: int
+    overage_seconds: int
+    unused_seconds: int
+
+
+class ListedWorklog(BaseModel):
+    id: uuid.UUID
+    period_start: dt.date
+    author: str
+    team: str
+    activity: str
+    started_at: dt.datetime
+    hours: Hours
+    seconds: int
+    ticket: str | None
+
+
+class ReportAlert(BaseModel):
+    period_start: dt.date
+    stage: str
+    trigger: str
+    rule_name: str
+    raised_at: dt.datetime
+
+
+class ForecastLine(BaseModel):
+    start_date: dt.date
+    end_date: dt.date
+    current: bool
+    planned_hours: Hours
+    executed_hours: Hours
+    forecast_hours: Hours
+    forecast_overage_hours: Hours
+    planned_seconds: int
+    executed_seconds: int
+    forecast_seconds: int
+
+
+class ForecastOut(BaseModel):
+    #: mean_daily_rate_of_last_full_periods | current_period_run_rate | no_history
+    basis: str
+    description: str
+    basis_periods: list[dt.date]
+    hours_per_day: Hours
+    periods: list[ForecastLine]
+
+
+class DeliveryReport(BaseModel):
+    contract: ContractHead
+    range: RangeWindow
+    totals: ReportTotals
+    periods: list[PeriodFigures]
+    by_team: list[Share]
+    by_activity: list[Share]
+    #: from ConsumptionRecorded.author; "unknown" where the producer did not say
+    by_person: list[Share]
+    outside_dates_worklogs: list[ListedWorklog]
+    alerts: list[ReportAlert]
+    forecast: ForecastOut
+
+
+# --- the customer roll-up and links -------------------------------------------------------
+
+
+class RollUpContract(BaseModel):
+    id: uuid.UUID
+    code: str
+    title: str
+    start_date: dt.date
+    end_date: dt.date
+    periods: int
+    planned_hours: Hours
+    executed_hours: Hours
+    overage_hours: Hours
+    unused_hours: Hours
+    outside_dates_hours: Hours
+    percent: Percent | None
+    worklog_count: int
+    planned_seconds: int
+    executed_seconds: int
+
+
+class CustomerReport(BaseModel):
+    customer_id: uuid.UUID
+    customer_name: str | None
+    #: periods starting in [first_day, last_day] count
+    first_day: dt.date
+    last_day: dt.date
+    contracts: list[RollUpContract]
+    totals: ReportTotals
+
+
+class LinkRequest(BaseModel):
+    expires_in_days: int | None = Field(
+        default=None, ge=1, le=366, description="default: BURNRATE_REPORT_LINK_DAYS"
+    )
+
+
+class ReportLink(BaseModel):
+    url: str
+    token: str
+    customer_id: uuid.UUID
+    expires_at: dt.datetime
