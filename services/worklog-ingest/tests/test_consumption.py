@@ -158,7 +158,7 @@ created_rows = st.lists(
 
 @given(created_rows)
 def test_the_batch_fast_path_sums_like_summed(rows):
-    from burnrate_worklog_ingest.ingest import created_deltas, share
+    from burnrate_worklog_ingest.service.ingest import created_deltas, share
 
     for row in rows:
         row["period_end"] = END[row["period_start"]]
@@ -169,7 +169,7 @@ def test_worklog_events_built_from_rows_carry_what_the_payload_model_would():
     """The batch path serialises stored rows without a model per worklog
     (``new_bulk_event``): the JSON must be exactly what the validated model gives."""
     from burnrate_common.events import Envelope, EventType, Worklog, WorklogsChanged
-    from burnrate_worklog_ingest import ingest
+    from burnrate_worklog_ingest.service import ingest
 
     amsterdam = dt.timezone(dt.timedelta(hours=1))
     rows = [
@@ -210,10 +210,12 @@ def test_worklog_events_built_from_rows_carry_what_the_payload_model_would():
 def test_a_new_row_holds_every_column_and_the_source_values_of_its_item():
     """``new_row`` writes its columns out field by field (it runs for every worklog of a
     batch): it must say what ``source_values`` (a correction's columns) and ``store`` say."""
-    from burnrate_worklog_ingest import ingest, store
+    from burnrate_worklog_ingest import store
     from burnrate_worklog_ingest.domain.attribution import Attribution, RoutingError, Unroutable
+    from burnrate_worklog_ingest.schemas import WORKLOG_IN
+    from burnrate_worklog_ingest.service import ingest
 
-    item = ingest.WORKLOG_IN.validate_python(
+    item = WORKLOG_IN.validate_python(
         {
             "source": "tempo",
             "external_id": 7,

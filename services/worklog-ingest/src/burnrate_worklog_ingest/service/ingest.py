@@ -1,4 +1,5 @@
-"""Recording worklogs, whatever they come from (REST, NDJSON, CSV, Tempo, Jira).
+"""Recording worklogs, whatever they come from (REST, NDJSON, CSV, Tempo, Jira): the one
+path the use cases of every resource call, inside the transaction they own.
 
 Every path validates into :class:`WorklogIn`, routes the items with three queries at most,
 stores them with one COPY, and writes the summed consumption deltas and the ``worklog.*``
@@ -18,8 +19,7 @@ import operator
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from enum import StrEnum
-from typing import Annotated, Any, NamedTuple, NotRequired
+from typing import Any, NamedTuple
 
 import asyncpg
 import uuid_utils
@@ -35,8 +35,6 @@ from burnrate_common.events import (
     new_bulk_event,
     new_event,
 )
-from pydantic import AwareDatetime, ConfigDict, Field, StringConstraints, TypeAdapter, with_config
-from typing_extensions import TypedDict
 
 from burnrate_worklog_ingest import store
 from burnrate_worklog_ingest.domain.attribution import (
@@ -48,86 +46,11 @@ from burnrate_worklog_ingest.domain.attribution import (
     route,
 )
 from burnrate_worklog_ingest.domain.consumption import ConsumptionKey, Delta, Share, summed
-
-MAX_WORKLOG_SECONDS = 24 * 3600
-
-
-class Source(StrEnum):
-    JIRA = "jira"
-    TEMPO = "tempo"
-    CSV = "csv"
-    API = "api"
-    HARVEST = "harvest"
-    TOGGL = "toggl"
-
-
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Seconds = Annotated[int, Field(gt=0, le=MAX_WORKLOG_SECONDS, strict=True)]
-
-
-@with_config(ConfigDict(extra="forbid"))
-class WorklogIn(TypedDict):
-    """One worklog as every way in validates it (REST, NDJSON, CSV, Tempo, Jira), with
-    :data:`WORKLOG_IN`. A TypedDict, so it validates into a plain dict, not a model: a
-    10,000-worklog batch in 1.6–1.8 instead of 2.1–2.3 µs per worklog. The optional fields
-    may be absent: read them with ``.get``."""
-
-    source: Source
-    external_id: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=200,
-            coerce_numbers_to_str=True,
-            description="The worklog's id at its source; the same (source, external_id) is "
-            "one worklog",
-        ),
-    ]
-    contract_id: NotRequired[Annotated[uuid.UUID | None, Field(description="Explicit contract")]]
-    work_account: NotRequired[
-        Annotated[
-            Text | None,
-            Field(description="Routes to the contract holding this account on that date"),
-        ]
-    ]
-    project_key: NotRequired[
-        Annotated[
-            Text | None,
-            Field(description="Jira project key: routes to the contract listing it for this team"),
-        ]
-    ]
-    author: Text
-    team: Text
-    activity: Text
-    started_at: Annotated[
-        AwareDatetime, Field(description="With a time zone or offset; naive is refused")
-    ]
-    seconds: Seconds
-    ticket: NotRequired[Text | None]
-    source_updated_at: NotRequired[
-        Annotated[
-            AwareDatetime | None,
-            Field(
-                description="When the source last changed this worklog; a newer one replaces "
-                "the stored worklog, an older one is ignored"
-            ),
-        ]
-    ]
-
-
-WORKLOG_IN = TypeAdapter(WorklogIn)
-
+from burnrate_worklog_ingest.schemas import Outcome, Source, WorklogIn
 
 #: A stored worklog by column name: an asyncpg record (no Mapping to the type checker, it
 #: iterates over its values) or a dict of ``new_row``.
 Row = Mapping[str, Any] | asyncpg.Record
-
-
-class Outcome(StrEnum):
-    CREATED = "created"
-    DUPLICATE = "duplicate"
-    UPDATED = "updated"
-    STALE = "stale"
 
 
 class Recorded(NamedTuple):
@@ -382,27 +305,46 @@ async def replace(
 ) -> asyncpg.Record:
     """A newer version of a stored worklog. An attributed worklog keeps its contract (only
     the period follows the new date); an unattributed one takes the new routing."""
-    values = source_values(item)
     if old["contract_id"] is not None:
         routes = await store.routes_by_id(conn, [old["contract_id"]])
         outcome = attribute(contract_route(routes[0]), item["started_at"]) if routes else outcome
+    return await store.update_worklog(
+        conn, old["id"], source_values(item) | attribution_values(outcome)
+    )
+
+
+#: The columns of a stored worklog that a new attribution keeps (see :func:`reattribute`).
+_KEPT = ("author", "team", "activity", "started_at", "seconds", "ticket")
+
+
+def attribution_values(outcome: Attribution | RoutingError) -> dict[str, Any]:
+    """The attribution columns of a worklog routed to ``outcome`` (unattributed: no contract,
+    no period, the reason)."""
     if isinstance(outcome, Attribution):
-        values |= {
+        return {
             "contract_id": outcome.contract_id,
             "unattributed_reason": None,
             "period_start": outcome.period_start,
             "period_end": outcome.period_end,
             "outside_dates": outcome.outside_dates,
         }
-    else:
-        values |= {
-            "contract_id": None,
-            "unattributed_reason": outcome.reason.value,
-            "period_start": None,
-            "period_end": None,
-            "outside_dates": False,
-        }
-    return await store.update_worklog(conn, old["id"], values)
+    return {
+        "contract_id": None,
+        "unattributed_reason": outcome.reason.value,
+        "period_start": None,
+        "period_end": None,
+        "outside_dates": False,
+    }
+
+
+async def reattribute(
+    conn: Connection, row: Row, outcome: Attribution | RoutingError
+) -> asyncpg.Record:
+    """A stored (and locked) worklog routed anew: what the source said of it is kept, its
+    attribution becomes ``outcome``. The new version; the caller publishes the change
+    (:func:`changed_events` of ``(row, new version)``)."""
+    values = {name: row[name] for name in _KEPT} | attribution_values(outcome)
+    return await store.update_worklog(conn, row["id"], values)
 
 
 # --- events --------------------------------------------------------------------------------

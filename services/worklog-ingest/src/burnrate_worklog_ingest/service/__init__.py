@@ -1,0 +1,27 @@
+"""The use cases of worklog-ingest, one module per resource, and its dependencies (:class:`Deps`).
+
+* :mod:`.worklogs`: record one worklog or a batch, list, correct, attribute, delete;
+* :mod:`.imports`: CSV exports, NDJSON streams, Tempo pages;
+* :mod:`.jira`: Jira Cloud webhooks;
+* :mod:`.routing`: the routing replica, fed by ``contract.*`` events;
+* :mod:`.ingest`: the one path every worklog takes in (routing, COPY, events), which the
+  use cases call inside the transaction they own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from burnrate_worklog_ingest.settings import WorklogIngestSettings
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What the use cases are given (built in ``bootstrap``)."""
+
+    settings: WorklogIngestSettings
+
+    @property
+    def producer(self) -> str:
+        """The ``producer`` of the events this service writes."""
+        return self.settings.service_name
