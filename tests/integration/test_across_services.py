@@ -24,13 +24,13 @@ from typing import Any
 
 import httpx
 import pytest
-from burnrate_testing import eventually, serve
 from burnrate_contracts.bootstrap import build as build_contracts
 from burnrate_contracts.settings import ContractsSettings
 from burnrate_reporting.bootstrap import build as build_reporting
 from burnrate_reporting.settings import ReportingSettings
 from burnrate_rules.bootstrap import build as build_rules
 from burnrate_rules.settings import RulesSettings
+from burnrate_testing import eventually, serve
 from burnrate_worklog_ingest.bootstrap import build as build_ingest
 from burnrate_worklog_ingest.settings import WorklogIngestSettings
 from hypothesis import HealthCheck, event, given, settings
