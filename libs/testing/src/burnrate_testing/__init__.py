@@ -11,8 +11,8 @@ there. Each test gets its own database schema and its own exchange and queue nam
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import contextlib
+import datetime as dt
 import os
 import shutil
 import socket
@@ -28,7 +28,6 @@ import aio_pika
 import asyncpg
 import httpx
 import pytest
-
 from burnrate_common import bus
 from burnrate_common.app import create_app
 from burnrate_common.events import Envelope, EventType, WorklogsChanged, new_event

@@ -39,7 +39,7 @@ def mail_page(folder: Path) -> FastAPI:
         path = folder / name
         if "/" in name or not path.is_file():
             raise HTTPException(404)
-        return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)  # type: ignore[return-value]
+        return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# mypy on the whole workspace (the `mypy` hook of .pre-commit-config.yaml, so `make lint`):
+#
+# 1. every package (libs/*/src, services/*/src, tools/*/src) in one run, strict: the
+#    `burnrate_*` modules are held to `--strict` by [tool.mypy] in pyproject.toml;
+# 2. every tests folder in a run of its own, with mypy's default rules: test files share
+#    names across folders (test_domain.py, conftest.py) and have no __init__.py, so mypy
+#    names each module by its file alone and one run would see duplicates.
+#
+# Every run happens even when one fails, so one `make lint` lists every error.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+mypy=.venv/bin/mypy
+failed=()
+
+# shellcheck disable=SC2206 # the globs are meant to expand
+packages=(libs/*/src services/*/src tools/*/src)
+$mypy "${packages[@]}" || failed+=("the packages (strict)")
+
+for tests in libs/*/tests services/*/tests tools/*/tests tests/*/; do
+  [ -d "$tests" ] || continue
+  $mypy "${tests%/}" || failed+=("${tests%/}")
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  printf 'mypy failed on: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
