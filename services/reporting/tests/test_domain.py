@@ -1,10 +1,12 @@
-"""The pure parts of reporting: period selection, the figures, the contract status."""
+"""The pure parts of reporting: period selection, and the figures and contract status it
+shows (the rules of ``burnrate_common``, as reporting calls them)."""
 
 import datetime as dt
 from decimal import Decimal
 
 import pytest
-from burnrate_reporting.domain.figures import Figures
+from burnrate_common.contract_status import ContractStatus, derive_status
+from burnrate_common.figures import Figures
 from burnrate_reporting.domain.periods import (
     Month,
     Period,
@@ -12,7 +14,6 @@ from burnrate_reporting.domain.periods import (
     parse_period,
     select_period,
 )
-from burnrate_reporting.domain.status import ContractStatus, derive_status
 
 D = dt.date
 H = 3600
@@ -137,9 +138,10 @@ def test_below_plan():
 
 @pytest.mark.parametrize(
     ("planned", "executed", "percent"),
-    [(3, 1, "33.3"), (3, 2, "66.7"), (1000, 5, "0.5"), (2000, 1, "0.1"), (40, 0, "0.0")],
+    # 2 of 3 is 66.66…: 66.6 rounded down (the shared rule: 89.99 % never reads as 90 %).
+    [(3, 1, "33.3"), (3, 2, "66.6"), (1000, 5, "0.5"), (2000, 1, "0.0"), (40, 0, "0.0")],
 )
-def test_percent_has_one_decimal_rounded_half_up(planned, executed, percent):
+def test_percent_has_one_decimal_rounded_down(planned, executed, percent):
     assert Figures(planned, executed).percent == Decimal(percent)
 
 
@@ -169,4 +171,13 @@ START, END = D(2026, 1, 1), D(2026, 12, 31)
     ],
 )
 def test_derive_status(today, current, status):
-    assert derive_status(START, END, today, current) is status
+    assert (
+        derive_status(
+            start_date=START,
+            end_date=END,
+            today=today,
+            expiring_within_days=0,
+            exhausted=current is not None and current.exhausted,
+        )
+        is status
+    )

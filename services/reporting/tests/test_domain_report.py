@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 from burnrate_common import report_links as links
+from burnrate_common.contract_status import ContractStatus, days_left, derive_status
+from burnrate_common.figures import Figures
 from burnrate_reporting.api.exports import _safe
-from burnrate_reporting.domain.figures import Figures
 from burnrate_reporting.domain.forecast import (
     Actual,
     Basis,
@@ -16,7 +17,6 @@ from burnrate_reporting.domain.forecast import (
     period_end_forecast,
 )
 from burnrate_reporting.domain.report import PeriodInput, PeriodState, period_lines, totals
-from burnrate_reporting.domain.status import ContractStatus, days_left, derive_status
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -31,8 +31,10 @@ START, END = D(2026, 1, 1), D(2026, 12, 31)
 @pytest.mark.parametrize(
     ("today", "current", "status"),
     [
-        (D(2026, 12, 1), Figures(40 * H, 0), ContractStatus.EXPIRING),  # 31 days left
-        (D(2026, 11, 30), Figures(40 * H, 0), ContractStatus.ACTIVE),  # 32 days left
+        (D(2026, 12, 1), Figures(40 * H, 0), ContractStatus.EXPIRING),  # ends in 30 days
+        # Ends in 31 days: expiring within 31 (the shared rule; was "32 days left": active).
+        (D(2026, 11, 30), Figures(40 * H, 0), ContractStatus.EXPIRING),
+        (D(2026, 11, 29), Figures(40 * H, 0), ContractStatus.ACTIVE),  # ends in 32 days
         (D(2026, 12, 2), Figures(40 * H, 0), ContractStatus.EXPIRING),
         (D(2026, 12, 31), None, ContractStatus.EXPIRING),
         # Exhausted says more than expiring.
@@ -41,11 +43,25 @@ START, END = D(2026, 1, 1), D(2026, 12, 31)
     ],
 )
 def test_expiring_within_31_days(today, current, status):
-    assert derive_status(START, END, today, current, expiring_within_days=31) is status
+    assert (
+        derive_status(
+            start_date=START,
+            end_date=END,
+            today=today,
+            expiring_within_days=31,
+            exhausted=current is not None and current.exhausted,
+        )
+        is status
+    )
 
 
-def test_expiring_off_by_default():
-    assert derive_status(START, END, D(2026, 12, 31), None) is ContractStatus.ACTIVE
+def test_a_window_of_0_is_the_last_day_only():
+    # The shared rule: 0 days from the end is within a window of 0 (was: 0 turned it off).
+    def status(today):
+        return derive_status(start_date=START, end_date=END, today=today, expiring_within_days=0)
+
+    assert status(D(2026, 12, 31)) is ContractStatus.EXPIRING
+    assert status(D(2026, 12, 30)) is ContractStatus.ACTIVE
 
 
 def test_days_left_counts_today():

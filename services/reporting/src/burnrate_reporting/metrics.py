@@ -15,7 +15,7 @@ from burnrate_common.events import Trigger
 from burnrate_common.runtime import Runtime
 from prometheus_client import CollectorRegistry, Gauge
 
-from burnrate_reporting.domain.status import ContractStatus
+from burnrate_reporting.schemas import ScreenStatus
 from burnrate_reporting.service import Deps, HandledMark
 from burnrate_reporting.service.metrics import BusinessFigures, business_figures
 
@@ -57,7 +57,7 @@ class ReportingMetrics:
         self._mark = mark
         self._wall_clock = wall_clock
         self.lag.set_function(self._lag)
-        for status in ContractStatus:
+        for status in ScreenStatus:
             self.contracts.labels(status.value)
         for trigger in Trigger:
             self.alerts_raised.labels(trigger.value)
@@ -68,7 +68,7 @@ class ReportingMetrics:
         return max((self._wall_clock.now() - self._mark.occurred_at).total_seconds(), 0.0)
 
     def show(self, figures: BusinessFigures) -> None:
-        for status in ContractStatus:
+        for status in ScreenStatus:
             self.contracts.labels(status.value).set(
                 figures.contracts_by_status.get(status.value, 0)
             )

@@ -9,13 +9,24 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated
 
+from burnrate_common.contract_status import ContractStatus
 from burnrate_common.types import Hours
 from pydantic import BaseModel, Field, PlainSerializer
 
-from burnrate_reporting.domain.status import ContractStatus
-
 #: A percentage with one decimal, as a JSON number.
 Percent = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class ScreenStatus(StrEnum):
+    """The statuses the contract screen shows and filters by: those of
+    ``burnrate_common.contract_status`` for the lifecycle "active" (reporting keeps no
+    drafts nor closed contracts)."""
+
+    NOT_STARTED = ContractStatus.NOT_STARTED.value
+    ACTIVE = ContractStatus.ACTIVE.value
+    EXPIRING = ContractStatus.EXPIRING.value
+    EXHAUSTED = ContractStatus.EXHAUSTED.value
+    EXPIRED = ContractStatus.EXPIRED.value
 
 
 class Section(StrEnum):

@@ -21,8 +21,13 @@ from burnrate_reporting.api import (
     exports,
 )
 from burnrate_reporting.auth import ReportsReader
-from burnrate_reporting.domain.status import ContractStatus
-from burnrate_reporting.schemas import ConsumptionReport, ContractSummary, DeliveryReport, Section
+from burnrate_reporting.schemas import (
+    ConsumptionReport,
+    ContractSummary,
+    DeliveryReport,
+    ScreenStatus,
+    Section,
+)
 from burnrate_reporting.service import reports, screen
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
@@ -48,7 +53,7 @@ async def list_contracts(
     conn: ConnectionDep,
     deps: DepsDep,
     _: ReportsReader,
-    status: Annotated[ContractStatus | None, Query()] = None,
+    status: Annotated[ScreenStatus | None, Query()] = None,
     customer_id: Annotated[uuid.UUID | None, Query()] = None,
     q: SearchQuery = None,
     sort: SortQuery = "created",

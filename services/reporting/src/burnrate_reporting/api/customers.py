@@ -20,8 +20,13 @@ from burnrate_reporting.api import (
     exports,
 )
 from burnrate_reporting.auth import ReportsReader
-from burnrate_reporting.domain.status import ContractStatus
-from burnrate_reporting.schemas import ContractSummary, CustomerReport, LinkRequest, ReportLink
+from burnrate_reporting.schemas import (
+    ContractSummary,
+    CustomerReport,
+    LinkRequest,
+    ReportLink,
+    ScreenStatus,
+)
 from burnrate_reporting.service import links, reports, screen
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
@@ -37,7 +42,7 @@ async def customer_contracts(
     conn: ConnectionDep,
     deps: DepsDep,
     _: ReportsReader,
-    status: Annotated[ContractStatus | None, Query()] = None,
+    status: Annotated[ScreenStatus | None, Query()] = None,
     q: SearchQuery = None,
     sort: SortQuery = "created",
     limit: LimitQuery = 100,

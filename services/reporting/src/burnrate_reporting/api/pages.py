@@ -22,14 +22,17 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from burnrate_reporting import auth
 from burnrate_reporting.api import DepsDep, exports
-from burnrate_reporting.domain.status import ContractStatus
-from burnrate_reporting.schemas import DeliveryReport, Section
+from burnrate_reporting.schemas import DeliveryReport, ScreenStatus, Section
 from burnrate_reporting.service import Deps, reports, screen
 from burnrate_reporting.settings import ReportingSettings
 
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False)
 
 PAGE_SIZE = 50
+
+# The pages take their query parameters as text and answer a bad one with an error page,
+# not the API's JSON problem.
+Text = Annotated[str | None, Query()]
 _SECURITY_HEADERS = {
     # Scripts and styles from this service only; the report data is a JSON block, not code.
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -170,19 +173,21 @@ async def logout() -> RedirectResponse:
 
 
 async def _screen(
-    request: Request,
     conn: ConnectionDep,
     deps: Deps,
     *,
     base: str,
     customer_id: uuid.UUID | None,
+    status_text: str | None,
+    sort: str | None,
+    search: str | None,
+    cursor: str | None,
 ) -> Response:
-    params = request.query_params
-    status_text = params.get("status") or None
-    sort = params.get("sort") or "created"
-    q = (params.get("q") or "")[:100] or None
+    status_text = status_text or None
+    sort = sort or "created"
+    q = (search or "")[:100] or None
     try:
-        status = ContractStatus(status_text) if status_text else None
+        status = ScreenStatus(status_text) if status_text else None
     except ValueError:
         return error_page(deps, 422, "Invalid filter", f"No status '{status_text}'.", base=base)
     try:
@@ -190,7 +195,7 @@ async def _screen(
             conn,
             deps,
             limit=PAGE_SIZE,
-            cursor=params.get("cursor") or None,
+            cursor=cursor or None,
             sort=sort,
             status=status,
             customer_id=customer_id,
@@ -205,7 +210,7 @@ async def _screen(
         base=base,
         customer=customer_id is not None,
         customer_name=name,
-        statuses=[s.value for s in ContractStatus],
+        statuses=[s.value for s in ScreenStatus],
         status=status_text,
         sort=sort,
         q=q or "",
@@ -215,43 +220,72 @@ async def _screen(
 
 
 @router.get("/contracts", response_class=HTMLResponse)
-async def contracts_page(request: Request, conn: ConnectionDep, deps: DepsDep) -> Response:
+async def contracts_page(
+    request: Request,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    status: Text = None,
+    sort: Text = None,
+    q: Text = None,
+    cursor: Text = None,
+) -> Response:
     if not await auth.is_staff(request):
         return _to_login(request)
-    return await _screen(request, conn, deps, base="/ui", customer_id=None)
+    return await _screen(
+        conn,
+        deps,
+        base="/ui",
+        customer_id=None,
+        status_text=status,
+        sort=sort,
+        search=q,
+        cursor=cursor,
+    )
 
 
 @router.get("/c/{token}", response_class=HTMLResponse)
 async def customer_contracts_page(
-    token: str, request: Request, conn: ConnectionDep, deps: DepsDep
+    token: str,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    status: Text = None,
+    sort: Text = None,
+    q: Text = None,
+    cursor: Text = None,
+    # Accepted and ignored: a link shows its own customer's contracts, whatever is asked.
+    customer_id: Text = None,
 ) -> Response:
     grant = auth.customer_grant(deps, token)
     if grant is None:
         return _expired(deps)
-    return await _screen(request, conn, deps, base=f"/ui/c/{token}", customer_id=grant.customer_id)
+    return await _screen(
+        conn,
+        deps,
+        base=f"/ui/c/{token}",
+        customer_id=grant.customer_id,
+        status_text=status,
+        sort=sort,
+        search=q,
+        cursor=cursor,
+    )
 
 
 # --- the delivery report -----------------------------------------------------------------
 
 
 async def _report(
-    request: Request,
     conn: ConnectionDep,
     deps: Deps,
     contract_id: uuid.UUID,
+    first: str | None,
+    last: str | None,
     *,
     base: str,
     customer_id: uuid.UUID | None,
 ) -> DeliveryReport | HTMLResponse:
-    params = request.query_params
     try:
         return await reports.delivery_report(
-            conn,
-            deps,
-            contract_id,
-            params.get("from") or None,
-            params.get("to") or None,
-            customer_id=customer_id,
+            conn, deps, contract_id, first or None, last or None, customer_id=customer_id
         )
     except Problem as problem:
         return _problem_page(deps, problem, base=base, customer=customer_id is not None)
@@ -295,13 +329,22 @@ def _render_report(deps: Deps, report: DeliveryReport, *, base: str, customer: b
     )
 
 
+FromText = Annotated[str | None, Query(alias="from")]
+ToText = Annotated[str | None, Query(alias="to")]
+
+
 @router.get("/contracts/{contract_id}/report", response_class=HTMLResponse)
 async def report_page(
-    contract_id: uuid.UUID, request: Request, conn: ConnectionDep, deps: DepsDep
+    contract_id: uuid.UUID,
+    request: Request,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    first: FromText = None,
+    last: ToText = None,
 ) -> Response:
     if not await auth.is_staff(request):
         return _to_login(request)
-    result = await _report(request, conn, deps, contract_id, base="/ui", customer_id=None)
+    result = await _report(conn, deps, contract_id, first, last, base="/ui", customer_id=None)
     if isinstance(result, HTMLResponse):
         return result
     return _render_report(deps, result, base="/ui", customer=False)
@@ -309,14 +352,19 @@ async def report_page(
 
 @router.get("/c/{token}/contracts/{contract_id}/report", response_class=HTMLResponse)
 async def customer_report_page(
-    token: str, contract_id: uuid.UUID, request: Request, conn: ConnectionDep, deps: DepsDep
+    token: str,
+    contract_id: uuid.UUID,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    first: FromText = None,
+    last: ToText = None,
 ) -> Response:
     grant = auth.customer_grant(deps, token)
     if grant is None:
         return _expired(deps)
     base = f"/ui/c/{token}"
     result = await _report(
-        request, conn, deps, contract_id, base=base, customer_id=grant.customer_id
+        conn, deps, contract_id, first, last, base=base, customer_id=grant.customer_id
     )
     if isinstance(result, HTMLResponse):
         return result
@@ -324,18 +372,20 @@ async def customer_report_page(
 
 
 async def _csv(
-    request: Request,
     conn: ConnectionDep,
     deps: Deps,
     contract_id: uuid.UUID,
+    first: str | None,
+    last: str | None,
+    section_text: str | None,
     base: str,
     customer_id: uuid.UUID | None,
 ) -> Response:
     try:
-        section = Section(request.query_params.get("section") or "periods")
+        section = Section(section_text or "periods")
     except ValueError:
         return error_page(deps, 422, "Invalid section", "No such section.", base=base)
-    result = await _report(request, conn, deps, contract_id, base=base, customer_id=customer_id)
+    result = await _report(conn, deps, contract_id, first, last, base=base, customer_id=customer_id)
     if isinstance(result, HTMLResponse):
         return result
     return exports.report_csv(result, section)
@@ -343,18 +393,32 @@ async def _csv(
 
 @router.get("/contracts/{contract_id}/report.csv")
 async def report_page_csv(
-    contract_id: uuid.UUID, request: Request, conn: ConnectionDep, deps: DepsDep
+    contract_id: uuid.UUID,
+    request: Request,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    first: FromText = None,
+    last: ToText = None,
+    section: Text = None,
 ) -> Response:
     if not await auth.is_staff(request):
         return _to_login(request)
-    return await _csv(request, conn, deps, contract_id, "/ui", None)
+    return await _csv(conn, deps, contract_id, first, last, section, "/ui", None)
 
 
 @router.get("/c/{token}/contracts/{contract_id}/report.csv")
 async def customer_report_csv(
-    token: str, contract_id: uuid.UUID, request: Request, conn: ConnectionDep, deps: DepsDep
+    token: str,
+    contract_id: uuid.UUID,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    first: FromText = None,
+    last: ToText = None,
+    section: Text = None,
 ) -> Response:
     grant = auth.customer_grant(deps, token)
     if grant is None:
         return _expired(deps)
-    return await _csv(request, conn, deps, contract_id, f"/ui/c/{token}", grant.customer_id)
+    return await _csv(
+        conn, deps, contract_id, first, last, section, f"/ui/c/{token}", grant.customer_id
+    )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 
-from burnrate_reporting.domain.figures import Figures
+from burnrate_common.figures import Figures
 
 
 class PeriodState(StrEnum):

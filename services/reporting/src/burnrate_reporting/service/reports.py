@@ -9,12 +9,13 @@ import uuid
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
+from burnrate_common.contract_status import derive_status
 from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
+from burnrate_common.figures import Figures
 from burnrate_common.types import seconds_to_hours
 
 from burnrate_reporting.domain import forecast as fc
-from burnrate_reporting.domain.figures import Figures
 from burnrate_reporting.domain.periods import (
     Month,
     Period,
@@ -23,7 +24,6 @@ from burnrate_reporting.domain.periods import (
     select_period,
 )
 from burnrate_reporting.domain.report import PeriodInput, PeriodLine, period_lines, totals
-from burnrate_reporting.domain.status import derive_status
 from burnrate_reporting.schemas import (
     ActivityHours,
     ConsumptionReport,
@@ -363,11 +363,11 @@ async def delivery_report(
             timezone=contract["timezone"],
             period=terms["period"],
             status=derive_status(
-                contract["start_date"],
-                contract["end_date"],
-                today,
-                current_figures,
-                deps.settings.expiring_within_days,
+                start_date=contract["start_date"],
+                end_date=contract["end_date"],
+                today=today,
+                expiring_within_days=deps.settings.expiring_within_days,
+                exhausted=current_figures is not None and current_figures.exhausted,
             ),
             lifecycle=terms["lifecycle"],
             currency=terms["currency"],

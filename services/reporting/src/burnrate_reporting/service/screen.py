@@ -6,15 +6,21 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+from burnrate_common.contract_status import days_left, derive_status
 from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
+from burnrate_common.figures import Figures
 from burnrate_common.pagination import Page, decode_keys, encode_keys
 from burnrate_common.types import seconds_to_hours
 
-from burnrate_reporting.domain.figures import Figures
 from burnrate_reporting.domain.forecast import Actual, period_end_forecast
-from burnrate_reporting.domain.status import ContractStatus, days_left, derive_status
-from burnrate_reporting.schemas import ContractSummary, CurrentPeriod, LastAlert, NotificationCounts
+from burnrate_reporting.schemas import (
+    ContractSummary,
+    CurrentPeriod,
+    LastAlert,
+    NotificationCounts,
+    ScreenStatus,
+)
 from burnrate_reporting.service.deps import Deps
 from burnrate_reporting.store import reports as report_store
 from burnrate_reporting.store import screen as store
@@ -70,7 +76,11 @@ def summary(row: asyncpg.Record, expiring_within_days: int) -> ContractSummary:
         end_date=row["end_date"],
         timezone=row["timezone"],
         status=derive_status(
-            row["start_date"], row["end_date"], row["local_today"], figures, expiring_within_days
+            start_date=row["start_date"],
+            end_date=row["end_date"],
+            today=row["local_today"],
+            expiring_within_days=expiring_within_days,
+            exhausted=figures is not None and figures.exhausted,
         ),
         days_left=days_left(row["end_date"], row["local_today"]),
         current_period=current,
@@ -123,7 +133,7 @@ async def contract_screen(
     limit: int,
     cursor: str | None = None,
     sort: str = "created",
-    status: ContractStatus | None = None,
+    status: ScreenStatus | None = None,
     customer_id: uuid.UUID | None = None,
     search: str | None = None,
 ) -> Page[ContractSummary]:
@@ -162,7 +172,7 @@ async def customer_contracts(
     limit: int,
     cursor: str | None = None,
     sort: str = "created",
-    status: ContractStatus | None = None,
+    status: ScreenStatus | None = None,
     search: str | None = None,
 ) -> Page[ContractSummary]:
     """The screen of one known customer's contracts (404 for a customer never seen)."""
@@ -187,7 +197,7 @@ async def screen_page(
     limit: int,
     cursor: str | None,
     sort: str,
-    status: ContractStatus | None,
+    status: ScreenStatus | None,
     customer_id: uuid.UUID | None,
     search: str | None,
 ) -> tuple[Page[ContractSummary], str | None]:

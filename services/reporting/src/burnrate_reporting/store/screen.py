@@ -10,14 +10,15 @@ from typing import Any
 import asyncpg
 from burnrate_common.db import Connection
 
-#: The rule of ``domain.status.derive_status`` in SQL, so the list can filter and paginate
-#: ({days}: the parameter holding the days before the end, today included, from which an
-#: active contract is expiring).
+#: The rule of ``burnrate_common.contract_status.derive_status`` (lifecycle "active": the
+#: screen has no drafts nor closed contracts) in SQL, so the list can filter and paginate;
+#: tested against ``burnrate_testing.CONTRACT_STATUS_CASES``. {days}: the parameter holding
+#: ``expiring_within_days`` (expiring: the end at most that many days after today).
 STATUS_SQL = """CASE WHEN local_today < start_date THEN 'not_started'
                      WHEN local_today > end_date THEN 'expired'
                      WHEN planned_seconds IS NOT NULL AND executed_seconds >= planned_seconds
                          THEN 'exhausted'
-                     WHEN end_date - local_today + 1 <= {days} THEN 'expiring'
+                     WHEN end_date - local_today BETWEEN 0 AND {days} THEN 'expiring'
                      ELSE 'active' END"""
 
 #: Sort name → (SQL expression over the screen's columns, its type in the cursor). The key is
@@ -209,17 +210,18 @@ _FRESH_KEYS: dict[str, str] = {
     "executed": "s.executed_seconds",
 }
 #: ``STATUS_SQL`` over the screen row alone (its copies of the contract's dates).
-_FRESH_STATUS_SQL = (
+FRESH_STATUS_SQL = (
     STATUS_SQL.replace("local_today", "s.local_date")
     .replace("start_date", "s.start_date")
     .replace("end_date", "s.end_date")
     .replace("planned_seconds", "s.planned_seconds")
     .replace("executed_seconds", "s.executed_seconds")
 )
-#: Implied by the status, in the form of a partial or expression index of the screen table.
-_FRESH_PREFILTER = {
+#: Implied by the status, in the form of a partial or expression index of the screen table
+#: ({days} as in ``STATUS_SQL``).
+FRESH_PREFILTER = {
     "exhausted": "s.executed_seconds >= s.planned_seconds",
-    "expiring": "(s.end_date - s.local_date) BETWEEN 0 AND $3 - 1",
+    "expiring": "(s.end_date - s.local_date) BETWEEN 0 AND {days}",
 }
 
 
@@ -260,9 +262,9 @@ def _indexed_screen_sql(
     fresh_where, stale_where = list(where), ["true"]
     if status is not None:
         wanted = f"${next(n)}"
-        fresh_where.append(f"{_FRESH_STATUS_SQL.format(days='$3')} = {wanted}")
-        if status in _FRESH_PREFILTER:
-            fresh_where.append(_FRESH_PREFILTER[status])
+        fresh_where.append(f"{FRESH_STATUS_SQL.format(days='$3')} = {wanted}")
+        if status in FRESH_PREFILTER:
+            fresh_where.append(FRESH_PREFILTER[status].format(days="$3"))
         stale_where.append(f"{STATUS_SQL.format(days='$3')} = {wanted}")
     if after:
         last = f"(${next(n)}::text::{key_type}, ${next(n)}::uuid)"
