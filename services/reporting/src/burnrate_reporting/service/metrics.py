@@ -23,11 +23,14 @@ class BusinessFigures:
 
 
 async def business_figures(conn: Connection, deps: Deps) -> BusinessFigures:
-    by_status = await store.contracts_by_status(
-        conn, deps.clock.now(), deps.settings.expiring_within_days
-    )
-    row = await store.business_figures(conn)
-    by_trigger = await store.alerts_by_trigger(conn)
+    """One snapshot, so the counts agree (a batch committing between two reads would show
+    its consumption without its contracts)."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        by_status = await store.contracts_by_status(
+            conn, deps.clock.now(), deps.settings.expiring_within_days
+        )
+        row = await store.business_figures(conn)
+        by_trigger = await store.alerts_by_trigger(conn)
     return BusinessFigures(
         contracts_by_status=by_status,
         executed_seconds=row["executed_seconds"],
