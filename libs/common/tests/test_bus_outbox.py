@@ -586,8 +586,13 @@ async def test_a_trim_drops_what_the_service_ignores_before_it_is_validated(isol
         [payload] = received
         assert [str(w.id) for w in payload.worklogs] == [outside["id"]]
         assert consumed_count(metrics, event.type.value, "trimmed") == 1
-        async with schema.acquire() as conn:
-            assert await conn.fetchval("SELECT count(*) FROM inbox") == 1
+
+        async def committed():
+            # The handler ran inside the transaction: its inbox row shows once that commits.
+            async with schema.acquire() as conn:
+                return await conn.fetchval("SELECT count(*) FROM inbox") == 1
+
+        await eventually(committed, timeout=10)
 
 
 async def test_a_trim_where_has_the_broker_deliver_only_the_matching_events(isolation, schema):

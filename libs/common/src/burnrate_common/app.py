@@ -21,6 +21,7 @@ from burnrate_common import outbox
 from burnrate_common.auth import Principal, require
 from burnrate_common.deps import ConnectionDep, LimitQuery
 from burnrate_common.errors import Problem, install_problem_handlers
+from burnrate_common.guards import RouteGuard
 from burnrate_common.logs import correlation_id
 from burnrate_common.metrics import ServiceMetrics
 from burnrate_common.runtime import ServiceDefinition, running
@@ -149,6 +150,11 @@ def create_app(definition: ServiceDefinition[Any]) -> FastAPI:
     app = FastAPI(title=definition.title, version="0.1.0", lifespan=lifespan)
     app.state.metrics = metrics
     install_problem_handlers(app)
+    app.add_middleware(
+        RouteGuard,
+        routers=definition.routers,
+        max_json_body_bytes=definition.settings.max_json_body_bytes,
+    )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     app.include_router(_health_router(metrics))
     app.include_router(_outbox_router())

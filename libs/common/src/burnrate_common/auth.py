@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
+import time
 import uuid
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -91,9 +94,83 @@ async def _on_revoked(_: None, conn: Connection, __: Envelope, payload: ApiKeyRe
 
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+#: Marks a FastAPI dependency that authenticates (``guards`` authenticates such routes first).
+AUTHENTICATES = "__burnrate_authenticates__"
+#: Where the request's authenticated principal is kept (``request.state``).
+PRINCIPAL_STATE = "burnrate_principal"
+
+
+class FailureLimiter:
+    """Failed authentications per client address in the last minute; past the limit the
+    client gets 429 with ``Retry-After`` until its oldest failure is a minute old. Kept in
+    memory per process (at most ``max_clients`` addresses, the least recent dropped)."""
+
+    WINDOW_SECONDS = 60.0
+
+    def __init__(self, per_minute: int, max_clients: int = 10_000) -> None:
+        self._per_minute = per_minute
+        self._max_clients = max_clients
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def _recent(self, client: str, now: float) -> deque[float]:
+        times = self._failures.get(client, deque())
+        while times and now - times[0] >= self.WINDOW_SECONDS:
+            times.popleft()
+        return times
+
+    def retry_after(self, client: str) -> int | None:
+        now = time.monotonic()
+        times = self._recent(client, now)
+        if len(times) < self._per_minute:
+            return None
+        return max(1, math.ceil(self.WINDOW_SECONDS - (now - times[0])))
+
+    def failed(self, client: str) -> None:
+        now = time.monotonic()
+        times = self._recent(client, now)
+        times.append(now)
+        self._failures[client] = times
+        self._failures.move_to_end(client)
+        while len(self._failures) > self._max_clients:
+            self._failures.popitem(last=False)
+
+
+def _limiter(request: Request) -> FailureLimiter:
+    app_state = request.app.state
+    limiter = getattr(app_state, "auth_failures", None)
+    if limiter is None:
+        limiter = FailureLimiter(request.app.state.runtime.settings.auth_failures_per_minute)
+        app_state.auth_failures = limiter
+    return limiter
+
+
+def refuse_if_limited(request: Request) -> None:
+    """429 when the client has failed to authenticate too often in the last minute."""
+    client = request.client.host if request.client else "unknown"
+    wait = _limiter(request).retry_after(client)
+    if wait is not None:
+        raise Problem(
+            429,
+            "Too many failed attempts",
+            f"Too many failed authentications from this address; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def record_failure(request: Request) -> None:
+    _limiter(request).failed(request.client.host if request.client else "unknown")
 
 
 async def authenticate(request: Request) -> Principal:
+    refuse_if_limited(request)
+    try:
+        return await _authenticate(request)
+    except Problem:
+        record_failure(request)
+        raise
+
+
+async def _authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -131,7 +208,9 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
         raise ValueError(f"unknown scope {scope}")
 
     async def dependency(request: Request) -> Principal:
-        principal = await authenticate(request)
+        # ``guards.RouteGuard`` authenticated before the body was read.
+        cached = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+        principal = cached if isinstance(cached, Principal) else await authenticate(request)
         if not principal.allows(scope):
             raise Problem(
                 403,
@@ -142,4 +221,5 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
             )
         return principal
 
+    setattr(dependency, AUTHENTICATES, True)
     return dependency

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -14,10 +15,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
+_TEXT_ERRORS = (
+    asyncpg.CharacterNotInRepertoireError,
+    asyncpg.UntranslatableCharacterError,
+)
+
 PROBLEM_JSON = "application/problem+json"
 
 
-class Problem(Exception):
+class Problem(StarletteHTTPException):
     """Raise anywhere in a request to answer with a problem document.
 
     ``field`` names the input at fault (dotted path, e.g. ``contacts.0.email``); ``errors``
@@ -35,10 +41,11 @@ class Problem(Exception):
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
-        super().__init__(detail or title)
+        super().__init__(status, detail or title, headers)
         self.status = status
         self.title = title
-        self.detail = detail
+        #: None: the problem has no detail beyond its title (``detail`` then holds the title).
+        self.explanation = detail
         self.field = field
         self.errors = errors
         self.headers = headers
@@ -79,19 +86,29 @@ def _field(loc: tuple[Any, ...]) -> str:
 
 def invalid_input(exc: ValidationError) -> Problem:
     """A 422 naming every field of a validation that ran outside FastAPI's request parsing."""
-    errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
+    errors = [
+        {"field": _field(tuple(e["loc"])), "message": _message(e["msg"])} for e in exc.errors()
+    ]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return Problem(422, "Invalid input", detail, errors=errors)
 
 
+def problem_response_for(request: Request, exc: Problem) -> JSONResponse:
+    errors = exc.errors or ([{"field": exc.field, "message": exc.detail}] if exc.field else None)
+    return problem_response(
+        request,
+        exc.status,
+        exc.title,
+        exc.explanation,
+        errors=errors,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
 async def _on_problem(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Problem)
-    errors = exc.errors or (
-        [{"field": exc.field, "message": exc.detail or exc.title}] if exc.field else None
-    )
-    return problem_response(
-        request, exc.status, exc.title, exc.detail, errors=errors, headers=exc.headers, **exc.extra
-    )
+    return problem_response_for(request, exc)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -105,9 +122,30 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
             "The request body is not valid JSON.",
             errors=[{"field": "body", "message": "not valid JSON"}],
         )
-    errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in raw]
+    if _not_json(request, raw):
+        return problem_response(
+            request,
+            415,
+            "Send JSON",
+            "Send the body as JSON, with the header 'Content-Type: application/json'.",
+            errors=[{"field": "body", "message": "expected a JSON object"}],
+        )
+    errors = [{"field": _field(tuple(e["loc"])), "message": _message(e["msg"])} for e in raw]
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
     return problem_response(request, 422, "Invalid input", detail, errors=errors)
+
+
+def _message(text: str) -> str:
+    # pydantic prefixes what a validator raised; the reader needs only what it said.
+    return text.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+def _not_json(request: Request, raw: Sequence[Any]) -> bool:
+    """The body failed as a whole because it was not sent as JSON (curl without a
+    content type sends it as a form)."""
+    content_type = request.headers.get("content-type", "")
+    whole_body = [e for e in raw if tuple(e.get("loc", ())) == ("body",)]
+    return bool(whole_body) and "json" not in content_type
 
 
 async def _on_http(request: Request, exc: Exception) -> JSONResponse:
@@ -118,6 +156,12 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, _TEXT_ERRORS):
+        # A value no guard caught that the database cannot store: the client's, not ours.
+        log.warning("text the database cannot store", extra={"error": str(exc)})
+        return problem_response(
+            request, 422, "Invalid input", "The request holds text the database cannot store."
+        )
     log.exception("unhandled error", exc_info=exc)
     return problem_response(request, 500, "Internal error", "The error was logged.")
 

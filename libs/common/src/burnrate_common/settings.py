@@ -38,6 +38,11 @@ class ServiceSettings(BaseSettings):
     # collector ran ~1,000 times per batch, a third of the accept path's CPU; at 50,000 it
     # was still ~6 % of all CPU under a bulk load (perf), at 200,000 ~1.7 %. 0: the default.
     gc_gen0_threshold: int = Field(default=200_000, ge=0)
+    # A JSON body a route parses (not the batch, CSV, NDJSON and webhook routes, which stream
+    # and cap their own): larger is a 413 before it is read.
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Failed authentications one client address may make per minute before it gets 429.
+    auth_failures_per_minute: int = Field(default=30, ge=1)
     db_pool_min_size: int = Field(default=2, ge=1)
     db_pool_max_size: int = Field(default=10, ge=1)
 
