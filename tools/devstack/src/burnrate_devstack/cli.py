@@ -1,4 +1,4 @@
-"""``burnrate-dev``: run the local stack, the SMTP sink, or the demo."""
+"""``burnrate-dev``: run the local stack, the SMTP sink, or the demo; write the AsyncAPI document."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from burnrate_common.db import ensure_database
 from burnrate_common.settings import ServiceSettings
 
-from burnrate_devstack import demo
+from burnrate_devstack import asyncapi, demo
 from burnrate_devstack.stack import SERVICES, Stack
 
 DEV_API_KEY = "dev-admin-key"
@@ -113,7 +113,16 @@ def main() -> None:
     up.add_argument("--no-smtp-sink", action="store_true", help="use your own SMTP server")
     play = commands.add_parser("demo", help="play the 40-hour month against a running stack")
     play.add_argument("--pause", type=float, default=0.3, help="seconds between worklogs")
+    events = commands.add_parser(
+        "asyncapi", help="write the AsyncAPI document of every event, from the code"
+    )
+    events.add_argument("--output", type=Path, default=asyncapi.DEFAULT_PATH)
+    events.add_argument(
+        "--check", action="store_true", help="write nothing; fail if the file is not up to date"
+    )
     args = parser.parse_args()
+    if args.command == "asyncapi":
+        sys.exit(asyncapi.run(args.output, check=args.check))
     asyncio.run(_up(args) if args.command == "up" else _demo(args))
 
 
