@@ -762,9 +762,11 @@ class Chromium:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
+        stderr = self._process.stderr
+        assert stderr is not None  # stderr=PIPE
         async with asyncio.timeout(30):
             while True:
-                line = (await self._process.stderr.readline()).decode()
+                line = (await stderr.readline()).decode()
                 if not line:
                     raise RuntimeError("chromium exited before its DevTools endpoint was up")
                 if line.startswith("DevTools listening on "):
@@ -789,6 +791,7 @@ class Chromium:
         )
 
     async def _drain(self) -> None:
+        assert self._process.stderr is not None
         while await self._process.stderr.readline():
             pass
 
