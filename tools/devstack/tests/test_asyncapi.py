@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -105,3 +106,12 @@ def test_check_fails_on_a_stale_file_and_passes_once_written(
     assert asyncapi.run(path, check=False) == 0
     assert asyncapi.run(path, check=True) == 0
     assert yaml.safe_load(path.read_text())["asyncapi"] == "3.0.0"
+
+
+def test_the_document_does_not_depend_on_the_writers_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BURNRATE_AMQP_PREFIX", "someone-elses")
+    (rules,) = [s for s in asyncapi.read_services() if s.name == "rules"]
+    assert rules.topology.queue == "burnrate.rules"
+    assert os.environ["BURNRATE_AMQP_PREFIX"] == "someone-elses"

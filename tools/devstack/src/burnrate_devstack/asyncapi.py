@@ -17,6 +17,7 @@ What it reads, so the document cannot drift from the code (``--check`` fails whe
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import difflib
@@ -24,8 +25,9 @@ import importlib
 import importlib.metadata
 import inspect
 import json
+import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -82,8 +84,22 @@ def read_service(name: str, module: str) -> Service:
     )
 
 
+@contextlib.contextmanager
+def _default_settings() -> Iterator[None]:
+    """Without the ``BURNRATE_*`` variables, so every service builds with its defaults and
+    the document does not depend on whoever writes it (an AMQP prefix, production checks)."""
+    ours = {k: v for k, v in os.environ.items() if k.startswith("BURNRATE_")}
+    for name in ours:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(ours)
+
+
 def read_services() -> list[Service]:
-    return [read_service(name, module) for name, (module, _) in SERVICES.items()]
+    with _default_settings():
+        return [read_service(name, module) for name, (module, _) in SERVICES.items()]
 
 
 class _Schemas(GenerateJsonSchema):
