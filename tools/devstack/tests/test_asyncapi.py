@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any
@@ -86,10 +87,27 @@ def test_receive_operations_name_the_broker_side_filter(document: dict[str, Any]
     assert "outside_dates=true" in operation["description"]
 
 
-def test_a_producer_it_cannot_find_stops_the_document(services: list[asyncapi.Service]) -> None:
+def test_an_event_consumed_but_published_by_no_service_stops_the_document(
+    services: list[asyncapi.Service],
+) -> None:
+    # The notifier consumes alert.raised: not finding its producer means a misread source.
     without_rules = [s for s in services if s.name != "rules"]
     with pytest.raises(asyncapi.DocumentError, match=r"alert\.raised"):
         asyncapi.build_document(without_rules)
+
+
+def test_an_event_nobody_publishes_or_consumes_yet_is_documented_as_such(
+    services: list[asyncapi.Service],
+) -> None:
+    readers_of_alerts = {"notifier", "reporting"}
+    without_alerts = [
+        dataclasses.replace(s, receives=s.receives - {EventType.ALERT_RAISED})
+        if s.name in readers_of_alerts
+        else dataclasses.replace(s, sends=s.sends - {EventType.ALERT_RAISED})
+        for s in services
+    ]
+    channel = asyncapi.build_document(without_alerts)["channels"]["alert.raised"]
+    assert "Published by no service yet; consumed by no service." in channel["description"]
 
 
 def test_check_fails_on_a_stale_file_and_passes_once_written(

@@ -170,11 +170,15 @@ def build_document(services: list[Service]) -> dict[str, Any]:
     """The AsyncAPI 3.0 document of ``services`` and of every registered event."""
     senders = {t: [s.name for s in services if t in s.sends] for t in EventType}
     receivers = {t: [s.name for s in services if t in s.receives] for t in EventType}
-    missing = [t.value for t in EventType if not senders[t]]
+    # An event type may be registered before any service publishes it; one that a service
+    # consumes is published somewhere, so not finding its producer means the source was not
+    # understood, and the document would lie.
+    missing = [t.value for t in EventType if receivers[t] and not senders[t]]
     if missing:
         raise DocumentError(
-            f"no service is found to publish {', '.join(missing)}: does its code call "
-            "new_event(EventType.X, ...), or a function that passes its parameter on to it?"
+            f"no service is found to publish {', '.join(missing)}, which some consume: does "
+            "its code call new_event(EventType.X, ...), or a function that passes its "
+            "parameter on to it?"
         )
     settings = ServiceSettings.model_fields
     prefix = settings["amqp_prefix"].default
@@ -220,8 +224,8 @@ def build_document(services: list[Service]) -> dict[str, Any]:
             "address": event_type.value,
             "description": (
                 f"Routing key {event_type.value} on the topic exchange {exchange.exchange}. "
-                f"Published by {', '.join(senders[event_type])}; consumed by "
-                f"{', '.join(receivers[event_type]) or 'no service'}."
+                f"Published by {', '.join(senders[event_type]) or 'no service yet'}; "
+                f"consumed by {', '.join(receivers[event_type]) or 'no service'}."
             ),
             "messages": channel_messages,
             "bindings": {"$ref": "#/components/channelBindings/events"},
