@@ -16,7 +16,18 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
+from burnrate_common.contract_terms import BillingTerms, ServiceLevelTerms
+from burnrate_common.event_payloads import (
+    InvoiceIssued,
+    SlaStageReached,
+    StatementChanged,
+    TicketChanged,
+    TicketConfirmed,
+)
 from burnrate_common.logs import correlation_id as current_correlation_id
+from burnrate_common.payload import Payload
+
+__all__ = ["Payload"]
 
 
 class EventType(StrEnum):
@@ -37,6 +48,17 @@ class EventType(StrEnum):
     NOTIFICATION_FAILED = "notification.failed"
     APIKEY_ISSUED = "apikey.issued"
     APIKEY_REVOKED = "apikey.revoked"
+    STATEMENT_UPDATED = "statement.updated"
+    STATEMENT_SENT = "statement.sent"
+    STATEMENT_APPROVED = "statement.approved"
+    INVOICE_ISSUED = "invoice.issued"
+    INVOICE_CREDITED = "invoice.credited"
+    TICKET_OPENED = "ticket.opened"
+    TICKET_UPDATED = "ticket.updated"
+    TICKET_RESOLVED = "ticket.resolved"
+    TICKET_CONFIRMED = "ticket.confirmed"
+    SLA_AT_RISK = "sla.at_risk"
+    SLA_BREACHED = "sla.breached"
 
 
 class Trigger(StrEnum):
@@ -49,10 +71,6 @@ class Trigger(StrEnum):
     FORECAST_OVER_PLAN = "forecast_over_plan"
     WORKLOG_OUTSIDE_DATES = "worklog_outside_dates"
     PERIOD_UNUSED = "period_unused"
-
-
-class Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Contact(Payload):
@@ -117,6 +135,10 @@ class ContractChanged(Payload):
     allowance_policy: Literal["overage_allowed", "warn_only", "hard_stop"] = "overage_allowed"
     rollover: Rollover = Field(default_factory=Rollover)
     prorate_partial_periods: bool = False
+    #: how billing prices the hours (None: the contract is not billed by Burnrate)
+    billing: BillingTerms | None = None
+    #: the service levels, each in force for tickets opened from its ``effective_from``
+    service_levels: list[ServiceLevelTerms] = Field(default_factory=list)
 
 
 class Worklog(Payload):
@@ -240,6 +262,20 @@ class AlertFacts(Payload):
     forecast_exhaustion_date: dt.date | None = None
     unused_seconds: int | None = None
     outside_dates_seconds: int | None = None
+    # Billing triggers: the statement's figures.
+    currency: str | None = None
+    charged_seconds: int | None = None
+    charged_amount: Decimal | None = None
+    forecast_amount: Decimal | None = None
+    budget: Decimal | None = None
+    # Service-level triggers: the ticket and its target.
+    ticket_reference: str | None = None
+    ticket_priority: str | None = None
+    service_level: str | None = None
+    sla_metric: str | None = None
+    sla_target_minutes: int | None = None
+    sla_due_at: dt.datetime | None = None
+    sla_expected_at: dt.datetime | None = None
 
 
 class AlertRaised(AlertFacts):
@@ -300,6 +336,17 @@ REGISTRY: dict[tuple[EventType, int], type[Payload]] = {
     (EventType.NOTIFICATION_FAILED, 1): NotificationOutcome,
     (EventType.APIKEY_ISSUED, 1): ApiKeyIssued,
     (EventType.APIKEY_REVOKED, 1): ApiKeyRevoked,
+    (EventType.STATEMENT_UPDATED, 1): StatementChanged,
+    (EventType.STATEMENT_SENT, 1): StatementChanged,
+    (EventType.STATEMENT_APPROVED, 1): StatementChanged,
+    (EventType.INVOICE_ISSUED, 1): InvoiceIssued,
+    (EventType.INVOICE_CREDITED, 1): InvoiceIssued,
+    (EventType.TICKET_OPENED, 1): TicketChanged,
+    (EventType.TICKET_UPDATED, 1): TicketChanged,
+    (EventType.TICKET_RESOLVED, 1): TicketChanged,
+    (EventType.TICKET_CONFIRMED, 1): TicketConfirmed,
+    (EventType.SLA_AT_RISK, 1): SlaStageReached,
+    (EventType.SLA_BREACHED, 1): SlaStageReached,
 }
 
 CURRENT_VERSION: dict[EventType, int] = {

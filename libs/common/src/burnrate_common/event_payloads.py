@@ -1,0 +1,112 @@
+"""Payloads of the billing and service-level events (``statement.*``, ``invoice.*``,
+``ticket.*``, ``sla.*``); registered in ``events.REGISTRY``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Literal
+
+from burnrate_common.contract_terms import Priority
+from burnrate_common.payload import Payload
+
+StatementStatus = Literal[
+    "draft", "period_ended", "in_review", "sent", "approved", "disputed", "invoiced"
+]
+
+
+class StatementChanged(Payload):
+    """The figures of one contract period's statement after a change (``statement.updated``),
+    when it goes to the customer (``statement.sent``) and when approved
+    (``statement.approved``). Amounts in ``currency``, before VAT unless named so."""
+
+    statement_id: uuid.UUID
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    period_start: dt.date
+    period_end: dt.date
+    status: StatementStatus
+    currency: str
+    allowance_seconds: int
+    in_allowance_seconds: int
+    charged_seconds: int
+    charged_amount: Decimal
+    subtotal: Decimal
+    vat: Decimal
+    total: Decimal
+    #: the priced forecast of the whole period at the pace so far (None: not forecast)
+    forecast_amount: Decimal | None = None
+    budget: Decimal | None = None
+    #: the customer's signed link to the statement (``statement.sent``)
+    link: str | None = None
+
+
+class InvoiceIssued(Payload):
+    """An invoice (``invoice.issued``) or a credit note that corrects one
+    (``invoice.credited``); immutable once issued."""
+
+    invoice_id: uuid.UUID
+    number: str
+    kind: Literal["invoice", "credit_note"]
+    statement_id: uuid.UUID
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    currency: str
+    subtotal: Decimal
+    vat: Decimal
+    total: Decimal
+    issued_at: dt.datetime
+    #: the invoice a credit note corrects
+    corrects: str | None = None
+
+
+class TicketChanged(Payload):
+    """The state of a ticket after a change (``ticket.opened``, ``ticket.updated``,
+    ``ticket.resolved``)."""
+
+    ticket_id: uuid.UUID
+    #: the reference people and worklogs use (``JSM-4711``, ``ZD-123``, ``149``)
+    reference: str
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    source: str
+    priority: Priority
+    category: str | None = None
+    status: str
+    level: str | None = None
+    opened_at: dt.datetime
+    resolved_at: dt.datetime | None = None
+
+
+class TicketConfirmed(Payload):
+    """The customer confirmed a resolved ticket closed (``ticket.confirmed``), optionally
+    with a rating; billing's "awaiting confirmation" lines of the ticket may be charged."""
+
+    ticket_id: uuid.UUID
+    reference: str
+    contract_id: uuid.UUID
+    confirmed_at: dt.datetime
+    rating: int | None = None
+    comment: str | None = None
+
+
+class SlaStageReached(Payload):
+    """A ticket's clock reached a stage of a target (``sla.at_risk`` at the contract's
+    at-risk percents, ``sla.breached`` at 100), once per ticket, metric, cycle and stage."""
+
+    ticket_id: uuid.UUID
+    reference: str
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    metric: Literal["first_response", "resolution"]
+    cycle: int
+    #: percent of the target elapsed: an at-risk percent, or 100 for the breach
+    stage: int
+    priority: Priority
+    level: str
+    target_minutes: int
+    due_at: dt.datetime
+    #: when such tickets are usually resolved, if that is later than ``due_at``
+    expected_at: dt.datetime | None = None
+    reached_at: dt.datetime
