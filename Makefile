@@ -1,4 +1,5 @@
-# Burnrate — `make help` lists the targets.
+# Burnrate — `make help` lists the targets. PYTEST_ARGS passes arguments to pytest in the
+# test targets: `make test-unit PYTEST_ARGS="-k figures -x"`.
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
 UV := python3 -m uv
@@ -7,7 +8,7 @@ UV := python3 -m uv
 
 .PHONY: help
 help: ## Show this help
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-17s %s\n", $$1, $$2}'
 
 .PHONY: install
 install: ## Install uv and every package of the workspace (from uv.lock) into .venv
@@ -36,15 +37,29 @@ demo: ## Play the 40-hour month against the running stack (start `make run` firs
 	$(UV) run --frozen burnrate-dev demo
 
 .PHONY: test
-test: install services browser ## Run every test: unit, integration (PostgreSQL, RabbitMQ) and end-to-end
-	$(UV) run --frozen pytest
+test: install services browser ## Run every test once: the unit tier first, then integration and end-to-end
+	bash scripts/test-tiers.sh all $(PYTEST_ARGS)
+
+.PHONY: test-unit
+test-unit: install ## Unit tests only: pure domain, no servers, seconds (pytest -m unit)
+	bash scripts/test-tiers.sh unit $(PYTEST_ARGS)
+
+.PHONY: test-integration
+test-integration: install services browser ## The other tests: PostgreSQL, RabbitMQ, the services as processes
+	bash scripts/test-tiers.sh integration $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: install ## Lint and type-check (ruff; mypy on libs/common, strict, and on the services)
-	$(UV) run --frozen ruff check .
-	$(UV) run --frozen ruff format --check .
-	$(UV) run --frozen mypy libs/common/src
-	$(UV) run --frozen mypy services/*/src
+lint: install ## Lint (.pre-commit-config.yaml): ruff, ruff format, mypy strict, docs/asyncapi.yaml fresh
+	$(UV) run --frozen pre-commit run --all-files
+
+.PHONY: format
+format: install ## Apply ruff's fixes and format (make lint only checks)
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+.PHONY: asyncapi
+asyncapi: install ## Write docs/asyncapi.yaml (every event, its payload, who sends and receives it)
+	$(UV) run --frozen burnrate-dev asyncapi
 
 .PHONY: bench
 bench: install services ## Benchmarks (see bench/ and the README): figures against a baseline

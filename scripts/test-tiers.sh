@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The test tiers (the markers are set by the burnrate_testing plugin, see libs/testing):
+#
+#   unit         the tests that use no server: pure domain, no I/O, seconds
+#   integration  every other test: PostgreSQL, RabbitMQ, the services as processes
+#   all          unit first (a failure stops there), then integration: every test once
+#
+# Usage: scripts/test-tiers.sh unit|integration|all [pytest arguments...]
+#
+# pytest exits 5 when it selects no test. The two tiers together are the whole suite, so
+# for `all` one empty tier loses nothing (the other holds every test) and is not an error;
+# a run in which no test ran at all is. A single tier asked for by name must not be empty.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pytest=.venv/bin/pytest
+ran=0
+
+tier() {
+  local name=$1 marker=$2 allow_empty=$3
+  shift 3
+  printf '\n=== %s tests (-m "%s") ===\n' "$name" "$marker"
+  local status=0
+  "$pytest" -m "$marker" "$@" || status=$?
+  case $status in
+    0) ran=1 ;;
+    5) echo "pytest selected no $name test"
+       [ "$allow_empty" = yes ] || exit 5 ;;
+    *) exit "$status" ;;
+  esac
+}
+
+what=${1:-}
+shift || true
+case $what in
+  unit) tier unit unit no "$@" ;;
+  integration) tier integration "not unit" no "$@" ;;
+  all)
+    tier unit unit yes "$@"
+    tier integration "not unit" yes "$@"
+    if [ $ran = 0 ]; then
+      echo "no test ran in either tier" >&2
+      exit 5
+    fi ;;
+  *) echo "usage: $0 unit|integration|all [pytest arguments...]" >&2; exit 2 ;;
+esac
