@@ -136,3 +136,11 @@ def test_toggl_durations(h, m, s):
     )
     [row], _ = parse(text, Dialect.TOGGL)
     assert row.fields["seconds"] == h * 3600 + m * 60 + s
+
+
+def test_the_csv_mapping_parameters_are_the_generic_fields():
+    from burnrate_worklog_ingest.domain.csv_rows import GENERIC_FIELDS
+    from burnrate_worklog_ingest.schemas import CsvMapping
+
+    assert tuple(CsvMapping.model_fields) == GENERIC_FIELDS
+    assert CsvMapping.model_validate({"map.author": "Who"}).given() == {"author": "Who"}

@@ -199,6 +199,32 @@ class Mode(StrEnum):
     SKIP_INVALID = "skip-invalid"
 
 
+class CsvMapping(BaseModel):
+    """A generic CSV's columns by worklog field: the query parameters ``map.<field>=<header>``
+    (one per field of ``csv_rows.GENERIC_FIELDS``), declared so the API lists them."""
+
+    model_config = ConfigDict(extra="ignore")
+    external_id: str | None = Field(None, alias="map.external_id")
+    contract_id: str | None = Field(None, alias="map.contract_id")
+    work_account: str | None = Field(None, alias="map.work_account")
+    project_key: str | None = Field(None, alias="map.project_key")
+    author: str | None = Field(None, alias="map.author")
+    team: str | None = Field(None, alias="map.team")
+    activity: str | None = Field(None, alias="map.activity")
+    started_at: str | None = Field(None, alias="map.started_at")
+    date: str | None = Field(None, alias="map.date")
+    time: str | None = Field(None, alias="map.time")
+    seconds: str | None = Field(None, alias="map.seconds")
+    hours: str | None = Field(None, alias="map.hours")
+    duration: str | None = Field(None, alias="map.duration")
+    ticket: str | None = Field(None, alias="map.ticket")
+    description: str | None = Field(None, alias="map.description")
+
+    def given(self) -> dict[str, str]:
+        """Field → header, of the fields mapped."""
+        return {name: header for name, header in self if header is not None}
+
+
 class RejectedRow(BaseModel):
     line: int = Field(description="Line in the file (header = 1); for Tempo, index + 1")
     field: str

@@ -9,15 +9,21 @@ from typing import Annotated
 
 from burnrate_common.bodies import read_capped
 from burnrate_common.deps import RuntimeDep
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from burnrate_worklog_ingest.api import DepsDep
 from burnrate_worklog_ingest.auth import WorklogsWriter
 from burnrate_worklog_ingest.domain.csv_rows import GENERIC_FIELDS, Dialect
-from burnrate_worklog_ingest.schemas import MAX_BATCH_BYTES, ImportOut, Mode
+from burnrate_worklog_ingest.schemas import MAX_BATCH_BYTES, CsvMapping, ImportOut, Mode
 from burnrate_worklog_ingest.service import imports
 
 router = APIRouter(tags=["sources"])
+
+
+async def _csv_mapping(mapping: Annotated[CsvMapping, Query()]) -> CsvMapping:
+    # A dependency of its own: FastAPI reads a query model only as a dependant's one
+    # query parameter.
+    return mapping
 
 
 @router.post(
@@ -40,6 +46,7 @@ async def import_csv(
     deps: DepsDep,
     _: WorklogsWriter,
     format: Annotated[Dialect, Query(description="toggl, harvest or generic")],
+    mapping: Annotated[CsvMapping, Depends(_csv_mapping)],
     mode: Mode = Mode.ALL_OR_NOTHING,
     team: Annotated[str, Query(min_length=1, max_length=200)] = "unassigned",
     timezone: Annotated[str, Query(description="IANA zone of the export's times")] = "UTC",
@@ -48,17 +55,12 @@ async def import_csv(
     ] = 0,
     dry_run: bool = False,
 ) -> ImportOut:
-    mapping = {
-        key.removeprefix("map."): value
-        for key, value in request.query_params.items()
-        if key.startswith("map.")
-    }
     return await imports.import_csv(
         runtime.pool,
         deps,
         await read_capped(request, MAX_BATCH_BYTES, what="request"),
         format=format,
-        mapping=mapping,
+        mapping=mapping.given(),
         mode=mode,
         team=team,
         timezone=timezone,
