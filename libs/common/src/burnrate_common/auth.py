@@ -36,6 +36,8 @@ SCOPES = frozenset(
         "notifications:read",
         "notifications:write",
         "reports:read",
+        "billing:read",
+        "billing:write",
     }
 )
 

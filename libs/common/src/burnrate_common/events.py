@@ -158,6 +158,8 @@ class Worklog(Payload):
     ticket: str | None = None
     work_account: str | None = None
     version: int = 1
+    #: where the work was done (service desk, site A …); None: not said
+    location: str | None = None
 
 
 #: Worklog events carry many worklogs each, so a bulk load is not one message per worklog.
