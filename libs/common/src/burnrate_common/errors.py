@@ -15,6 +15,19 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
+#: Errors that mean "the database is away", not "the request is bad" (as ``bus``).
+_UNAVAILABLE_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    # what the driver raises when the server ends a connection in the middle of a query
+    asyncpg.InternalClientError,
+    TimeoutError,
+)
+RETRY_AFTER_SECONDS = 5
 _TEXT_ERRORS = (
     asyncpg.CharacterNotInRepertoireError,
     asyncpg.UntranslatableCharacterError,
@@ -156,6 +169,16 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, _UNAVAILABLE_ERRORS):
+        # The database is away (restarting, say): nothing was acknowledged; ask for a retry.
+        log.warning("database unavailable", extra={"error": str(exc)})
+        return problem_response(
+            request,
+            503,
+            "Service unavailable",
+            "The database is not reachable right now; nothing was stored. Try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     if isinstance(exc, _TEXT_ERRORS):
         # A value no guard caught that the database cannot store: the client's, not ours.
         log.warning("text the database cannot store", extra={"error": str(exc)})

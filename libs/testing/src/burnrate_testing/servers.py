@@ -1,0 +1,170 @@
+"""PostgreSQL and RabbitMQ servers of a test's own, on other ports, for tests that restart or
+kill them: the machine's shared servers are never touched.
+
+PostgreSQL: ``initdb`` into a temporary folder and ``pg_ctl``, as the ``postgres`` user when
+run as root (the server refuses to run as root). RabbitMQ: a node of its own
+(``RABBITMQ_NODENAME``, ports, folders), started with ``rabbitmq-server``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pg_bin(name: str) -> str:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not candidates:
+        raise RuntimeError(f"{name} not found (install PostgreSQL's server package)")
+    return candidates[-1]
+
+
+def _as_postgres(args: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *args] if os.geteuid() == 0 else args
+
+
+class OwnPostgres:
+    """A PostgreSQL cluster of the test's own; :meth:`restart` with ``fast`` or
+    ``immediate`` (a crash: no checkpoint, recovery from the WAL at start)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._root = Path(tempfile.mkdtemp(prefix="burnrate-pg-"))
+        self.data = self._root / "data"
+        self._log = self._root / "server.log"
+        if os.geteuid() == 0:
+            shutil.chown(self._root, "postgres")
+        self._run(
+            [_pg_bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "-E", "UTF8"]
+        )
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, args: list[str]) -> None:
+        subprocess.run(_as_postgres(args), check=True, capture_output=True, timeout=120)
+
+    def _ctl(self, *args: str) -> None:
+        options = f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1"
+        self._run(
+            [_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self._log), "-o", options, "-w", *args]
+        )
+
+    def start(self) -> None:
+        self._ctl("start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self._ctl("-m", mode, "stop")
+
+    def restart(self, mode: str = "fast") -> None:
+        self._ctl("-m", mode, "restart")
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        shutil.rmtree(self._root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def own_postgres() -> Iterator[OwnPostgres]:
+    server = OwnPostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+class OwnRabbitMQ:
+    """A RabbitMQ node of the test's own (its own name, ports and folders)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dist_port = free_port()
+        self._root = Path(tempfile.mkdtemp(prefix="burnrate-rmq-"))
+        self.node = f"burnrate-test-{self.port}@localhost"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/"
+
+    def _env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "RABBITMQ_NODENAME": self.node,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self._root / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self._root / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self._root / "enabled_plugins"),
+            "RABBITMQ_SERVER_START_ARGS": "-rabbitmq_management listener [{port,0}]",
+        }
+
+    def start(self) -> None:
+        (self._root / "enabled_plugins").write_text("[].\n")
+        self._process = subprocess.Popen(
+            ["rabbitmq-server"],
+            env=self._env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        subprocess.run(
+            ["rabbitmqctl", "-n", self.node, "await_startup", "--timeout", "120"],
+            env=self._env(),
+            check=True,
+            capture_output=True,
+            timeout=150,
+        )
+
+    def kill(self) -> None:
+        """``kill -9`` of the whole node (its process group)."""
+        if self._process is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait(timeout=30)
+            self._process = None
+
+    def close(self) -> None:
+        if self._process is not None:
+            with contextlib.suppress(Exception):
+                subprocess.run(
+                    ["rabbitmqctl", "-n", self.node, "stop"],
+                    env=self._env(),
+                    capture_output=True,
+                    timeout=60,
+                )
+            with contextlib.suppress(Exception):
+                self._process.wait(timeout=30)
+            self.kill()
+        shutil.rmtree(self._root, ignore_errors=True)
+
+
+def wait_for_port(port: int, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1):
+            return
+        time.sleep(0.2)
+    raise TimeoutError(f"nothing listens on port {port}")
