@@ -1,0 +1,1 @@
+"""Pure logic of the tickets service: business calendars and service-level clocks (no I/O)."""
