@@ -67,7 +67,17 @@ class OwnPostgres:
     def _ctl(self, *args: str) -> None:
         options = f"-p {self.port} -k {self._root} -c listen_addresses=127.0.0.1"
         self._run(
-            [_pg_bin("pg_ctl"), "-D", str(self.data), "-l", str(self._log), "-o", options, "-w", *args]
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.data),
+                "-l",
+                str(self._log),
+                "-o",
+                options,
+                "-w",
+                *args,
+            ]
         )
 
     def start(self) -> None:
@@ -118,25 +128,40 @@ class OwnRabbitMQ:
             "RABBITMQ_MNESIA_BASE": str(self._root / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self._root / "log"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(self._root / "enabled_plugins"),
-            "RABBITMQ_SERVER_START_ARGS": "-rabbitmq_management listener [{port,0}]",
+            # its own config: the machine's may name the shared node's listener
+            "RABBITMQ_CONFIG_FILE": str(self._root / "rabbitmq.conf"),
         }
 
     def start(self) -> None:
         (self._root / "enabled_plugins").write_text("[].\n")
-        self._process = subprocess.Popen(
-            ["rabbitmq-server"],
-            env=self._env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
+        (self._root / "rabbitmq.conf").write_text(
+            f"listeners.tcp.local = 127.0.0.1:{self.port}\nloopback_users = none\n"
         )
-        subprocess.run(
-            ["rabbitmqctl", "-n", self.node, "await_startup", "--timeout", "120"],
-            env=self._env(),
-            check=True,
-            capture_output=True,
-            timeout=150,
-        )
+        if os.geteuid() == 0:  # the server runs as the rabbitmq user
+            for path in [self._root, *self._root.iterdir()]:
+                shutil.chown(path, "rabbitmq")
+        with (self._root / "server.out").open("wb") as out:
+            self._process = subprocess.Popen(
+                ["rabbitmq-server"],
+                env=self._env(),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + 120
+        while True:  # await_startup answers at once while the node is not up at all
+            started = subprocess.run(
+                ["rabbitmqctl", "-n", self.node, "await_startup", "--timeout", "60"],
+                env=self._env(),
+                capture_output=True,
+                timeout=90,
+            )
+            if started.returncode == 0:
+                return
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                log = (self._root / "server.out").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"RabbitMQ node {self.node} did not start: {log}")
+            time.sleep(0.5)
 
     def kill(self) -> None:
         """``kill -9`` of the whole node (its process group)."""
