@@ -3,7 +3,15 @@
 from burnrate_common.clock import Clock, SystemClock
 from burnrate_common.runtime import ServiceDefinition
 
-from burnrate_contracts.api import api_keys, contacts, contracts, customers
+from burnrate_contracts.api import (
+    api_keys,
+    calendars,
+    contacts,
+    contracts,
+    customers,
+    rate_cards,
+    service_levels,
+)
 from burnrate_contracts.handlers import HANDLERS
 from burnrate_contracts.service import Deps
 from burnrate_contracts.settings import ContractsSettings
@@ -18,7 +26,15 @@ def build(
         package="burnrate_contracts",
         title="Burnrate contracts",
         deps=Deps(settings=settings, clock=clock or SystemClock()),
-        routers=[customers.router, contacts.router, contracts.router, api_keys.router],
+        routers=[
+            customers.router,
+            contacts.router,
+            contracts.router,
+            rate_cards.router,
+            service_levels.router,
+            calendars.router,
+            api_keys.router,
+        ],
         handlers=HANDLERS,
         # The contracts service issues API keys itself, so it replicates none from the bus.
         replicate_api_keys=False,

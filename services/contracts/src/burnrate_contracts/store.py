@@ -250,6 +250,8 @@ CONTRACT_FIELDS = (
     "rollover_expires_after_periods",
     "prorate_partial_periods",
     "period_overrides",
+    "billing",
+    "rate_card_id",
 )
 
 _CONTRACT_COLUMNS = (
@@ -374,6 +376,204 @@ async def list_contracts(
             ORDER BY {column} {direction}, c.id {direction}
             LIMIT {param(limit)}""",
         *params,
+    )
+
+
+async def contracts_using_card(conn: Connection, card_id: uuid.UUID) -> list[asyncpg.Record]:
+    """The contracts that name the card, locked until the transaction ends."""
+    return await conn.fetch(
+        f"SELECT {_CONTRACT_COLUMNS} FROM contracts WHERE rate_card_id = $1 ORDER BY code "
+        "FOR UPDATE",
+        card_id,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# rate cards, calendars and service levels: rows with a name, a version and timestamps
+
+
+async def _insert(conn: Connection, table: str, row_id: uuid.UUID, values: dict[str, Any]) -> None:
+    names = list(values)
+    params = ", ".join(f"${i}" for i in range(2, len(names) + 2))
+    await conn.execute(
+        f"INSERT INTO {table} (id, {', '.join(names)}) VALUES ($1, {params})",
+        row_id,
+        *(values[n] for n in names),
+    )
+
+
+async def _update(conn: Connection, table: str, row_id: uuid.UUID, values: dict[str, Any]) -> None:
+    names = list(values)
+    sets = "".join(f"{name} = ${i}, " for i, name in enumerate(names, start=2))
+    await conn.execute(
+        f"UPDATE {table} SET {sets}version = version + 1, updated_at = now() WHERE id = $1",
+        row_id,
+        *(values[n] for n in names),
+    )
+
+
+async def name_taken(
+    conn: Connection, table: str, name: str, except_id: uuid.UUID | None = None
+) -> bool:
+    assert table in {"rate_cards", "calendars", "service_levels"}
+    return bool(
+        await conn.fetchval(
+            f"SELECT true FROM {table} WHERE lower(name) = lower($1) AND id IS DISTINCT FROM $2",
+            name,
+            except_id,
+        )
+    )
+
+
+_RATE_CARD_SELECT = """SELECT r.id, r.name, r.description, r.rows, r.version, r.created_at,
+           r.updated_at,
+           (SELECT count(*) FROM contracts c WHERE c.rate_card_id = r.id)::int AS contracts
+    FROM rate_cards r"""
+
+
+async def insert_rate_card(conn: Connection, card_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await _insert(conn, "rate_cards", card_id, values)
+
+
+async def update_rate_card(conn: Connection, card_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await _update(conn, "rate_cards", card_id, values)
+
+
+async def get_rate_card(
+    conn: Connection, card_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    if for_update:
+        await conn.execute("SELECT 1 FROM rate_cards WHERE id = $1 FOR UPDATE", card_id)
+    return await conn.fetchrow(f"{_RATE_CARD_SELECT} WHERE r.id = $1", card_id)
+
+
+async def get_rate_cards(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """Cards by id (for resolving contracts' rows); ``FOR SHARE`` so a card cannot change
+    between resolving a contract's rows and committing the event that carries them."""
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        "SELECT id, name, rows FROM rate_cards WHERE id = any($1::uuid[]) FOR SHARE",
+        list(set(ids)),
+    )
+    return {r["id"]: r for r in rows}
+
+
+async def list_rate_cards(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(f"{_RATE_CARD_SELECT} ORDER BY lower(r.name), r.id")
+
+
+async def delete_rate_card(conn: Connection, card_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM rate_cards WHERE id = $1", card_id)
+
+
+_CALENDAR_COLUMNS = """id, name, kind, timezone, hours, holiday_country, holiday_subdivision,
+    extra_holidays, ical_holidays, version, created_at, updated_at"""
+
+
+async def insert_calendar(conn: Connection, calendar_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await _insert(conn, "calendars", calendar_id, values)
+
+
+async def update_calendar(conn: Connection, calendar_id: uuid.UUID, values: dict[str, Any]) -> None:
+    await _update(conn, "calendars", calendar_id, values)
+
+
+async def get_calendar(
+    conn: Connection, calendar_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {_CALENDAR_COLUMNS} FROM calendars WHERE id = $1{lock}", calendar_id
+    )
+
+
+async def get_calendars(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT {_CALENDAR_COLUMNS} FROM calendars WHERE id = any($1::uuid[])", list(set(ids))
+    )
+    return {r["id"]: r for r in rows}
+
+
+async def list_calendars(conn: Connection) -> list[asyncpg.Record]:
+    return await conn.fetch(f"SELECT {_CALENDAR_COLUMNS} FROM calendars ORDER BY lower(name), id")
+
+
+async def calendar_used_by(conn: Connection, calendar_id: uuid.UUID) -> list[str]:
+    """The catalogue levels that run on the calendar."""
+    rows = await conn.fetch(
+        "SELECT name FROM service_levels WHERE calendar_id = $1 ORDER BY name", calendar_id
+    )
+    return [r["name"] for r in rows]
+
+
+async def delete_calendar(conn: Connection, calendar_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM calendars WHERE id = $1", calendar_id)
+
+
+_LEVEL_COLUMNS = """id, name, description, calendar_id, targets, price, currency, price_period,
+    at_risk_percents, reopen, priority_change, version, created_at, updated_at"""
+
+
+async def insert_service_level(
+    conn: Connection, level_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    await _insert(conn, "service_levels", level_id, values)
+
+
+async def update_service_level(
+    conn: Connection, level_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    await _update(conn, "service_levels", level_id, values)
+
+
+async def get_service_level(
+    conn: Connection, level_id: uuid.UUID, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = " FOR UPDATE" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {_LEVEL_COLUMNS} FROM service_levels WHERE id = $1{lock}", level_id
+    )
+
+
+async def list_service_levels(conn: Connection) -> list[asyncpg.Record]:
+    """The catalogue, cheapest first (levels without a price last)."""
+    return await conn.fetch(
+        f"SELECT {_LEVEL_COLUMNS} FROM service_levels ORDER BY price NULLS LAST, lower(name), id"
+    )
+
+
+async def delete_service_level(conn: Connection, level_id: uuid.UUID) -> None:
+    await conn.execute("DELETE FROM service_levels WHERE id = $1", level_id)
+
+
+async def insert_contract_level(
+    conn: Connection, contract_id: uuid.UUID, values: dict[str, Any]
+) -> None:
+    names = list(values)
+    params = ", ".join(f"${i}" for i in range(2, len(names) + 2))
+    await conn.execute(
+        f"INSERT INTO contract_service_levels (contract_id, {', '.join(names)}) "
+        f"VALUES ($1, {params})",
+        contract_id,
+        *(values[n] for n in names),
+    )
+
+
+async def list_contract_levels(
+    conn: Connection, contract_ids: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    """The levels of the contracts, each contract's oldest first."""
+    if not contract_ids:
+        return []
+    return await conn.fetch(
+        """SELECT contract_id, effective_from, service_level_id, terms, price, currency,
+                  price_period
+           FROM contract_service_levels WHERE contract_id = any($1::uuid[])
+           ORDER BY contract_id, effective_from""",
+        list(contract_ids),
     )
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Annotated
 
@@ -11,7 +12,14 @@ from fastapi import APIRouter, Query, Response
 from burnrate_contracts.api import DepsDep
 from burnrate_contracts.api.concurrency import IfMatch, set_etag
 from burnrate_contracts.auth import ContractsReader, ContractsWriter
-from burnrate_contracts.schemas import ContractIn, ContractOut, ContractPatch, HistoryEntry
+from burnrate_contracts.schemas import (
+    ContractIn,
+    ContractOut,
+    ContractPatch,
+    ContractServiceLevel,
+    HistoryEntry,
+    LevelAssignmentIn,
+)
 from burnrate_contracts.service import contracts, history
 
 router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
@@ -170,3 +178,44 @@ async def contract_history(
     cursor: CursorQuery = None,
 ) -> Page[HistoryEntry]:
     return await history.contract_history(conn, contract_id, limit, cursor)
+
+
+@router.get(
+    "/{contract_id}/service-level",
+    response_model=ContractServiceLevel,
+    summary="What the customer bought: the level in force on a date, its targets, calendar "
+    "and price, and every version",
+)
+async def contract_service_level(
+    contract_id: uuid.UUID,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    _: ContractsReader,
+    on: Annotated[
+        dt.date | None, Query(description="A local date (default: today in the contract's zone)")
+    ] = None,
+) -> ContractServiceLevel:
+    return await contracts.contract_service_level(conn, deps, contract_id, on)
+
+
+@router.post(
+    "/{contract_id}/service-levels",
+    response_model=ContractOut,
+    summary="Give the contract a level from a date on (If-Match optional)",
+    description="A catalogue level (copied as it is now) or a bespoke one. Versions are only "
+    "added: a new one starts after the last and not before today, so tickets already opened "
+    "keep their level. Publishes contract.updated with every version.",
+)
+async def assign_service_level(
+    contract_id: uuid.UUID,
+    body: LevelAssignmentIn,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    principal: ContractsWriter,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ContractOut:
+    contract = await contracts.assign_service_level(
+        conn, deps, contract_id, body, principal.name, if_match
+    )
+    return _answer(response, contract)

@@ -30,6 +30,7 @@ from burnrate_common.types import seconds_to_hours
 from pydantic import ValidationError
 
 from burnrate_contracts import store
+from burnrate_contracts.domain.calendars import assignment_error
 from burnrate_contracts.domain.contracts import (
     Lifecycle,
     TransitionRefused,
@@ -40,13 +41,31 @@ from burnrate_contracts.domain.contracts import (
 )
 from burnrate_contracts.domain.listing import Sort, decode_cursor, encode_cursor, like_pattern
 from burnrate_contracts.domain.periods import PeriodKind, compute_periods, override_errors
-from burnrate_contracts.schemas import ContractIn, ContractOut, ContractPatch, PeriodOut
+from burnrate_contracts.domain.terms import ResolutionError
+from burnrate_contracts.schemas import (
+    ContractIn,
+    ContractOut,
+    ContractPatch,
+    ContractServiceLevel,
+    LevelAssignmentIn,
+    PeriodOut,
+)
 from burnrate_contracts.service import Deps
 from burnrate_contracts.service.concurrency import check_if_match
+from burnrate_contracts.service.terms import (
+    ContractTerms,
+    LevelVersion,
+    billing_json,
+    card_for,
+    invalid,
+    level_version,
+    load_terms,
+    resolve_billing,
+)
 
 CENT = Decimal("0.01")
 #: Fields a PATCH may set to null.
-NULLABLE = frozenset({"overage_rate"})
+NULLABLE = frozenset({"overage_rate", "billing"})
 #: action → its name in the history
 PAST = {"activate": "activated", "close": "closed"}
 
@@ -82,7 +101,7 @@ def _rollover(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def _out(row: asyncpg.Record, deps: Deps, now: dt.datetime) -> ContractOut:
+def _out(row: asyncpg.Record, deps: Deps, now: dt.datetime, terms: ContractTerms) -> ContractOut:
     values = {k: row[k] for k in ContractOut.model_fields if k in set(row.keys())}
     status = derive_status(
         lifecycle=row["lifecycle"],
@@ -96,6 +115,8 @@ def _out(row: asyncpg.Record, deps: Deps, now: dt.datetime) -> ContractOut:
         | {
             "rollover": _rollover(row),
             "status": status,
+            "billing": terms.billing,
+            "service_levels": [v.terms for v in terms.levels],
             "periods": [
                 PeriodOut(
                     start_date=p.start_date,
@@ -108,10 +129,16 @@ def _out(row: asyncpg.Record, deps: Deps, now: dt.datetime) -> ContractOut:
     )
 
 
-def _changed(row: asyncpg.Record) -> ContractChanged:
+def _changed(row: asyncpg.Record, terms: ContractTerms) -> ContractChanged:
     fields = {k: row[k] for k in ContractChanged.model_fields if k in set(row.keys())}
     return ContractChanged(
-        **fields | {"rollover": Rollover(**_rollover(row)), "periods": _periods(row)}
+        **fields
+        | {
+            "rollover": Rollover(**_rollover(row)),
+            "periods": _periods(row),
+            "billing": terms.event_billing,
+            "service_levels": [v.terms for v in terms.levels],
+        }
     )
 
 
@@ -125,7 +152,11 @@ def _state(row: asyncpg.Record) -> dict[str, Any]:
             return str(value)
         return value
 
-    state = {f: plain(row[f]) for f in store.CONTRACT_FIELDS if not f.startswith("rollover_")}
+    state = {
+        f: plain(row[f])
+        for f in store.CONTRACT_FIELDS
+        if not f.startswith("rollover_") and f != "rate_card_id"
+    }
     state["customer_id"] = str(row["customer_id"])
     state["rollover"] = {k: plain(v) for k, v in _rollover(row).items()}
     return state
@@ -133,7 +164,9 @@ def _state(row: asyncpg.Record) -> dict[str, Any]:
 
 def _columns(body: ContractIn) -> dict[str, Any]:
     """The stored columns of a validated contract."""
-    values = body.model_dump(exclude={"rollover", "period_overrides"})
+    values = body.model_dump(exclude={"rollover", "period_overrides", "billing", "service_levels"})
+    values["billing"] = billing_json(body.billing) if body.billing is not None else None
+    values["rate_card_id"] = body.billing.rate_card_id if body.billing is not None else None
     values["period"] = body.period.value
     values["rollover_policy"] = body.rollover.policy
     values["rollover_cap_hours"] = body.rollover.cap_hours
@@ -148,8 +181,14 @@ def _columns(body: ContractIn) -> dict[str, Any]:
     return values
 
 
-def _event(deps: Deps, event_type: EventType, row: asyncpg.Record) -> Envelope:
-    return new_event(event_type, _changed(row), key=row["id"], producer=deps.producer)
+def _event(
+    deps: Deps, event_type: EventType, row: asyncpg.Record, terms: ContractTerms
+) -> Envelope:
+    return new_event(event_type, _changed(row, terms), key=row["id"], producer=deps.producer)
+
+
+async def _terms(conn: Connection, row: asyncpg.Record) -> ContractTerms:
+    return (await load_terms(conn, [row]))[row["id"]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +208,50 @@ def _check_overrides(body: ContractIn) -> None:
             "; ".join(f"{field}: {message}" for field, message in bad),
             errors=[{"field": field, "message": message} for field, message in bad],
         )
+
+
+async def _check_billing(
+    conn: Connection, billing: dict[str, Any] | None, overage_rate: Decimal | None
+) -> None:
+    """The card the terms name exists and the rows resolve (a 422 naming each field)."""
+    if billing is None:
+        return
+    card = await card_for(conn, billing, "billing.rate_card_id")
+    try:
+        resolve_billing(billing, card, overage_rate)
+    except ResolutionError as exc:
+        raise invalid(exc.errors) from exc
+
+
+async def _initial_levels(conn: Connection, body: ContractIn) -> list[LevelVersion]:
+    """The levels a new contract starts with: distinct dates up to its end."""
+    errors: list[tuple[str, str]] = []
+    seen: set[dt.date] = set()
+    for index, assignment in enumerate(body.service_levels):
+        field = f"service_levels.{index}.effective_from"
+        if assignment.effective_from in seen:
+            errors.append((field, f"two levels from {assignment.effective_from}"))
+        elif message := assignment_error(
+            [], assignment.effective_from, body.start_date, body.end_date
+        ):
+            errors.append((field, message))
+        seen.add(assignment.effective_from)
+    if errors:
+        raise invalid(errors)
+    return [
+        await level_version(conn, assignment, f"service_levels.{index}.")
+        for index, assignment in sorted(
+            enumerate(body.service_levels), key=lambda pair: pair[1].effective_from
+        )
+    ]
+
+
+def _levels_summary(levels: Sequence[LevelVersion]) -> list[dict[str, str]]:
+    """How the history shows a contract's levels."""
+    return [
+        {"effective_from": v.terms.effective_from.isoformat(), "level": v.terms.level}
+        for v in levels
+    ]
 
 
 def _code_in_use(code: str) -> Problem:
@@ -236,23 +319,31 @@ async def create_contract(
         if not await store.customer_exists(conn, body.customer_id):
             raise _unknown_customer(body.customer_id)
         await _check_unique(conn, body)
+        columns = _columns(body)
+        await _check_billing(conn, columns["billing"], body.overage_rate)
+        levels = await _initial_levels(conn, body)
         try:
-            await store.insert_contract(conn, contract_id, _columns(body))
+            await store.insert_contract(conn, contract_id, columns)
         except asyncpg.UniqueViolationError as exc:  # a concurrent create with the same code
             raise _code_in_use(body.code) from exc
         except asyncpg.ForeignKeyViolationError as exc:  # the customer deleted meanwhile
             raise _unknown_customer(body.customer_id) from exc
+        for version in levels:
+            await store.insert_contract_level(conn, contract_id, version.columns(actor))
         row = await store.get_contract(conn, contract_id)
         assert row is not None
+        state = _state(row) | ({"service_levels": _levels_summary(levels)} if levels else {})
         await store.insert_history(
-            conn, "contract", contract_id, 1, "created", actor, diff({}, _state(row))
+            conn, "contract", contract_id, 1, "created", actor, diff({}, state)
         )
-        await outbox.add(conn, [_event(deps, EventType.CONTRACT_CREATED, row)])
-    return _out(row, deps, deps.clock.now())
+        terms = await _terms(conn, row)
+        await outbox.add(conn, [_event(deps, EventType.CONTRACT_CREATED, row, terms)])
+    return _out(row, deps, deps.clock.now(), terms)
 
 
 async def get_contract(conn: Connection, deps: Deps, contract_id: uuid.UUID) -> ContractOut:
-    return _out(await _existing(conn, contract_id, lock=False), deps, deps.clock.now())
+    row = await _existing(conn, contract_id, lock=False)
+    return _out(row, deps, deps.clock.now(), await _terms(conn, row))
 
 
 async def list_contracts(
@@ -301,7 +392,8 @@ async def list_contracts(
     next_cursor = (
         encode_cursor(order, rows[-1][order.key], rows[-1]["id"]) if more and rows else None
     )
-    return Page(items=[_out(r, deps, now) for r in rows], next_cursor=next_cursor)
+    terms = await load_terms(conn, rows)
+    return Page(items=[_out(r, deps, now, terms[r["id"]]) for r in rows], next_cursor=next_cursor)
 
 
 async def patch_contract(
@@ -338,8 +430,9 @@ async def patch_contract(
             if k in store.CONTRACT_FIELDS and k != "lifecycle" and v != row[k]
         }
         if not changed:
-            return _out(row, deps, deps.clock.now())
+            return _out(row, deps, deps.clock.now(), await _terms(conn, row))
         await _check_unique(conn, merged, except_id=contract_id)
+        await _check_billing(conn, _columns(merged)["billing"], merged.overage_rate)
         try:
             new = await store.update_contract(conn, contract_id, changed)
         except asyncpg.UniqueViolationError as exc:
@@ -353,8 +446,9 @@ async def patch_contract(
             actor,
             diff(before, _state(new)),
         )
-        await outbox.add(conn, [_event(deps, EventType.CONTRACT_UPDATED, new)])
-    return _out(new, deps, deps.clock.now())
+        terms = await _terms(conn, new)
+        await outbox.add(conn, [_event(deps, EventType.CONTRACT_UPDATED, new, terms)])
+    return _out(new, deps, deps.clock.now(), terms)
 
 
 async def _transition(
@@ -386,8 +480,9 @@ async def _transition(
             actor,
             diff(_state(row), _state(new)),
         )
-        await outbox.add(conn, [_event(deps, EventType.CONTRACT_UPDATED, new)])
-    return _out(new, deps, now)
+        terms = await _terms(conn, new)
+        await outbox.add(conn, [_event(deps, EventType.CONTRACT_UPDATED, new, terms)])
+    return _out(new, deps, now, terms)
 
 
 async def activate_contract(
@@ -420,6 +515,7 @@ async def delete_contract(
                 "instead.",
                 field="lifecycle",
             )
+        terms = await _terms(conn, row)
         await store.delete_contract(conn, contract_id)
         await store.insert_history(
             conn,
@@ -431,8 +527,98 @@ async def delete_contract(
             diff({"lifecycle": row["lifecycle"]}, {"lifecycle": "deleted"}),
         )
         # The last state, marked deleted: replicas keep it as a tombstone.
-        last = _changed(row).model_copy(update={"lifecycle": "deleted"})
+        last = _changed(row, terms).model_copy(update={"lifecycle": "deleted"})
         await outbox.add(
             conn,
             [new_event(EventType.CONTRACT_DELETED, last, key=contract_id, producer=deps.producer)],
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# service levels of a contract
+
+
+async def assign_service_level(
+    conn: Connection,
+    deps: Deps,
+    contract_id: uuid.UUID,
+    body: LevelAssignmentIn,
+    actor: str,
+    if_match: str | None,
+) -> ContractOut:
+    """A new level version from ``effective_from`` on, copied from the catalogue (or
+    bespoke); earlier versions stay as they were."""
+    async with conn.transaction():
+        row = await _existing(conn, contract_id, lock=True)
+        check_if_match(if_match, row["version"], required=False)
+        if row["lifecycle"] == Lifecycle.CLOSED:
+            raise Problem(
+                409, "Contract closed", "A closed contract no longer changes.", field="lifecycle"
+            )
+        before = (await _terms(conn, row)).levels
+        today = local_today(deps.clock.now(), row["timezone"])
+        message = assignment_error(
+            [v.terms.effective_from for v in before], body.effective_from, today, row["end_date"]
+        )
+        if message is not None:
+            raise Problem(422, "Invalid input", message, field="effective_from")
+        version = await level_version(conn, body, "")
+        await store.insert_contract_level(conn, contract_id, version.columns(actor))
+        new = await store.update_contract(conn, contract_id, {})
+        await store.insert_history(
+            conn,
+            "contract",
+            contract_id,
+            new["version"],
+            "service level assigned",
+            actor,
+            diff(
+                {"service_levels": _levels_summary(before)},
+                {"service_levels": _levels_summary([*before, version])},
+            ),
+        )
+        terms = await _terms(conn, new)
+        await outbox.add(conn, [_event(deps, EventType.CONTRACT_UPDATED, new, terms)])
+    return _out(new, deps, deps.clock.now(), terms)
+
+
+async def contract_service_level(
+    conn: Connection, deps: Deps, contract_id: uuid.UUID, on: dt.date | None
+) -> ContractServiceLevel:
+    """The level in force on a local date (default today in the contract's zone) with its
+    targets, calendar and price, and every version."""
+    row = await _existing(conn, contract_id, lock=False)
+    levels = (await _terms(conn, row)).levels
+    day = on or local_today(deps.clock.now(), row["timezone"])
+    current = next((v for v in reversed(levels) if v.terms.effective_from <= day), None)
+    return ContractServiceLevel(
+        contract_id=contract_id,
+        on=day,
+        current=current.terms if current is not None else None,
+        service_level_id=current.service_level_id if current is not None else None,
+        price=current.price if current is not None else None,
+        currency=current.currency if current is not None else None,
+        price_period=current.price_period if current is not None else None,
+        versions=[v.terms for v in levels],
+    )
+
+
+async def republish_using_card(conn: Connection, deps: Deps, card_id: uuid.UUID) -> int:
+    """Inside the card's transaction: every contract naming the card is published again with
+    its rows resolved anew. A contract the new rows do not fit (an override replacing a row
+    that went, a shift the contract lacks) refuses the change: a 409 naming the rows.
+    Returns how many contracts were published."""
+    rows = await store.contracts_using_card(conn, card_id)
+    problems: list[tuple[str, str]] = []
+    events: list[Envelope] = []
+    for row in rows:
+        try:
+            terms = await _terms(conn, row)
+        except ResolutionError as exc:
+            problems += [("rows", f"contract {row['code']}: {f}: {m}") for f, m in exc.errors]
+            continue
+        events.append(_event(deps, EventType.CONTRACT_UPDATED, row, terms))
+    if problems:
+        raise invalid(problems, 409, "Rate card in use")
+    await outbox.add(conn, events)
+    return len(events)
