@@ -9,7 +9,7 @@ import pytest
 from burnrate_common import report_links as links
 from burnrate_common.contract_status import ContractStatus, days_left, derive_status
 from burnrate_common.figures import Figures
-from burnrate_reporting.api.exports import _safe
+from burnrate_reporting.api.exports import safe_cell as _safe
 from burnrate_reporting.domain.forecast import (
     Actual,
     Basis,

@@ -312,7 +312,24 @@ class LinkRequest(BaseModel):
 
 
 class ReportLink(BaseModel):
+    #: the link's record: ``DELETE /v1/customers/{customer_id}/report-links/{id}`` ends it
+    id: uuid.UUID
     url: str
     token: str
     customer_id: uuid.UUID
     expires_at: dt.datetime
+
+
+class LinkRecord(BaseModel):
+    """A minted link (never its token): it works while ``active``, i.e. not expired, not
+    revoked, and the key that minted it is not revoked."""
+
+    id: uuid.UUID
+    customer_id: uuid.UUID
+    #: the name of the API key that minted it; ``key_id`` None: the bootstrap key
+    minted_by: str
+    key_id: uuid.UUID | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    active: bool

@@ -23,11 +23,12 @@ from burnrate_reporting.auth import ReportsReader
 from burnrate_reporting.schemas import (
     ContractSummary,
     CustomerReport,
+    LinkRecord,
     LinkRequest,
     ReportLink,
     ScreenStatus,
 )
-from burnrate_reporting.service import links, reports, screen
+from burnrate_reporting.service import access, reports, screen
 
 router = APIRouter(prefix="/v1/customers", tags=["customers"])
 
@@ -77,13 +78,44 @@ async def roll_up(
     response_model=ReportLink,
     status_code=201,
     summary="A signed, expiring link that opens this customer's reports without a key",
+    description="The link works until it expires, is revoked (DELETE), or the API key that "
+    "minted it is revoked. 503 while BURNRATE_REPORT_LINK_SECRET is not set.",
+    responses={503: {"description": "BURNRATE_REPORT_LINK_SECRET is not set"}},
 )
 async def create_report_link(
     customer_id: uuid.UUID,
     conn: ConnectionDep,
     deps: DepsDep,
-    _: ReportsReader,
+    principal: ReportsReader,
     body: LinkRequest | None = None,
 ) -> ReportLink:
     days = body.expires_in_days if body else None
-    return await links.create_report_link(conn, deps, customer_id, days)
+    return await access.create_report_link(conn, deps, principal, customer_id, days)
+
+
+@router.get(
+    "/{customer_id}/report-links",
+    response_model=list[LinkRecord],
+    summary="The links minted for this customer (newest first, at most 500; no tokens)",
+)
+async def list_report_links(
+    customer_id: uuid.UUID, conn: ConnectionDep, deps: DepsDep, _: ReportsReader
+) -> list[LinkRecord]:
+    return await access.report_links_of(conn, deps, customer_id)
+
+
+@router.delete(
+    "/{customer_id}/report-links/{link_id}",
+    status_code=204,
+    response_class=Response,
+    summary="Revoke a customer's report link: it stops working at once",
+)
+async def revoke_report_link(
+    customer_id: uuid.UUID,
+    link_id: uuid.UUID,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    _: ReportsReader,
+) -> Response:
+    await access.revoke_report_link(conn, deps, customer_id, link_id)
+    return Response(status_code=204)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -19,14 +20,24 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _safe(text: str) -> str:
-    """A cell a spreadsheet would run as a formula (=, +, -, @ first, not a number) is quoted."""
-    if text[:1] in ("=", "+", "-", "@"):
-        try:
-            float(text)
-        except ValueError:
-            return "'" + text
+#: First characters that make a spreadsheet read a cell as a formula (OWASP's list, and LF).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+#: A plain decimal number (a negative figure) stays a number.
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+
+
+def safe_cell(text: str) -> str:
+    """A cell starting with = + - @ TAB CR or LF gets a single quote in front, so that a
+    spreadsheet shows it as text instead of running it; a plain number such as ``-2.50``
+    is left as it is."""
+    if text.startswith(FORMULA_STARTS) and not _NUMBER.fullmatch(text):
+        return "'" + text
     return text
+
+
+def _filename(name: str) -> str:
+    """A file name safe in a header: letters, digits, dot, dash and underscore."""
+    return re.sub(r"[^A-Za-z0-9._-]", "_", name)[:150] or "report.csv"
 
 
 def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Response:
@@ -34,11 +45,11 @@ def csv_response(filename: str, header: Sequence[str], rows: Iterable[Sequence[A
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
     for row in rows:
-        writer.writerow([_safe(_text(v)) for v in row])
+        writer.writerow([safe_cell(_text(v)) for v in row])
     return Response(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": f'attachment; filename="{_filename(filename)}"'},
     )
 
 

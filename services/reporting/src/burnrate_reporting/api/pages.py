@@ -1,6 +1,7 @@
-"""Server-rendered pages: the contract screen and the delivery report, for staff (API key in
-a cookie set by the login form, or an ``Authorization: Bearer`` header) and for customers
-(a signed, expiring link that shows only that customer's contracts).
+"""Server-rendered pages: the contract screen and the delivery report, for staff (a login
+session opened by the login form, its token in a cookie, or an ``Authorization: Bearer``
+header) and for customers (a signed, expiring, revocable link that shows only that
+customer's contracts).
 
 Templates are Jinja2 with autoescaping (built in ``bootstrap``: :func:`templates`); the chart
 and CSS libraries are npm packages served from this service (``/static/vendor/...``), no CDN.
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
 
+from burnrate_common.auth import refuse_if_limited
 from burnrate_common.deps import ConnectionDep
 from burnrate_common.errors import Problem
 from fastapi import APIRouter, Query, Request
@@ -23,7 +25,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from burnrate_reporting import auth
 from burnrate_reporting.api import DepsDep, exports
 from burnrate_reporting.schemas import DeliveryReport, ScreenStatus, Section
-from burnrate_reporting.service import Deps, reports, screen
+from burnrate_reporting.service import Deps, access, reports, screen
 from burnrate_reporting.settings import ReportingSettings
 
 router = APIRouter(prefix="/ui", tags=["pages"], include_in_schema=False)
@@ -64,9 +66,16 @@ def templates() -> Environment:
     return environment
 
 
-def render(deps: Deps, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+def render(
+    deps: Deps,
+    name: str,
+    status_code: int = 200,
+    *,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
     html = deps.templates.get_template(name).render(**context)
-    return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS)
+    return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS | (headers or {}))
 
 
 def error_page(deps: Deps, status: int, title: str, detail: str, **context: Any) -> HTMLResponse:
@@ -137,11 +146,25 @@ async def login_form(
 
 
 @router.post("/login", response_class=HTMLResponse)
-async def login(request: Request, deps: DepsDep) -> Response:
+async def login(request: Request, conn: ConnectionDep, deps: DepsDep) -> Response:
+    """A good key opens a session (its token in the cookie, never the key); failures count
+    against the client's address like the API's, and past the limit the form answers 429."""
+    try:
+        refuse_if_limited(request)
+    except Problem as problem:
+        return render(
+            deps,
+            "login.html",
+            429,
+            headers=dict(problem.headers or {}),
+            next_page="/ui/contracts",
+            error=problem.detail,
+        )
     form = parse_qs((await request.body()).decode(errors="replace")[:4096])
     key = (form.get("api_key") or [""])[0].strip()
     target = _safe_next((form.get("next") or [""])[0])
-    if not await auth.key_reads_reports(request, key):
+    principal = await auth.login_principal(request, key)
+    if principal is None:
         return render(
             deps,
             "login.html",
@@ -149,21 +172,24 @@ async def login(request: Request, deps: DepsDep) -> Response:
             next_page=target,
             error="That key is unknown, revoked or lacks the scope reports:read.",
         )
+    token = await access.start_session(conn, deps, principal)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(
         auth.COOKIE,
-        key,
+        token,
         httponly=True,
         samesite="strict",
         secure=deps.settings.environment == "production",
         path="/ui",
-        max_age=12 * 3600,
+        max_age=access.SESSION_HOURS * 3600,
     )
     return response
 
 
 @router.post("/logout", response_class=RedirectResponse)
-async def logout() -> RedirectResponse:
+async def logout(request: Request, conn: ConnectionDep, deps: DepsDep) -> RedirectResponse:
+    """The session ends on the server (its token no longer opens anything), then the cookie."""
+    await access.end_session(conn, deps, request.cookies.get(auth.COOKIE) or "")
     response = RedirectResponse("/ui/login", status_code=303)
     response.delete_cookie(auth.COOKIE, path="/ui")
     return response
@@ -229,7 +255,7 @@ async def contracts_page(
     q: Text = None,
     cursor: Text = None,
 ) -> Response:
-    if not await auth.is_staff(request):
+    if not await auth.is_staff(request, conn, deps):
         return _to_login(request)
     return await _screen(
         conn,
@@ -255,7 +281,7 @@ async def customer_contracts_page(
     # Accepted and ignored: a link shows its own customer's contracts, whatever is asked.
     customer_id: Text = None,
 ) -> Response:
-    grant = auth.customer_grant(deps, token)
+    grant = await access.customer_grant(conn, deps, token)
     if grant is None:
         return _expired(deps)
     return await _screen(
@@ -342,7 +368,7 @@ async def report_page(
     first: FromText = None,
     last: ToText = None,
 ) -> Response:
-    if not await auth.is_staff(request):
+    if not await auth.is_staff(request, conn, deps):
         return _to_login(request)
     result = await _report(conn, deps, contract_id, first, last, base="/ui", customer_id=None)
     if isinstance(result, HTMLResponse):
@@ -359,7 +385,7 @@ async def customer_report_page(
     first: FromText = None,
     last: ToText = None,
 ) -> Response:
-    grant = auth.customer_grant(deps, token)
+    grant = await access.customer_grant(conn, deps, token)
     if grant is None:
         return _expired(deps)
     base = f"/ui/c/{token}"
@@ -401,7 +427,7 @@ async def report_page_csv(
     last: ToText = None,
     section: Text = None,
 ) -> Response:
-    if not await auth.is_staff(request):
+    if not await auth.is_staff(request, conn, deps):
         return _to_login(request)
     return await _csv(conn, deps, contract_id, first, last, section, "/ui", None)
 
@@ -416,7 +442,7 @@ async def customer_report_csv(
     last: ToText = None,
     section: Text = None,
 ) -> Response:
-    grant = auth.customer_grant(deps, token)
+    grant = await access.customer_grant(conn, deps, token)
     if grant is None:
         return _expired(deps)
     return await _csv(
