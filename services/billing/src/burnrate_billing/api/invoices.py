@@ -1,0 +1,47 @@
+"""Invoices and credit notes (issued from statements: ``POST /v1/statements/{id}/invoice``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from burnrate_common.deps import ConnectionDep
+from fastapi import APIRouter, Query
+
+from burnrate_billing.api import DepsDep
+from burnrate_billing.auth import BillingReader, BillingWriter
+from burnrate_billing.schemas import CreditNoteIn, InvoiceOut
+from burnrate_billing.service import invoices as service
+
+router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
+
+
+@router.get("", response_model=list[InvoiceOut], summary="Invoices and credit notes")
+async def list_invoices(
+    conn: ConnectionDep,
+    _: BillingReader,
+    contract_id: Annotated[uuid.UUID | None, Query()] = None,
+    customer_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> list[InvoiceOut]:
+    return await service.list_invoices(conn, contract_id=contract_id, customer_id=customer_id)
+
+
+@router.get("/{invoice_id}", response_model=InvoiceOut, summary="One invoice or credit note")
+async def get_invoice(invoice_id: uuid.UUID, conn: ConnectionDep, _: BillingReader) -> InvoiceOut:
+    return await service.get_invoice(conn, invoice_id)
+
+
+@router.post(
+    "/{invoice_id}/credit-notes",
+    status_code=201,
+    response_model=InvoiceOut,
+    summary="Correct an invoice with a credit note",
+)
+async def credit_note(
+    invoice_id: uuid.UUID,
+    body: CreditNoteIn,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    who: BillingWriter,
+) -> InvoiceOut:
+    return await service.credit_note(conn, deps, invoice_id, body, actor=who.name)
