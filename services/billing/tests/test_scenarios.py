@@ -54,7 +54,7 @@ async def scenario5(rig):
 
 
 async def test_scenario5_the_5_hour_allowance(rig):
-    contract_id, logs = await scenario5(rig)
+    contract_id, _ = await scenario5(rig)
     body = await rig.statement(contract_id)
     fig = body["figures"]
     assert (fig["allowance_hours"], fig["in_allowance_hours"], fig["charged_hours"]) == (5, 5, 9)

@@ -53,9 +53,15 @@ async def list_statements(
 
 @router.get("/{statement_id}", response_model=StatementOut, summary="One statement with its lines")
 async def get_statement(
-    statement_id: uuid.UUID, conn: ConnectionDep, deps: DepsDep, _: BillingReader
+    statement_id: uuid.UUID,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    _: BillingReader,
+    rate_row: Annotated[
+        str | None, Query(description="Only the lines this rate row priced ('base': none)")
+    ] = None,
 ) -> StatementOut:
-    return await service.get_statement(conn, deps, statement_id)
+    return await service.get_statement(conn, deps, statement_id, rate_row=rate_row)
 
 
 @router.get(

@@ -147,7 +147,7 @@ def state_lines(
         status, note = line_status(line, policy, marks, confirmation_required)
         value = line.amount
         stated.append(
-            StatedLine(line, status, value, value if status == "charged" else Decimal(0), note)
+            StatedLine(line, status, value, value if status == "charged" else Decimal("0.00"), note)
         )
     return stated
 

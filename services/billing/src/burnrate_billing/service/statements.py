@@ -192,8 +192,28 @@ async def statement_or_404(
     return row
 
 
-async def get_statement(conn: Connection, deps: Deps, statement_id: uuid.UUID) -> StatementOut:
-    return await statement_out(conn, deps, await statement_or_404(conn, statement_id))
+async def get_statement(
+    conn: Connection, deps: Deps, statement_id: uuid.UUID, *, rate_row: str | None = None
+) -> StatementOut:
+    """With its lines; ``rate_row``: only the lines that row of the statement's rate card
+    priced ("base" for the lines no row priced)."""
+    row = await statement_or_404(conn, statement_id)
+    out = await statement_out(conn, deps, row)
+    if rate_row is None:
+        return out
+    rows = {r["id"] for r in as_dict(row["terms"])["billing"].get("rows", [])}
+    if rate_row != "base" and rate_row not in rows:
+        raise Problem(
+            422,
+            "Unknown rate row",
+            f"rate_row: the statement's rate card has no row {rate_row!r}; "
+            f"its rows: {', '.join(sorted(rows)) or 'none'} (or 'base')",
+            field="rate_row",
+        )
+    wanted = None if rate_row == "base" else rate_row
+    return out.model_copy(
+        update={"lines": [line for line in out.lines or [] if line.rate_row == wanted]}
+    )
 
 
 def _period_day(period: str | None) -> dt.date | None:
