@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from burnrate_common.events import EventType
 from burnrate_testing import eventually
@@ -199,6 +201,38 @@ async def test_scenario6_what_ifs_approval_and_invoice(rig):
     [line] = april["lines"]
     assert (line["late"], line["period_start"], line["amount"]) == (True, "2026-03-01", "50.00")
     assert (await rig.statement(contract_id))["figures"]["subtotal"] == "175.00"
+
+    # a correction after the invoice is a credit note that references it
+    too_much = await rig.api.post(
+        f"/v1/invoices/{invoice['id']}/credit-notes", json={"amount": "175.01", "reason": "x"}
+    )
+    assert too_much.status_code == 422 and too_much.json()["errors"][0]["field"] == "amount"
+    note = await rig.api.post(
+        f"/v1/invoices/{invoice['id']}/credit-notes",
+        json={"amount": "25.00", "reason": "late SLA credit"},
+    )
+    assert note.status_code == 201, note.text
+    assert (note.json()["number"], note.json()["corrects"], note.json()["total"]) == (
+        "CN-2026-000001",
+        invoice["id"],
+        "30.25",
+    )
+    credited = await eventually(lambda: _of(rig, EventType.INVOICE_CREDITED))
+    assert credited[0].data["corrects"] == "2026-000001"
+    # issued documents are immutable, in the database too
+    pool = rig.api.app.state.runtime.pool
+    async with pool.acquire() as conn:
+        with pytest.raises(Exception, match="immutable"):
+            await conn.execute("UPDATE invoices SET total = 0")
+    # the next invoice of the year takes the next number
+    rig.clock.set(dt.datetime(2026, 5, 2, 9, tzinfo=dt.UTC))
+    april_id = april["id"]
+    for step in ("review", "approve", "invoice"):
+        moved = await rig.api.post(f"/v1/statements/{april_id}/{step}")
+        assert moved.status_code == 200, moved.text
+    second = (await rig.api.get("/v1/invoices", params={"contract_id": str(contract_id)})).json()
+    assert [i["number"] for i in second] == ["2026-000001", "CN-2026-000001", "2026-000002"]
+    assert second[-1]["subtotal"] == "275.00"  # 225.00 brought forward + the late 50.00
 
 
 async def _of(rig, event_type):
