@@ -63,6 +63,19 @@ async def test_scenario7_unused_hours_roll_over_to_the_next_statement(rig):
     april = await rig.settle(contract_id, 7, "2026-04")
     assert (april["figures"]["in_allowance_hours"], april["figures"]["charged_hours"]) == (7, 0)
 
+    # the balance enquiry, in April: March's hour paid but not delivered, its banked lot used
+    rig.clock.set(dt.datetime(2026, 4, 20, 9, tzinfo=dt.UTC))
+    balance = (await rig.api.get(f"/v1/balances/contracts/{contract_id}")).json()
+    assert balance["paid_not_delivered_hours"] == 1
+    assert balance["rollover_banked"] == [
+        {"earned_in": "2026-04-01", "hours": 1.0, "expires_after": None}
+    ]
+    by_customer = (await rig.api.get(f"/v1/balances/customers/{rig.customer_id}")).json()
+    assert [c["contract_id"] for c in by_customer["contracts"]] == [str(contract_id)]
+    assert by_customer["open_amount"] == {"EUR": "0.00"}
+    unknown = await rig.api.get(f"/v1/balances/customers/{uuid.uuid4()}")
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "customer_id"
+
 
 async def test_any_arrival_order_and_corrections_give_the_surviving_worklogs_statement(rig):
     contract_id = await rig.add_contract(billing=SCENARIO5, planned_hours=5)

@@ -6,7 +6,7 @@ from burnrate_common.clock import Clock, SystemClock
 from burnrate_common.runtime import ServiceDefinition
 
 from burnrate_billing import handlers
-from burnrate_billing.api import customer, invoices, statements, tickets
+from burnrate_billing.api import balances, customer, invoices, statements, tickets
 from burnrate_billing.service import Deps
 from burnrate_billing.settings import BillingSettings
 
@@ -22,6 +22,12 @@ def build(
         package="burnrate_billing",
         title="Burnrate billing",
         deps=Deps(clock=clock or SystemClock(), settings=settings),
-        routers=[statements.router, invoices.router, customer.router, tickets.router],
+        routers=[
+            statements.router,
+            invoices.router,
+            customer.router,
+            tickets.router,
+            balances.router,
+        ],
         handlers=handlers.HANDLERS,
     )
