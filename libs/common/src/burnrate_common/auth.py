@@ -36,6 +36,8 @@ SCOPES = frozenset(
         "notifications:read",
         "notifications:write",
         "reports:read",
+        "tickets:read",
+        "tickets:write",
         "billing:read",
         "billing:write",
     }

@@ -77,6 +77,11 @@ class TicketChanged(Payload):
     level: str | None = None
     opened_at: dt.datetime
     resolved_at: dt.datetime | None = None
+    #: the instants the current targets fall due (None: no target, paused or stopped)
+    first_response_due_at: dt.datetime | None = None
+    resolution_due_at: dt.datetime | None = None
+    #: ``ticket.resolved``: the customer's signed link to confirm the closure (or reopen)
+    confirmation_link: str | None = None
 
 
 class TicketConfirmed(Payload):
@@ -89,6 +94,7 @@ class TicketConfirmed(Payload):
     confirmed_at: dt.datetime
     rating: int | None = None
     comment: str | None = None
+    customer_id: uuid.UUID | None = None
 
 
 class SlaStageReached(Payload):
@@ -110,3 +116,8 @@ class SlaStageReached(Payload):
     #: when such tickets are usually resolved, if that is later than ``due_at``
     expected_at: dt.datetime | None = None
     reached_at: dt.datetime
+    category: str | None = None
+    #: the zone of the level's calendar, to say the instants in local time
+    timezone: str | None = None
+    #: business minutes left on the target when the stage was reached (0 for a breach)
+    remaining_minutes: int | None = None

@@ -133,7 +133,18 @@ class MetricClock:
     def reached_at(self, percent: int) -> dt.datetime | None:
         """The instant ``percent`` of the target is (or, running, will be) elapsed; None if
         the clock stopped or pauses before it."""
-        threshold = self.rule.amount * percent / 100
+        return self.reaching(self.rule.amount * percent / 100)
+
+    def projected(self, amount: dt.timedelta) -> dt.datetime | None:
+        """When ``amount`` is (will be) elapsed; a paused clock is assumed to resume now.
+        None once stopped short of it."""
+        found = self.reaching(amount)
+        if found is None and self.state == "paused":
+            return cal.add_business_time(self.now, amount - self.elapsed, self.rule.calendar)
+        return found
+
+    def reaching(self, threshold: dt.timedelta) -> dt.datetime | None:
+        """The instant ``threshold`` of business time is (or, running, will be) elapsed."""
         before = ZERO
         for start, end, calendar in self._running():
             if end is None:
@@ -168,7 +179,7 @@ class MetricClock:
         ``outside_hours``."""
         out: list[tuple[dt.datetime, dt.datetime | None, str]] = []
         for phase, calendar in zip(self.phases, self.phase_calendars, strict=True):
-            if phase.start >= self.now:
+            if phase.start > self.now:
                 break
             end = phase.end if phase.end is not None and phase.end <= self.now else None
             if phase.state != "running":
@@ -176,6 +187,11 @@ class MetricClock:
                 continue
             cursor = phase.start
             stop = self.now if end is None else end
+            if stop <= cursor:  # begins now
+                tick = cursor + dt.timedelta(microseconds=1)
+                inside = any(cal.open_intervals(cursor, tick, calendar))
+                out.append((cursor, None, "running" if inside else "outside_hours"))
+                continue
             for lo, hi in cal.open_intervals(phase.start, stop, calendar):
                 if lo > cursor:
                     out.append((cursor, lo, "outside_hours"))
@@ -186,7 +202,13 @@ class MetricClock:
             if end is None and out:
                 last = out[-1]
                 out[-1] = (last[0], None, last[2])
-        return out
+        merged: list[tuple[dt.datetime, dt.datetime | None, str]] = []
+        for start, end, state in out:
+            if merged and merged[-1][2] == state and merged[-1][1] == start:
+                merged[-1] = (merged[-1][0], end, state)
+            else:
+                merged.append((start, end, state))
+        return merged
 
 
 @dataclass(frozen=True)
