@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+from decimal import Decimal
 
 import pytest
+from burnrate_billing.service.exports import schema_errors
 from burnrate_common.events import EventType
 from burnrate_testing import eventually
 
+from .bis import bis_errors
 from .conftest import AFTER_MARCH
 from .terms import SCENARIO5
 
@@ -217,6 +222,29 @@ async def test_scenario6_what_ifs_approval_and_invoice(rig):
         invoice["id"],
         "30.25",
     )
+    # the exports: UBL (the UBL 2.1 schema, then the key EN 16931 / Peppol rules) and CSV
+    for document_id, kind in ((invoice["id"], "invoice"), (note.json()["id"], "credit_note")):
+        xml = await rig.api.get(f"/v1/invoices/{document_id}/ubl")
+        assert xml.status_code == 200 and xml.headers["content-type"] == "application/xml"
+        assert schema_errors(xml.content, kind) == []
+        assert bis_errors(xml.content) == []
+    assert (
+        b'<cbc:PayableAmount currencyID="EUR">211.75</cbc:PayableAmount>'
+        in (await rig.api.get(f"/v1/invoices/{invoice['id']}/ubl")).content
+    )
+    for layout, header in (
+        ("xero", "*ContactName"),
+        ("quickbooks", "Invoice no"),
+        ("exact", "Journal"),
+    ):
+        sheet = await rig.api.get(f"/v1/invoices/{invoice['id']}/csv", params={"layout": layout})
+        assert sheet.status_code == 200 and sheet.text.startswith(header)
+        rows = list(csv.DictReader(io.StringIO(sheet.text)))
+        amount = {"xero": None, "quickbooks": "Item Amount", "exact": "Amount"}[layout]
+        if amount:
+            assert sum(Decimal(r[amount]) for r in rows) == Decimal("175.00")
+    bad_layout = await rig.api.get(f"/v1/invoices/{invoice['id']}/csv", params={"layout": "sap"})
+    assert bad_layout.status_code == 422 and bad_layout.json()["errors"][0]["field"] == "layout"
     credited = await eventually(lambda: _of(rig, EventType.INVOICE_CREDITED))
     assert credited[0].data["corrects"] == "2026-000001"
     # issued documents are immutable, in the database too

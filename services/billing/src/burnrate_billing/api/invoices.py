@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated
 
 from burnrate_common.deps import ConnectionDep
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from burnrate_billing.api import DepsDep
 from burnrate_billing.auth import BillingReader, BillingWriter
 from burnrate_billing.schemas import CreditNoteIn, InvoiceOut
+from burnrate_billing.service import exports
 from burnrate_billing.service import invoices as service
 
 router = APIRouter(prefix="/v1/invoices", tags=["invoices"])
@@ -45,3 +46,38 @@ async def credit_note(
     who: BillingWriter,
 ) -> InvoiceOut:
     return await service.credit_note(conn, deps, invoice_id, body, actor=who.name)
+
+
+@router.get(
+    "/{invoice_id}/ubl",
+    summary="UBL 2.1: Peppol BIS Billing 3.0 invoice (380) or credit note (381)",
+    response_class=Response,
+    responses={200: {"content": {"application/xml": {}}}},
+)
+async def ubl(invoice_id: uuid.UUID, conn: ConnectionDep, _: BillingReader) -> Response:
+    number, xml = await exports.ubl_of(conn, invoice_id)
+    return Response(
+        xml,
+        media_type="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{number}.xml"'},
+    )
+
+
+@router.get(
+    "/{invoice_id}/csv",
+    summary="CSV in the import layout of Exact Online, Xero or QuickBooks Online",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def csv(
+    invoice_id: uuid.UUID,
+    conn: ConnectionDep,
+    _: BillingReader,
+    layout: Annotated[str, Query(description="exact, xero or quickbooks")],
+) -> Response:
+    number, text = await exports.csv_of(conn, invoice_id, layout)
+    return Response(
+        text,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{number}-{layout}.csv"'},
+    )
