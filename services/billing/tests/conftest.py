@@ -161,10 +161,10 @@ class Rig:
     ) -> dict[str, Any]:
         """Wait until the statement's billable hours are ``hours``."""
 
-        async def settled() -> dict[str, Any] | None:
+        async def settled() -> dict[str, Any]:
             body = await self.statement(contract_id, period)
             fig = body["figures"]
-            return body if fig and fig["billable_hours"] == pytest.approx(hours) else None
+            return body if fig and fig["billable_hours"] == pytest.approx(hours) else {}
 
         return await eventually(settled)
 
