@@ -11,7 +11,8 @@ import pytest
 import yaml
 from burnrate_common.events import REGISTRY, EventType
 from burnrate_devstack import asyncapi
-from burnrate_devstack.stack import SERVICES
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +29,10 @@ def by_name(services: list[asyncapi.Service]) -> dict[str, asyncapi.Service]:
     return {s.name: s for s in services}
 
 
-def test_every_service_is_read(services: list[asyncapi.Service]) -> None:
-    assert [s.name for s in services] == list(SERVICES)
+def test_every_service_of_the_workspace_is_read(services: list[asyncapi.Service]) -> None:
+    folders = {p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml")}
+    assert folders
+    assert [s.name for s in services] == sorted(folders)
 
 
 def test_what_the_services_send_and_receive(services: list[asyncapi.Service]) -> None:

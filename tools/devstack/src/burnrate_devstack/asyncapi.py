@@ -23,6 +23,7 @@ import datetime as dt
 import difflib
 import importlib
 import importlib.metadata
+import importlib.util
 import inspect
 import json
 import os
@@ -40,7 +41,6 @@ from burnrate_common.settings import ServiceSettings
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from burnrate_devstack import publishers
-from burnrate_devstack.stack import SERVICES
 
 DEFAULT_PATH = Path("docs/asyncapi.yaml")
 AMQP_BINDING_VERSION = "0.3.0"
@@ -61,8 +61,23 @@ class DocumentError(Exception):
     """The code does not say enough to write a faithful document."""
 
 
-def read_service(name: str, module: str) -> Service:
-    """What ``name`` sends and receives, from its bootstrap and its source."""
+def service_modules() -> list[str]:
+    """The package of every installed Burnrate service: a ``burnrate-*`` distribution whose
+    package has a ``bootstrap`` module (the composition root every service has)."""
+    modules = set()
+    for distribution in importlib.metadata.distributions():
+        name = distribution.metadata["Name"] or ""
+        if not name.startswith("burnrate-"):
+            continue
+        module = name.replace("-", "_")
+        if importlib.util.find_spec(module) and importlib.util.find_spec(f"{module}.bootstrap"):
+            modules.add(module)
+    return sorted(modules)
+
+
+def read_service(module: str) -> Service:
+    """What the service of package ``module`` sends and receives, from its bootstrap and its
+    source."""
     bootstrap = importlib.import_module(f"{module}.bootstrap")
     definition: ServiceDefinition[Any] = bootstrap.build()
     package = importlib.import_module(module)
@@ -76,7 +91,7 @@ def read_service(name: str, module: str) -> Service:
         event_type: trim.where for event_type, trim in definition.trims.items() if trim.where
     }
     return Service(
-        name=name,
+        name=definition.settings.service_name,
         sends=found.event_types,
         receives=frozenset(definition.all_handlers),
         filters=filters,
@@ -84,22 +99,33 @@ def read_service(name: str, module: str) -> Service:
     )
 
 
+#: What a service needs to be built at all and has no default for; nothing of it reaches
+#: the document.
+_BUILD_ONLY = {"BURNRATE_REPORT_LINK_SECRET": "burnrate-dev-asyncapi-builds-only"}
+
+
 @contextlib.contextmanager
 def _default_settings() -> Iterator[None]:
-    """Without the ``BURNRATE_*`` variables, so every service builds with its defaults and
-    the document does not depend on whoever writes it (an AMQP prefix, production checks)."""
+    """Without the writer's ``BURNRATE_*`` variables, so every service builds with its
+    defaults and the document does not depend on whoever writes it (an AMQP prefix,
+    production checks)."""
     ours = {k: v for k, v in os.environ.items() if k.startswith("BURNRATE_")}
     for name in ours:
         del os.environ[name]
+    os.environ.update(_BUILD_ONLY)
     try:
         yield
     finally:
+        for name in _BUILD_ONLY:
+            del os.environ[name]
         os.environ.update(ours)
 
 
 def read_services() -> list[Service]:
+    """Every service, by name."""
     with _default_settings():
-        return [read_service(name, module) for name, (module, _) in SERVICES.items()]
+        services = [read_service(module) for module in service_modules()]
+    return sorted(services, key=lambda s: s.name)
 
 
 class _Schemas(GenerateJsonSchema):
