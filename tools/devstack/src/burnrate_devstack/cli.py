@@ -19,6 +19,8 @@ from burnrate_devstack.stack import SERVICES, Stack
 DEV_API_KEY = "dev-admin-key"
 #: So Jira webhooks can be tried locally (signed with it, see docs/worklog-ingest.md).
 DEV_JIRA_SECRET = "dev-jira-secret"  # noqa: S105 - the local stack only, like DEV_API_KEY
+#: Signs the customer report links and the unsubscribe links (reporting and notifier share it).
+DEV_REPORT_LINK_SECRET = "dev-report-link-secret"  # noqa: S105 - the local stack only
 
 
 def _settings_env() -> dict[str, str]:
@@ -28,6 +30,9 @@ def _settings_env() -> dict[str, str]:
         "BURNRATE_SMTP_PORT": os.environ.get("BURNRATE_SMTP_PORT", "1025"),
         "BURNRATE_JIRA_WEBHOOK_SECRET": os.environ.get(
             "BURNRATE_JIRA_WEBHOOK_SECRET", DEV_JIRA_SECRET
+        ),
+        "BURNRATE_REPORT_LINK_SECRET": os.environ.get(
+            "BURNRATE_REPORT_LINK_SECRET", DEV_REPORT_LINK_SECRET
         ),
     }
     return env
