@@ -119,6 +119,31 @@ async def migrate(definition: ServiceDefinition[Any]) -> list[str]:
     return await db.migrate(settings.database_url, settings.db_schema, definition.migrations())
 
 
+async def _when_database_is_up(
+    definition: ServiceDefinition[Any], attempts: int = 60
+) -> asyncpg.Pool:
+    """Migrate and open the pool, waiting (about a minute) for a database that is starting
+    or restarting, rather than exiting at the first refusal."""
+    settings = definition.settings
+    for attempt in range(1, attempts + 1):
+        try:
+            await migrate(definition)
+            return await db.create_pool(
+                settings.database_url,
+                settings.db_schema,
+                min_size=settings.db_pool_min_size,
+                max_size=settings.db_pool_max_size,
+            )
+        except bus.TRANSIENT_ERRORS as exc:
+            if attempt == attempts:
+                raise
+            log.warning(
+                "database not reachable yet", extra={"error": str(exc), "attempt": attempt}
+            )
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
 async def _connect_broker(url: str, attempts: int = 30) -> AbstractRobustConnection:
     for attempt in range(1, attempts + 1):
         try:
@@ -153,13 +178,7 @@ async def running(
     settings = definition.settings
     if settings.gc_gen0_threshold:
         gc.set_threshold(settings.gc_gen0_threshold, *gc.get_threshold()[1:])
-    await migrate(definition)
-    pool = await db.create_pool(
-        settings.database_url,
-        settings.db_schema,
-        min_size=settings.db_pool_min_size,
-        max_size=settings.db_pool_max_size,
-    )
+    pool = await _when_database_is_up(definition)
     connection = await _connect_broker(settings.amqp_url)
     tasks: list[asyncio.Task[None]] = []
     loops = Loops(metrics)
