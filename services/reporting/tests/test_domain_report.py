@@ -13,8 +13,8 @@ from burnrate_reporting.api.exports import safe_cell as _safe
 from burnrate_reporting.domain.forecast import (
     Actual,
     Basis,
+    current_period_forecast,
     forecast,
-    period_end_forecast,
 )
 from burnrate_reporting.domain.report import PeriodInput, PeriodState, period_lines, totals
 from hypothesis import given
@@ -74,12 +74,27 @@ def test_days_left_counts_today():
 # --- forecasts ----------------------------------------------------------------------------
 
 
-def test_period_end_forecast_is_the_pace_so_far():
+def test_without_a_full_period_the_forecast_is_the_pace_so_far():
     march = Actual(D(2026, 3, 1), D(2026, 3, 31), 40 * H, 60 * H)
-    assert period_end_forecast(march, D(2026, 3, 15)) == 124 * H
-    assert period_end_forecast(march, D(2026, 3, 31)) == 60 * H
-    assert period_end_forecast(march, D(2026, 4, 20)) == 60 * H
-    assert period_end_forecast(march, D(2026, 2, 28)) is None
+    mid = current_period_forecast([march], D(2026, 3, 15))
+    assert mid is not None
+    assert (mid[0].forecast_seconds, mid[1].basis) == (124 * H, Basis.CURRENT_RUN_RATE)
+    end = current_period_forecast([march], D(2026, 3, 31))
+    assert end is not None and end[0].forecast_seconds == 60 * H
+    # Today in no period: no current forecast.
+    assert current_period_forecast([march], D(2026, 4, 20)) is None
+    assert current_period_forecast([march], D(2026, 2, 28)) is None
+
+
+def test_the_screen_forecast_is_the_report_forecast():
+    """One definition: the current line of the report's forecast, from the current period
+    and the last full ones only (all the screen reads)."""
+    for today in [D(2026, 1, 10), D(2026, 2, 14), D(2026, 3, 15), D(2026, 5, 31)]:
+        report = next(p for p in forecast(MONTHS, today).periods if p.current)
+        recent = [p for p in MONTHS if p.end_date < today][-3:]
+        current = [p for p in MONTHS if p.start_date <= today <= p.end_date]
+        screen = current_period_forecast(recent + current, today)
+        assert screen is not None and screen[0] == report
 
 
 MONTHS = [

@@ -510,7 +510,10 @@ async def test_screen_status_sort_search_and_cursor(world):
         ("L-OTHER", "active", 292),
         ("N-NEXT", "not_started", 657),  # to its end, today included
     ]
-    assert items[1]["current_period"]["forecast_hours"] == round(20 * 31 / 15, 2)
+    # One forecast (domain.forecast): the report's current line, 20 h so far plus 16 days at
+    # the daily rate of January and February.
+    assert items[1]["current_period"]["forecast_hours"] == 42.24
+    assert items[1]["current_period"]["forecast_basis"] == "mean_daily_rate_of_last_full_periods"
     # The percent of the current period; no current period sorts as below 0.
     first, cursor = await codes(sort="-percent", limit=2)
     assert first == ["L-OTHER", "K-MAIN"]
@@ -735,15 +738,16 @@ async def test_a_customer_link_shows_that_customer_only_until_it_expires(world, 
 # --- the pages in headless Chromium ---------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = Path(__file__).resolve().parents[3] / "var" / "screenshots"
 
 
 class Chromium:
     """Headless Chromium driven over the Chrome DevTools protocol (one page target)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shots: Path) -> None:
         self._ids = itertools.count(1)
         self._waiting: dict[int, asyncio.Future] = {}
+        #: where screenshots and PDFs go (the test's tmp dir)
+        self.shots = shots
 
     async def start(self) -> None:
         self._profile = tempfile.TemporaryDirectory(prefix="burnrate-chromium-")
@@ -781,10 +785,13 @@ class Chromium:
         )
         self._session = attached["sessionId"]
         await self.send("Page.enable", session=True)
+        await self.width(1280)
+
+    async def width(self, pixels: int) -> None:
         await self.send(
             "Emulation.setDeviceMetricsOverride",
             session=True,
-            width=1280,
+            width=pixels,
             height=1600,
             deviceScaleFactor=1,
             mobile=False,
@@ -846,14 +853,14 @@ class Chromium:
         shot = await self.send(
             "Page.captureScreenshot", session=True, format="png", captureBeyondViewport=True
         )
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
+        self.shots.mkdir(parents=True, exist_ok=True)
+        path = self.shots / f"{name}.png"
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
     async def pdf(self, name: str) -> Path:
         printed = await self.send("Page.printToPDF", session=True, printBackground=True)
-        path = SCREENSHOTS / f"{name}.pdf"
+        path = self.shots / f"{name}.pdf"
         path.write_bytes(base64.b64decode(printed["data"]))
         return path
 
@@ -875,12 +882,12 @@ class Chromium:
 
 
 @pytest.fixture
-async def chromium():
+async def chromium(tmp_path):
     if not Path(CHROMIUM).exists():  # noqa: ASYNC240 (once per test, before any I/O)
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (.ci/run installs Debian's chromium)")
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    browser = Chromium()
+    browser = Chromium(tmp_path / "screenshots")
     try:
         await browser.start()
         yield browser
@@ -969,8 +976,10 @@ async def test_pages_in_headless_chromium(isolation, definition, chromium):
         assert [r["code"] for r in rows] == ["K-MAIN", "E-EXP", "N-NEXT", "L-OTHER"]
         await chromium.screenshot("contract-screen")
 
-        # The delivery report: figures, the three charts drawn from the same numbers.
-        await chromium.open(f"{base}/ui/contracts/{w.k}/report")
+        # The delivery report over the API's default range (12 periods up to today; the
+        # page itself opens on the current period): figures, the three charts drawn from
+        # the same numbers.
+        await chromium.open(f"{base}/ui/contracts/{w.k}/report?periods=12")
         await chromium.until("document.body.dataset.charts === 'ready'")
         totals = await chromium.evaluate(FIGURES_OF_ROWS % "'#totals'")
         t = report["totals"]
@@ -1042,6 +1051,182 @@ async def test_pages_in_headless_chromium(isolation, definition, chromium):
         )
         await chromium.screenshot("customer-link-expired")
     assert all(
-        (SCREENSHOTS / f"{n}.png").stat().st_size > 10_000
+        (chromium.shots / f"{n}.png").stat().st_size > 10_000
         for n in ["contract-screen", "delivery-report", "customer-link"]
     )
+
+
+#: No horizontal scroll: the page is no wider than the window, and no table sticks out of
+#: the main column.
+FITS = """(() => {
+    const root = document.documentElement;
+    const main = document.querySelector('main').getBoundingClientRect();
+    const wide = [...document.querySelectorAll('table')]
+        .filter(t => t.getBoundingClientRect().right > main.right + 1).map(t => t.id);
+    return {scroll: root.scrollWidth <= root.clientWidth, wide: wide};
+})()"""
+#: The heights and vertical centres of the filter row's visible controls.
+FILTER_ROW = """[...document.querySelectorAll(
+        'form.filters select, form.filters input:not([type=hidden]), form.filters button')]
+    .map(e => e.getBoundingClientRect())
+    .map(r => [Math.round(r.height), Math.round(r.top + r.height / 2)])"""
+
+
+async def fits(chromium, name):
+    """At 1280 and 1400 px: no horizontal scroll; a screenshot at 1280 px."""
+    for width in (1400, 1280):
+        await chromium.width(width)
+        await chromium.until("document.readyState === 'complete'")
+        assert await chromium.evaluate(FITS) == {"scroll": True, "wide": []}, (name, width)
+    return await chromium.screenshot(name)
+
+
+async def test_the_pages_fit_and_answer_what_needs_attention(isolation, definition, chromium):
+    """Issue 19: the layout at 1280 px, the capped bar, one filter-row height, no "Log out"
+    before login, the report opening on the current period, one forecast everywhere, a
+    visible forecast line, and the counts of what needs attention as filters."""
+    w = World()
+    x = uuid.uuid4()
+    over = [
+        contract(x, w.acme, "X-OVER"),
+        delta(x, MAR, "servicedesk", "phone_support", 60, "tech1"),
+    ]
+    async with (
+        on_a_port(definition) as base,
+        httpx.AsyncClient(base_url=base, headers={"Authorization": "Bearer test-admin-key"}) as api,
+    ):
+        await publish(isolation.amqp_url, isolation.amqp_prefix, *w.events(), *over)
+
+        async def settled():
+            screen = (await api.get("/v1/contracts")).json()["items"]
+            assert sum((i["current_period"] or {}).get("executed_hours", 0) for i in screen) == 110
+            report = (await api.get(f"/v1/contracts/{w.k}/report")).json()
+            assert report["totals"]["executed_hours"] == 102.0 and report["alerts"]
+            return True
+
+        await eventually(settled, timeout=20)
+        attention = (await api.get("/v1/contracts/attention")).json()
+        assert attention == {"exhausted": 1, "over_forecast": 2, "expiring": 1}
+        over_forecast = (await api.get("/v1/contracts", params={"forecast": "over"})).json()
+        assert sorted(i["code"] for i in over_forecast["items"]) == ["K-MAIN", "X-OVER"]
+        screen = {i["code"]: i for i in (await api.get("/v1/contracts")).json()["items"]}
+        # The SQL filter agrees with the forecast the screen shows (domain.forecast).
+        assert sorted(i["code"] for i in over_forecast["items"]) == sorted(
+            code
+            for code, i in screen.items()
+            if i["current_period"]
+            and i["current_period"]["forecast_seconds"] > i["current_period"]["planned_seconds"]
+        )
+
+        # The login page: no "Log out" before anyone logged in.
+        await chromium.open(f"{base}/ui/contracts")
+        await chromium.until("location.pathname === '/ui/login'")
+        assert await chromium.evaluate("document.getElementById('logout') === null")
+        assert "Log out" not in await chromium.evaluate(
+            "document.querySelector('header').innerText"
+        )
+        await fits(chromium, "login")
+        await chromium.evaluate(
+            "document.querySelector('input[name=api_key]').value = 'test-admin-key';"
+            "window.__left = true; document.querySelector('main form').submit(); true"
+        )
+        await chromium.until("!window.__left && document.readyState === 'complete'")
+        assert await chromium.evaluate("document.getElementById('logout') !== null")
+
+        # The contract screen: what needs attention, as filters.
+        counts = await chromium.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('[data-attention]')].map("
+            "a => [a.dataset.attention, [a.querySelector('strong').textContent, "
+            "a.getAttribute('href')]]))"
+        )
+        assert counts == {
+            "exhausted": ["1", "?status=exhausted"],
+            "over_forecast": ["2", "?forecast=over"],
+            "expiring": ["1", "?status=expiring"],
+        }
+        # A bar at 150 % does not look like one at 50 %: capped, its overage in red.
+        bars = await chromium.evaluate(
+            "Object.fromEntries([...document.querySelectorAll('#contracts tr[data-contract]')]"
+            ".filter(r => r.querySelector('progress')).map(r => {"
+            "const p = r.querySelector('progress'); const s = getComputedStyle(p);"
+            "return [r.querySelector('[data-figure=code]').textContent, "
+            "[p.value / p.max, s.backgroundColor, Math.round(p.getBoundingClientRect().width)]]"
+            "}))"
+        )
+        assert bars["X-OVER"][0] == pytest.approx(100 / 150)
+        assert bars["K-MAIN"][0] == pytest.approx(0.5)
+        assert bars["X-OVER"][1] != bars["K-MAIN"][1]  # the red track: the overage
+        assert bars["X-OVER"][2] == bars["K-MAIN"][2]  # capped: the same width
+        # The filter row: one height, one line.
+        row = await chromium.evaluate(FILTER_ROW)
+        assert len(row) == 3 and len({h for h, _ in row}) == 1 and len({c for _, c in row}) == 1
+        # The forecast, labelled with its basis.
+        k_row = f"#contracts tr[data-contract='{w.k}']"
+        screen_forecast = await chromium.evaluate(
+            f'document.querySelector("{k_row} [data-figure=forecast_hours]").textContent'
+        )
+        assert screen_forecast == shown(screen["K-MAIN"]["current_period"]["forecast_hours"])
+        assert await chromium.evaluate(
+            f'document.querySelector("{k_row} .basis").dataset.basis'
+        ) == ("mean_daily_rate_of_last_full_periods")
+        await fits(chromium, "contract-screen")
+        # A count is one click from its list.
+        await chromium.evaluate(
+            "window.__left = true; document.querySelector('[data-attention=over_forecast]')"
+            ".click(); true"
+        )
+        await chromium.until("!window.__left && document.readyState === 'complete'")
+        listed = await chromium.evaluate(FIGURES_OF_ROWS % "'#contracts tbody tr[data-contract]'")
+        assert sorted(r["code"] for r in listed) == ["K-MAIN", "X-OVER"]
+
+        # The report opens on the current period; the range is one click away.
+        await chromium.open(f"{base}/ui/contracts/{w.k}/report")
+        await chromium.until("document.body.dataset.charts === 'ready'")
+        periods = await chromium.evaluate(FIGURES_OF_ROWS % "'#periods tbody tr'")
+        assert [p["key"] for p in periods] == ["2026-03-01"]
+        report_forecast = await chromium.evaluate(
+            "document.querySelector(\"#forecast tr[data-period='2026-03-01'] "
+            '[data-figure=forecast_hours]").textContent'
+        )
+        # One forecast: the screen's figure is the report's.
+        assert report_forecast == screen_forecast == "42.24"
+        assert await chromium.evaluate("document.getElementById('forecast-basis').textContent")
+        await fits(chromium, "delivery-report")
+        await chromium.evaluate(
+            "window.__left = true; document.querySelector('#ranges [data-span=all]').click(); true"
+        )
+        await chromium.until("!window.__left && document.readyState === 'complete'")
+        await chromium.until("document.body.dataset.charts === 'ready'")
+        periods = await chromium.evaluate(FIGURES_OF_ROWS % "'#periods tbody tr'")
+        assert len(periods) == 12 and periods[0]["key"] == "2026-01-01"
+        # The forecast line is drawn on top, in its own colour: at its last point the canvas
+        # shows the forecast's colour.
+        seen = await chromium.evaluate(
+            """(() => {
+                const chart = Chart.getChart('chart-burnup');
+                const i = chart.data.datasets.findIndex(d => d.label === 'Forecast');
+                const points = chart.getDatasetMeta(i).data.filter(p => !p.skip);
+                const last = points[points.length - 1];
+                const ratio = chart.currentDevicePixelRatio;
+                const pixel = chart.ctx.getImageData(
+                    Math.round(last.x * ratio), Math.round(last.y * ratio), 1, 1).data;
+                return {pixel: [...pixel.slice(0, 3)], colour: chart.data.datasets[i].borderColor,
+                        width: chart.data.datasets[i].borderWidth,
+                        others: chart.data.datasets.filter((d, j) => j !== i)
+                            .map(d => d.borderColor)};
+            })()"""
+        )
+        assert seen["colour"] not in seen["others"] and seen["width"] >= 3
+        assert seen["pixel"] == [0xD6, 0x27, 0x28]
+        shot = await fits(chromium, "delivery-report-whole-term")
+
+        # A customer's link: the same page, without the staff navigation.
+        link = (await api.post(f"/v1/customers/{w.acme}/report-links")).json()
+        await chromium.send("Network.clearBrowserCookies", session=True)
+        await chromium.open(link["url"].replace("https://reports.msp.example", base))
+        assert await chromium.evaluate("document.getElementById('logout') === null")
+        await fits(chromium, "customer-link")
+    assert shot.stat().st_size > 10_000
+    if view := os.environ.get("BURNRATE_SCREENSHOTS"):  # a copy to look at
+        for png in chromium.shots.glob("*.png"):
+            shutil.copy(png, Path(view) / png.name)

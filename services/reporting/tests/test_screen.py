@@ -251,8 +251,10 @@ async def test_the_screen_across_local_midnights_period_ends_and_dst(isolation, 
             "planned_seconds": 40 * H,
             "executed_seconds": 5 * H,
             "forecast_hours": None,
-            # 5 h on the first of 30 days.
-            "forecast_seconds": 150 * H,
+            # 5 h on the first of 30 days, plus 29 days at the rate of January to March (10 h
+            # in 90 days): the delivery report's forecast of April.
+            "forecast_seconds": 5 * H + 29 * 10 * H // 90,
+            "forecast_basis": "mean_daily_rate_of_last_full_periods",
         }
         assert (april["status"], april["days_left"]) == ("active", 275)
         assert (await same_screen_every_way(api, clock))[0]["AMS-MONTH"] == april

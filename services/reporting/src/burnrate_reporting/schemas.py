@@ -54,10 +54,14 @@ class CurrentPeriod(BaseModel):
     overage_hours: Hours
     planned_seconds: int
     executed_seconds: int
-    #: executed at the period's end if the pace so far holds (executed / days elapsed,
-    #: today included, × days in the period)
+    #: executed at the period's end: executed so far plus, for the days after today, the
+    #: daily rate of the last three full periods (``domain.forecast``; the same figure as
+    #: the delivery report's current forecast line)
     forecast_hours: Hours | None = None
     forecast_seconds: int | None = None
+    #: what the forecast is based on: mean_daily_rate_of_last_full_periods |
+    #: current_period_run_rate | no_history
+    forecast_basis: str | None = None
 
 
 class LastAlert(BaseModel):
@@ -86,6 +90,19 @@ class ContractSummary(BaseModel):
     current_period: CurrentPeriod | None
     last_alert: LastAlert | None
     notifications: NotificationCounts
+
+
+class Attention(BaseModel):
+    """What needs attention today: contracts exhausted (current period used up), over
+    forecast (the current period's forecast exceeds its plan) and expiring."""
+
+    exhausted: int
+    over_forecast: int
+    expiring: int
+
+
+class ForecastFilter(StrEnum):
+    OVER = "over"
 
 
 # --- one period of a contract ------------------------------------------------------------

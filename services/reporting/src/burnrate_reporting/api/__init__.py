@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from burnrate_common.deps import get_deps
 from fastapi import Depends, Query
 
-from burnrate_reporting.schemas import Section
+from burnrate_reporting.schemas import ForecastFilter, Section
 from burnrate_reporting.service import Deps
 
 DepsDep = Annotated[Deps, Depends(get_deps)]
@@ -40,3 +40,7 @@ SectionQuery = Annotated[
 ]
 FromQuery = Annotated[str | None, Query(alias="from", max_length=10)]
 ToQuery = Annotated[str | None, Query(alias="to", max_length=10)]
+ForecastQuery = Annotated[
+    ForecastFilter | None,
+    Query(description="over: only contracts whose current forecast exceeds the plan"),
+]

@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from burnrate_reporting.api import (
     DepsDep,
+    ForecastQuery,
     FormatQuery,
     FromQuery,
     SearchQuery,
@@ -22,9 +23,11 @@ from burnrate_reporting.api import (
 )
 from burnrate_reporting.auth import ReportsReader
 from burnrate_reporting.schemas import (
+    Attention,
     ConsumptionReport,
     ContractSummary,
     DeliveryReport,
+    ForecastFilter,
     ScreenStatus,
     Section,
 )
@@ -60,6 +63,7 @@ async def list_contracts(
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
     output: FormatQuery = "json",
+    forecast: ForecastQuery = None,
 ) -> Page[ContractSummary] | Response:
     page = await screen.contract_screen(
         conn,
@@ -70,8 +74,23 @@ async def list_contracts(
         status=status,
         customer_id=customer_id,
         search=q,
+        over_forecast=forecast is ForecastFilter.OVER,
     )
     return exports.screen_csv(page.items) if output == "csv" else page
+
+
+@router.get(
+    "/attention",
+    response_model=Attention,
+    summary="What needs attention today: contracts exhausted, over forecast and expiring",
+)
+async def attention(
+    conn: ConnectionDep,
+    deps: DepsDep,
+    _: ReportsReader,
+    customer_id: Annotated[uuid.UUID | None, Query()] = None,
+) -> Attention:
+    return await screen.attention(conn, deps, customer_id)
 
 
 @router.get(

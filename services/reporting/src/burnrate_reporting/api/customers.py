@@ -12,6 +12,7 @@ from fastapi.responses import Response
 
 from burnrate_reporting.api import (
     DepsDep,
+    ForecastQuery,
     FormatQuery,
     FromQuery,
     SearchQuery,
@@ -23,6 +24,7 @@ from burnrate_reporting.auth import ReportsReader
 from burnrate_reporting.schemas import (
     ContractSummary,
     CustomerReport,
+    ForecastFilter,
     LinkRecord,
     LinkRequest,
     ReportLink,
@@ -48,9 +50,18 @@ async def customer_contracts(
     sort: SortQuery = "created",
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
+    forecast: ForecastQuery = None,
 ) -> Page[ContractSummary]:
     return await screen.customer_contracts(
-        conn, deps, customer_id, limit=limit, cursor=cursor, sort=sort, status=status, search=q
+        conn,
+        deps,
+        customer_id,
+        limit=limit,
+        cursor=cursor,
+        sort=sort,
+        status=status,
+        search=q,
+        over_forecast=forecast is ForecastFilter.OVER,
     )
 
 

@@ -24,6 +24,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from burnrate_reporting import auth
 from burnrate_reporting.api import DepsDep, exports
+from burnrate_reporting.domain.forecast import Basis
 from burnrate_reporting.schemas import DeliveryReport, ScreenStatus, Section
 from burnrate_reporting.service import Deps, access, reports, screen
 from burnrate_reporting.settings import ReportingSettings
@@ -53,6 +54,10 @@ def _percent(value: Any) -> str:
     return "–" if value is None else f"{float(value):.1f} %"
 
 
+def _basis_label(value: Any) -> str:
+    return Basis(value).label if value else ""
+
+
 def templates() -> Environment:
     """The pages' templates (the service's package), autoescaped, with their filters."""
     environment = Environment(
@@ -63,6 +68,7 @@ def templates() -> Environment:
     )
     environment.filters["hours"] = _hours
     environment.filters["pct"] = _percent
+    environment.filters["basis_label"] = _basis_label
     return environment
 
 
@@ -208,16 +214,24 @@ async def _screen(
     sort: str | None,
     search: str | None,
     cursor: str | None,
+    forecast: str | None,
 ) -> Response:
     status_text = status_text or None
     sort = sort or "created"
     q = (search or "")[:100] or None
+    staff = customer_id is None
     try:
         status = ScreenStatus(status_text) if status_text else None
     except ValueError:
-        return error_page(deps, 422, "Invalid filter", f"No status '{status_text}'.", base=base)
+        return error_page(
+            deps, 422, "Invalid filter", f"No status '{status_text}'.", base=base, staff=staff
+        )
+    if forecast not in (None, "", "over"):
+        return error_page(
+            deps, 422, "Invalid filter", "forecast is 'over' or nothing.", base=base, staff=staff
+        )
     try:
-        page, name = await screen.screen_page(
+        page, name, attention = await screen.screen_page(
             conn,
             deps,
             limit=PAGE_SIZE,
@@ -226,18 +240,22 @@ async def _screen(
             status=status,
             customer_id=customer_id,
             search=q,
+            over_forecast=forecast == "over",
         )
     except Problem as problem:
-        return _problem_page(deps, problem, base=base)
+        return _problem_page(deps, problem, base=base, staff=staff)
     return render(
         deps,
         "contracts.html",
         page=page,
         base=base,
-        customer=customer_id is not None,
+        staff=staff,
+        customer=not staff,
         customer_name=name,
+        attention=attention,
         statuses=[s.value for s in ScreenStatus],
         status=status_text,
+        forecast="over" if forecast == "over" else "",
         sort=sort,
         q=q or "",
         expiring_within_days=deps.settings.expiring_within_days,
@@ -254,6 +272,7 @@ async def contracts_page(
     sort: Text = None,
     q: Text = None,
     cursor: Text = None,
+    forecast: Text = None,
 ) -> Response:
     if not await auth.is_staff(request, conn, deps):
         return _to_login(request)
@@ -266,6 +285,7 @@ async def contracts_page(
         sort=sort,
         search=q,
         cursor=cursor,
+        forecast=forecast,
     )
 
 
@@ -278,6 +298,7 @@ async def customer_contracts_page(
     sort: Text = None,
     q: Text = None,
     cursor: Text = None,
+    forecast: Text = None,
     # Accepted and ignored: a link shows its own customer's contracts, whatever is asked.
     customer_id: Text = None,
 ) -> Response:
@@ -293,10 +314,17 @@ async def customer_contracts_page(
         sort=sort,
         search=q,
         cursor=cursor,
+        forecast=forecast,
     )
 
 
 # --- the delivery report -----------------------------------------------------------------
+
+
+#: The page's range choices (``?periods=``): how many periods up to today's it shows (None:
+#: the whole term); the page opens on the current period alone, the others are one click
+#: away.
+SPANS: dict[str, int | None] = {"1": 1, "3": 3, "12": 12, "all": None}
 
 
 async def _report(
@@ -308,13 +336,21 @@ async def _report(
     *,
     base: str,
     customer_id: uuid.UUID | None,
+    default_periods: int | None = reports.DEFAULT_PERIODS,
 ) -> DeliveryReport | HTMLResponse:
     try:
         return await reports.delivery_report(
-            conn, deps, contract_id, first or None, last or None, customer_id=customer_id
+            conn,
+            deps,
+            contract_id,
+            first or None,
+            last or None,
+            customer_id=customer_id,
+            default_periods=default_periods,
         )
     except Problem as problem:
-        return _problem_page(deps, problem, base=base, customer=customer_id is not None)
+        customer = customer_id is not None
+        return _problem_page(deps, problem, base=base, customer=customer, staff=not customer)
 
 
 def _chart_data(report: DeliveryReport) -> dict[str, Any]:
@@ -324,7 +360,11 @@ def _chart_data(report: DeliveryReport) -> dict[str, Any]:
         "planned": [float(p.planned_hours) for p in report.periods],
         "executed": [float(p.executed_hours) for p in report.periods],
         "cumulative_planned": [float(p.cumulative_planned_hours) for p in report.periods],
-        "cumulative_executed": [float(p.cumulative_executed_hours) for p in report.periods],
+        # Nothing is executed yet in a period to come: no point (the forecast goes on).
+        "cumulative_executed": [
+            None if p.state == "future" else float(p.cumulative_executed_hours)
+            for p in report.periods
+        ],
         "teams": {
             team: [
                 float(next((t.executed_hours for t in p.by_team if t.team == team), 0))
@@ -343,20 +383,67 @@ def _chart_data(report: DeliveryReport) -> dict[str, Any]:
     }
 
 
-def _render_report(deps: Deps, report: DeliveryReport, *, base: str, customer: bool) -> Response:
+def _render_report(
+    deps: Deps, report: DeliveryReport, *, base: str, customer: bool, span: str | None
+) -> Response:
     return render(
         deps,
         "report.html",
         r=report,
         base=base,
         customer=customer,
+        staff=not customer,
+        span=span,
         chart=_chart_data(report),
         sections=[s.value for s in Section],
     )
 
 
+async def _report_page(
+    conn: ConnectionDep,
+    deps: Deps,
+    contract_id: uuid.UUID,
+    first: str | None,
+    last: str | None,
+    span: str | None,
+    *,
+    base: str,
+    customer_id: uuid.UUID | None,
+) -> Response:
+    """``from``/``to`` when given, else ``periods`` (default: the current period)."""
+    customer = customer_id is not None
+    if first or last:
+        span = None
+    elif (span or "1") not in SPANS:
+        return error_page(
+            deps,
+            422,
+            "Invalid range",
+            f"periods is one of {', '.join(SPANS)}.",
+            base=base,
+            customer=customer,
+            staff=not customer,
+        )
+    else:
+        span = span or "1"
+    result = await _report(
+        conn,
+        deps,
+        contract_id,
+        first,
+        last,
+        base=base,
+        customer_id=customer_id,
+        default_periods=SPANS[span] if span else reports.DEFAULT_PERIODS,
+    )
+    if isinstance(result, HTMLResponse):
+        return result
+    return _render_report(deps, result, base=base, customer=customer, span=span)
+
+
 FromText = Annotated[str | None, Query(alias="from")]
 ToText = Annotated[str | None, Query(alias="to")]
+SpanText = Annotated[str | None, Query(alias="periods")]
 
 
 @router.get("/contracts/{contract_id}/report", response_class=HTMLResponse)
@@ -367,13 +454,13 @@ async def report_page(
     deps: DepsDep,
     first: FromText = None,
     last: ToText = None,
+    span: SpanText = None,
 ) -> Response:
     if not await auth.is_staff(request, conn, deps):
         return _to_login(request)
-    result = await _report(conn, deps, contract_id, first, last, base="/ui", customer_id=None)
-    if isinstance(result, HTMLResponse):
-        return result
-    return _render_report(deps, result, base="/ui", customer=False)
+    return await _report_page(
+        conn, deps, contract_id, first, last, span, base="/ui", customer_id=None
+    )
 
 
 @router.get("/c/{token}/contracts/{contract_id}/report", response_class=HTMLResponse)
@@ -384,17 +471,21 @@ async def customer_report_page(
     deps: DepsDep,
     first: FromText = None,
     last: ToText = None,
+    span: SpanText = None,
 ) -> Response:
     grant = await access.customer_grant(conn, deps, token)
     if grant is None:
         return _expired(deps)
-    base = f"/ui/c/{token}"
-    result = await _report(
-        conn, deps, contract_id, first, last, base=base, customer_id=grant.customer_id
+    return await _report_page(
+        conn,
+        deps,
+        contract_id,
+        first,
+        last,
+        span,
+        base=f"/ui/c/{token}",
+        customer_id=grant.customer_id,
     )
-    if isinstance(result, HTMLResponse):
-        return result
-    return _render_report(deps, result, base=base, customer=True)
 
 
 async def _csv(
@@ -410,7 +501,16 @@ async def _csv(
     try:
         section = Section(section_text or "periods")
     except ValueError:
-        return error_page(deps, 422, "Invalid section", "No such section.", base=base)
+        customer = customer_id is not None
+        return error_page(
+            deps,
+            422,
+            "Invalid section",
+            "No such section.",
+            base=base,
+            customer=customer,
+            staff=not customer,
+        )
     result = await _report(conn, deps, contract_id, first, last, base=base, customer_id=customer_id)
     if isinstance(result, HTMLResponse):
         return result

@@ -1,11 +1,12 @@
-"""Forecasts of executed hours, from what was executed before. Integer seconds throughout.
+"""The forecast of executed hours, one definition for the contract screen, the delivery
+report, its CSV and the pages. Integer seconds throughout.
 
-* At the end of the current period (contract screen): the period's own run rate, i.e.
-  executed so far / days elapsed (today included) × days in the period.
-* For the current and the next three periods (delivery report): the daily rate of the last
-  three full periods (ended before today), executed seconds / their days. The current
-  period's forecast is what it has executed so far plus that rate for the days after today.
-  Without a full period yet, the current period's run rate stands in; without either, 0.
+The daily rate is that of the last three full periods (ended before today): their executed
+seconds / their days. A period's forecast is what it has executed so far plus that rate for
+its days after today (for a period still to come: the rate × its days). Without a full
+period yet, the current period's own pace (executed so far / days elapsed, today included)
+stands in; without either, nothing is added. :attr:`Forecast.basis` says which, and
+:attr:`Forecast.description` says it in words for the pages.
 """
 
 from __future__ import annotations
@@ -42,18 +43,19 @@ def _round(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def period_end_forecast(period: Actual, today: dt.date) -> int | None:
-    """Executed seconds at the period's end if the pace so far holds; None before it starts."""
-    elapsed = period.elapsed_days(today)
-    if elapsed == 0:
-        return None
-    return _round(Decimal(period.executed_seconds) * period.days / elapsed)
-
-
 class Basis(StrEnum):
     FULL_PERIODS = "mean_daily_rate_of_last_full_periods"
     CURRENT_RUN_RATE = "current_period_run_rate"
     NONE = "no_history"
+
+    @property
+    def label(self) -> str:
+        """A few words for a table cell."""
+        return {
+            Basis.FULL_PERIODS: "rate of the last full periods",
+            Basis.CURRENT_RUN_RATE: "pace so far (no full period yet)",
+            Basis.NONE: "nothing executed yet",
+        }[self]
 
 
 @dataclass(frozen=True)
@@ -139,3 +141,14 @@ def forecast(
             )
         )
     return Forecast(basis, tuple(p.start_date for p in full), rate, tuple(lines))
+
+
+def current_period_forecast(
+    periods: Sequence[Actual], today: dt.date
+) -> tuple[ForecastPeriod, Forecast] | None:
+    """The current period's line of :func:`forecast` (what the contract screen shows) and the
+    forecast it belongs to (its basis); None when today is in no period. ``periods`` need
+    only hold the current one and the last ``HISTORY_PERIODS`` ended before today."""
+    result = forecast(periods, today, ahead=0)
+    current = next((p for p in result.periods if p.current), None)
+    return None if current is None else (current, result)

@@ -171,14 +171,23 @@ def _resolve(periods: list[Period], text: str, field: str, code: str) -> Period:
 
 
 def choose_range(
-    periods: list[Period], today: dt.date, first: str | None, last: str | None, code: str
+    periods: list[Period],
+    today: dt.date,
+    first: str | None,
+    last: str | None,
+    code: str,
+    default_periods: int | None = DEFAULT_PERIODS,
 ) -> tuple[Period, Period]:
     """The report's first and last period: named by ?from= / ?to=, or by default the period
-    of today (else the nearest end of the contract) and the 11 before it."""
+    of today (else the nearest end of the contract) and the ``default_periods`` - 1 before
+    it (the API: 12 periods; the page opens on the current period alone). None: the whole
+    term (its last ``MAX_PERIODS`` periods)."""
     if not periods:
         raise Problem(
             404, "No periods", f"Contract {code} has no periods to report on.", field="contract_id"
         )
+    if default_periods is None and first is None and last is None:
+        return periods[max(len(periods) - MAX_PERIODS, 0)], periods[-1]
     if last is not None:
         end = _resolve(periods, last, "to", code)
     else:
@@ -189,7 +198,8 @@ def choose_range(
         start = _resolve(periods, first, "from", code)
     else:
         index = periods.index(end)
-        start = periods[max(index - DEFAULT_PERIODS + 1, 0)]
+        span = min(default_periods or DEFAULT_PERIODS, MAX_PERIODS)
+        start = periods[max(index - span + 1, 0)]
     if start.start_date > end.start_date:
         raise Problem(
             422,
@@ -295,9 +305,12 @@ async def delivery_report(
     last: str | None,
     *,
     customer_id: uuid.UUID | None = None,
+    default_periods: int | None = DEFAULT_PERIODS,
 ) -> DeliveryReport:
     """``customer_id`` limits the report to that customer's contracts (the customer links):
-    another customer's contract is "not found", like an unknown one."""
+    another customer's contract is "not found", like an unknown one. ``default_periods``:
+    how many periods up to today's the range spans when ``first`` is not given (None: the
+    whole term)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         contract = await store.get_contract(conn, contract_id, deps.clock.now())
         if contract is None or (customer_id is not None and contract["customer_id"] != customer_id):
@@ -308,7 +321,7 @@ async def delivery_report(
         rows = await store.periods_with_totals(conn, contract_id)
         today: dt.date = contract["local_today"]
         periods = [Period(r["start_date"], r["end_date"], r["planned_seconds"]) for r in rows]
-        start, end = choose_range(periods, today, first, last, contract["code"])
+        start, end = choose_range(periods, today, first, last, contract["code"], default_periods)
         lo, hi = start.start_date, end.start_date
         team_rows = await store.team_by_period(conn, contract_id, lo, hi)
         activities = await store.activity_totals(conn, contract_id, lo, hi)

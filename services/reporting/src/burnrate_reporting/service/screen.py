@@ -4,6 +4,8 @@ figures, filtered, sorted and paged by a cursor that carries the sort key."""
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 
 import asyncpg
 from burnrate_common.contract_status import days_left, derive_status
@@ -13,8 +15,9 @@ from burnrate_common.figures import Figures
 from burnrate_common.pagination import Page, decode_keys, encode_keys
 from burnrate_common.types import seconds_to_hours
 
-from burnrate_reporting.domain.forecast import Actual, period_end_forecast
+from burnrate_reporting.domain.forecast import Actual, current_period_forecast
 from burnrate_reporting.schemas import (
+    Attention,
     ContractSummary,
     CurrentPeriod,
     LastAlert,
@@ -26,8 +29,11 @@ from burnrate_reporting.store import reports as report_store
 from burnrate_reporting.store import screen as store
 
 
-def summary(row: asyncpg.Record, expiring_within_days: int) -> ContractSummary:
-    """One row of ``store.screen.list_contracts`` as the contract screen shows it."""
+def summary(
+    row: asyncpg.Record, expiring_within_days: int, history: Sequence[Actual] = ()
+) -> ContractSummary:
+    """One row of ``store.screen.list_contracts`` as the contract screen shows it;
+    ``history``: the contract's last full periods (``store.screen.forecast_history``)."""
     figures = (
         Figures(row["planned_seconds"], row["executed_seconds"])
         if row["period_start"] is not None
@@ -35,15 +41,11 @@ def summary(row: asyncpg.Record, expiring_within_days: int) -> ContractSummary:
     )
     current = None
     if figures is not None:
-        forecast = period_end_forecast(
-            Actual(
-                row["period_start"],
-                row["period_end"],
-                row["planned_seconds"],
-                row["executed_seconds"],
-            ),
-            row["local_today"],
+        this = Actual(
+            row["period_start"], row["period_end"], row["planned_seconds"], row["executed_seconds"]
         )
+        found = current_period_forecast([*history, this], row["local_today"])
+        forecast = found[0].forecast_seconds if found else None
         current = CurrentPeriod(
             start_date=row["period_start"],
             end_date=row["period_end"],
@@ -56,6 +58,7 @@ def summary(row: asyncpg.Record, expiring_within_days: int) -> ContractSummary:
             executed_seconds=figures.executed_seconds,
             forecast_hours=seconds_to_hours(forecast) if forecast is not None else None,
             forecast_seconds=forecast,
+            forecast_basis=found[1].basis.value if found else None,
         )
     last_alert = (
         LastAlert(
@@ -117,13 +120,24 @@ def decode_cursor(cursor: str | None, sort: str) -> tuple[str, uuid.UUID] | None
     return parsed
 
 
-def summary_page(
-    rows: list[asyncpg.Record], limit: int, sort: str, expiring_within_days: int
+async def summary_page(
+    conn: Connection, rows: list[asyncpg.Record], limit: int, sort: str, expiring_within_days: int
 ) -> Page[ContractSummary]:
-    """``rows`` may hold one row beyond the page: then there is a next page."""
+    """``rows`` may hold one row beyond the page: then there is a next page. The forecast's
+    history is read for the page's contracts in a current period, in one statement."""
     rows, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(sort, rows[-1]["cursor_key"], rows[-1]["id"]) if more else None
-    return Page(items=[summary(r, expiring_within_days) for r in rows], next_cursor=next_cursor)
+    history: dict[uuid.UUID, list[Actual]] = defaultdict(list)
+    for h in await store.forecast_history(
+        conn, [(r["id"], r["local_today"]) for r in rows if r["period_start"] is not None]
+    ):
+        history[h["contract_id"]].append(
+            Actual(h["start_date"], h["end_date"], h["planned_seconds"], h["executed_seconds"])
+        )
+    return Page(
+        items=[summary(r, expiring_within_days, history.get(r["id"], ())) for r in rows],
+        next_cursor=next_cursor,
+    )
 
 
 async def contract_screen(
@@ -136,8 +150,10 @@ async def contract_screen(
     status: ScreenStatus | None = None,
     customer_id: uuid.UUID | None = None,
     search: str | None = None,
+    over_forecast: bool = False,
 ) -> Page[ContractSummary]:
-    """One page of the contract screen, filtered and sorted (``-`` first: descending)."""
+    """One page of the contract screen, filtered and sorted (``-`` first: descending);
+    ``over_forecast``: only contracts whose current forecast exceeds the plan."""
     descending = sort.startswith("-")
     key = sort.lstrip("-")
     if key not in store.SORTS:
@@ -155,8 +171,9 @@ async def contract_screen(
         sort=key,
         descending=descending,
         search=search.strip() or None if search else None,
+        over_forecast=over_forecast,
     )
-    return summary_page(rows, limit, sort, days)
+    return await summary_page(conn, rows, limit, sort, days)
 
 
 async def _known(conn: Connection, customer_id: uuid.UUID) -> None:
@@ -174,6 +191,7 @@ async def customer_contracts(
     sort: str = "created",
     status: ScreenStatus | None = None,
     search: str | None = None,
+    over_forecast: bool = False,
 ) -> Page[ContractSummary]:
     """The screen of one known customer's contracts (404 for a customer never seen)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
@@ -187,7 +205,18 @@ async def customer_contracts(
             status=status,
             customer_id=customer_id,
             search=search,
+            over_forecast=over_forecast,
         )
+
+
+async def attention(conn: Connection, deps: Deps, customer_id: uuid.UUID | None) -> Attention:
+    """What needs attention today: how many contracts are exhausted, over forecast, expiring."""
+    row = await store.attention_counts(
+        conn, deps.clock.now(), deps.settings.expiring_within_days, customer_id
+    )
+    return Attention(
+        exhausted=row["exhausted"], over_forecast=row["over_forecast"], expiring=row["expiring"]
+    )
 
 
 async def screen_page(
@@ -200,9 +229,10 @@ async def screen_page(
     status: ScreenStatus | None,
     customer_id: uuid.UUID | None,
     search: str | None,
-) -> tuple[Page[ContractSummary], str | None]:
-    """The screen as a page shows it: its contracts and, for a customer's link, the
-    customer's name."""
+    over_forecast: bool = False,
+) -> tuple[Page[ContractSummary], str | None, Attention]:
+    """The screen as a page shows it: its contracts, for a customer's link the customer's
+    name, and the counts of what needs attention (one snapshot)."""
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         page = await contract_screen(
             conn,
@@ -213,6 +243,8 @@ async def screen_page(
             status=status,
             customer_id=customer_id,
             search=search,
+            over_forecast=over_forecast,
         )
         name = await report_store.customer_name(conn, customer_id) if customer_id else None
-    return page, name
+        counts = await attention(conn, deps, customer_id)
+    return page, name, counts

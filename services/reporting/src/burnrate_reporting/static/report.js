@@ -56,9 +56,14 @@
     data: {
       labels: labels,
       datasets: [
-        { label: "Planned (cumulative)", data: cumPlanned, borderColor: "#7f7f7f", stepped: false },
-        { label: "Executed (cumulative)", data: cumExecuted, borderColor: "#1f77b4" },
-        { label: "Forecast", data: forecastLine, borderColor: "#ff7f0e", borderDash: [6, 4], spanGaps: true }
+        // The forecast is drawn last (lowest order), thick, red and with its points, so it
+        // stands out where it runs along the planned line.
+        { label: "Planned (cumulative)", data: cumPlanned, borderColor: "#9aa5b1", backgroundColor: "#9aa5b1",
+          borderWidth: 2, borderDash: [2, 3], pointRadius: 0, order: 3 },
+        { label: "Executed (cumulative)", data: cumExecuted, borderColor: "#1f77b4", backgroundColor: "#1f77b4",
+          borderWidth: 3, pointRadius: 3, order: 2 },
+        { label: "Forecast", data: forecastLine, borderColor: "#d62728", backgroundColor: "#d62728",
+          borderWidth: 3, borderDash: [8, 4], pointRadius: 4, pointStyle: "rectRot", spanGaps: true, order: 1 }
       ]
     },
     options: { scales: { y: { beginAtZero: true } } }

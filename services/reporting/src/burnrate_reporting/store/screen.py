@@ -10,6 +10,8 @@ from typing import Any
 import asyncpg
 from burnrate_common.db import Connection
 
+from burnrate_reporting.domain.forecast import HISTORY_PERIODS
+
 #: The rule of ``burnrate_common.contract_status.derive_status`` (lifecycle "active": the
 #: screen has no drafts nor closed contracts) in SQL, so the list can filter and paginate;
 #: tested against ``burnrate_testing.CONTRACT_STATUS_CASES``. {days}: the parameter holding
@@ -74,6 +76,27 @@ SCREEN_FROM = f"FROM contracts c {_CURRENT_PERIOD}"
 _CONTRACT_COLUMNS = """c.id, c.customer_id, c.code, c.title, c.start_date, c.end_date,
                        c.timezone, c.created_at, c.lifecycle"""
 
+#: The contracts (``c``, filtered by ``{where}``) whose current period's forecast exceeds
+#: its plan: the rule of ``domain.forecast.current_period_forecast`` in SQL (executed so far
+#: plus, for the days after today, the daily rate of the last three periods ended before
+#: today, or without one the period's own pace), tested against it. $1: now.
+OVER_FORECAST_IDS = f"""
+    SELECT c.id FROM contracts c {_CURRENT_PERIOD}
+    CROSS JOIN LATERAL (
+        SELECT coalesce(sum(coalesce(pt.executed_seconds, 0)), 0)::numeric AS executed,
+               coalesce(sum(h.end_date - h.start_date + 1), 0) AS days
+        FROM (SELECT hp.start_date, hp.end_date FROM contract_periods hp
+              WHERE hp.contract_id = c.id AND hp.end_date < cp.local_today
+              ORDER BY hp.start_date DESC LIMIT {HISTORY_PERIODS}) h
+        LEFT JOIN period_totals pt
+               ON pt.contract_id = c.id AND pt.period_start = h.start_date) hist
+    WHERE {{where}} AND cp.period_start IS NOT NULL
+      AND cp.executed_seconds + round(
+              CASE WHEN hist.days > 0
+                   THEN hist.executed * (cp.period_end - cp.local_today) / hist.days
+                   ELSE cp.executed_seconds::numeric * (cp.period_end - cp.local_today)
+                        / (cp.local_today - cp.period_start + 1) END) > cp.planned_seconds"""
+
 #: The statuses that follow from the dates alone (``STATUS_SQL`` decides them first).
 DATE_STATUSES = ("not_started", "expired")
 _DATE_STATUS_SQL = """CASE WHEN local_today < start_date THEN 'not_started'
@@ -92,12 +115,14 @@ def _screen_sql(
     status: str | None,
     search: bool,
     after: bool,
+    over_forecast: bool = False,
 ) -> str:
     """``status``: None, "dates" (a status of ``DATE_STATUSES``), one of
-    ``INDEXED_STATUSES``, or "totals" (active)."""
+    ``INDEXED_STATUSES``, or "totals" (active). ``over_forecast``: only the contracts whose
+    current period's forecast exceeds its plan (``OVER_FORECAST_IDS``)."""
     if sort in ("percent", "executed") or status in INDEXED_STATUSES:
-        return _indexed_screen_sql(sort, descending, customer, status, search, after)
-    return _computed_screen_sql(sort, descending, customer, status, search, after)
+        return _indexed_screen_sql(sort, descending, customer, status, search, after, over_forecast)
+    return _computed_screen_sql(sort, descending, customer, status, search, after, over_forecast)
 
 
 def _computed_screen_sql(
@@ -107,6 +132,7 @@ def _computed_screen_sql(
     status: str | None,
     search: bool,
     after: bool,
+    over_forecast: bool = False,
 ) -> str:
     """One statement per sort and set of filters present, none of the form "$n IS NULL OR
     …": asyncpg prepares statements, and after five runs PostgreSQL may switch to a generic
@@ -126,6 +152,8 @@ def _computed_screen_sql(
     by_name = sort == "customer" or search
     n = iter(range(4, 10))
     where = ["true"]
+    if over_forecast:
+        where.append(f"c.id IN ({OVER_FORECAST_IDS.format(where='true')})")
     if customer:
         where.append(f"c.customer_id = ${next(n)}")
     if search:
@@ -232,6 +260,7 @@ def _indexed_screen_sql(
     status: str | None,
     search: bool,
     after: bool,
+    over_forecast: bool = False,
 ) -> str:
     """The percent and executed sorts and the few-contract statuses, from the screen rows by
     index: the page is the first rows of two parts merged, (1) the contracts whose row holds
@@ -247,6 +276,8 @@ def _indexed_screen_sql(
     by_name = sort == "customer" or search
     n = iter(range(4, 10))
     where = ["true"]
+    if over_forecast:
+        where.append(f"c.id IN ({OVER_FORECAST_IDS.format(where='true')})")
     if customer:
         where.append(f"c.customer_id = ${next(n)}")
     if search:
@@ -328,6 +359,7 @@ async def list_contracts(
     sort: str = "created",
     descending: bool = False,
     search: str | None = None,
+    over_forecast: bool = False,
 ) -> list[asyncpg.Record]:
     """The contract screen: each contract with its current period's figures in its own zone.
 
@@ -356,6 +388,7 @@ async def list_contracts(
         status_kind,
         bool(search),
         after is not None,
+        over_forecast,
     )
     async with conn.transaction():
         await no_jit(conn)
@@ -366,3 +399,54 @@ async def no_jit(conn: Connection) -> None:
     """Reads that visit every contract cost enough for PostgreSQL's JIT threshold, and
     compiling takes longer (~17 ms) than running them: off for this transaction."""
     await conn.execute("SET LOCAL jit = off")
+
+
+async def forecast_history(
+    conn: Connection, contracts: list[tuple[uuid.UUID, dt.date]]
+) -> list[asyncpg.Record]:
+    """For each (contract, its local today): its last ``domain.forecast.HISTORY_PERIODS``
+    periods ended before today, with their executed seconds (the forecast's rate)."""
+    if not contracts:
+        return []
+    return await conn.fetch(
+        """SELECT x.contract_id, p.start_date, p.end_date, p.planned_seconds,
+                  coalesce(pt.executed_seconds, 0) AS executed_seconds
+           FROM unnest($1::uuid[], $2::date[]) AS x(contract_id, today)
+           CROSS JOIN LATERAL (
+               SELECT cp.start_date, cp.end_date, cp.planned_seconds FROM contract_periods cp
+               WHERE cp.contract_id = x.contract_id AND cp.start_date < x.today
+                 AND cp.end_date < x.today
+               ORDER BY cp.start_date DESC LIMIT $3) p
+           LEFT JOIN period_totals pt
+                  ON pt.contract_id = x.contract_id AND pt.period_start = p.start_date""",
+        [c for c, _ in contracts],
+        [t for _, t in contracts],
+        HISTORY_PERIODS,
+    )
+
+
+async def attention_counts(
+    conn: Connection, now: dt.datetime, expiring_within_days: int, customer_id: uuid.UUID | None
+) -> asyncpg.Record:
+    """How many contracts (of one customer, or all) are exhausted, expiring, over forecast."""
+    where = "c.customer_id = $3" if customer_id is not None else "true"
+    args: list[Any] = [now, expiring_within_days]
+    if customer_id is not None:
+        args.append(customer_id)
+    async with conn.transaction():
+        await no_jit(conn)
+        row = await conn.fetchrow(
+            f"""WITH screen AS (
+                    SELECT c.start_date, c.end_date, cp.local_today, cp.planned_seconds,
+                           cp.executed_seconds
+                    {SCREEN_FROM} WHERE {where}),
+                statuses AS (SELECT {STATUS_SQL.format(days="$2")} AS status FROM screen)
+                SELECT count(*) FILTER (WHERE status = 'exhausted')::int AS exhausted,
+                       count(*) FILTER (WHERE status = 'expiring')::int AS expiring,
+                       (SELECT count(*)::int FROM ({OVER_FORECAST_IDS.format(where=where)}) o)
+                           AS over_forecast
+                FROM statuses""",
+            *args,
+        )
+    assert row is not None
+    return row
