@@ -226,10 +226,11 @@ async def test_record_one_then_the_same_again_is_a_duplicate(api, isolation, pro
         "unattributed_reason": None,
         "project_key": None,
         "source_updated_at": None,
+        "location": None,
         "outcome": "created",
     }
 
-    again = await api.post("/v1/worklogs", json=body | {"seconds": 60, "author": "someone"})
+    again = await api.post("/v1/worklogs", json=body)
     assert again.status_code == 200
     assert again.json() == created | {"duplicate": True, "outcome": "duplicate"}
 
@@ -519,7 +520,7 @@ async def test_a_delete_takes_the_time_back_once(api, contract_id, probe):
         ({"contract_id": None}, "contract_id", "Contract or work account required"),
         ({"started_at": "2026-03-10T09:00:00"}, "started_at", "Invalid input"),
         ({"seconds": 0}, "seconds", "Invalid input"),
-        ({"seconds": 24 * 3600 + 1}, "seconds", "Invalid input"),
+        ({"seconds": 2**31}, "seconds", "Invalid input"),
         ({"seconds": "3600s"}, "seconds", "Invalid input"),
         ({"source": "excel"}, "source", "Invalid input"),
         ({"author": "  "}, "author", "Invalid input"),

@@ -188,6 +188,7 @@ def test_worklog_events_built_from_rows_carry_what_the_payload_model_would():
             "outside_dates": n == 2,
             "ticket": None if n == 3 else f"T-{n}",
             "work_account": "ACME" if n == 1 else None,
+            "location": "on site" if n == 1 else None,
             "version": n,
             "created_at": dt.datetime(2026, 4, 1, tzinfo=dt.UTC),
         }

@@ -31,6 +31,7 @@ def test_toggl_sample_with_bom():
         "started_at": dt.datetime(2026, 3, 2, 9, 0, tzinfo=first["started_at"].tzinfo),
         "seconds": 5400,
         "ticket": None,
+        "location": None,
     }
     assert first["started_at"].utcoffset() == dt.timedelta(hours=1)
     assert rows[1].fields["started_at"].isoformat() == "2026-03-31T23:30:00+02:00"

@@ -111,7 +111,7 @@ async def test_generic_sample_with_query_mapping(api, acme):  # noqa: F811
 BROKEN = (
     b"Date,Project Code,Task,Hours,First Name,Last Name\n"
     b"2026-03-02,ACME-SUPPORT,Phone,1,Tess,Tech\n"
-    b"2026-03-02,ACME-SUPPORT,Phone,30,Tess,Tech\n"
+    b"2026-03-02,ACME-SUPPORT,Phone,-1,Tess,Tech\n"
     b"2026-03-0x,ACME-SUPPORT,Phone,1,Tess,Tech\n"
     b"2026-03-03,ACME-SUPPORT,Phone,2,Tess,Tech\n"
 )
@@ -121,7 +121,7 @@ async def test_all_or_nothing_refuses_every_bad_row_and_stores_nothing(api, acme
     answer = await post_csv(api, BROKEN, format="harvest")
     assert answer.status_code == 422
     assert answer.json()["rejected"] == [
-        {"line": 3, "field": "seconds", "reason": "Input should be less than or equal to 86400"},
+        {"line": 3, "field": "seconds", "reason": "Input should be greater than 0"},
         {"line": 4, "field": "started_at", "reason": "'2026-03-0x' is not a date (YYYY-MM-DD)"},
     ]
     assert (await api.get("/v1/worklogs")).json()["items"] == []
@@ -160,7 +160,9 @@ async def test_cli_upload_in_chunks_then_duplicates(api, acme, probe):  # noqa: 
     )
     assert (summary.imported, summary.duplicates, summary.rejected) == (3, 0, [])
     assert "3/3 rows" in err.getvalue()
-    again = await upload(api, text, "harvest", chunk_rows=2, out=io.StringIO())
+    again = await upload(
+        api, text, "harvest", chunk_rows=2, out=io.StringIO(), params={"team": "servicedesk"}
+    )
     assert (again.imported, again.duplicates) == (0, 3)
     assert again.lines()[:3] == [
         "imported: 0 (0 unattributed)",
@@ -312,7 +314,7 @@ async def test_the_console_script_against_a_real_port(isolation, tmp_path):
         assert process.returncode == 1
         assert out.decode().splitlines()[2:] == [
             "rejected: 2",
-            "  line 3: seconds: Input should be less than or equal to 86400",
+            "  line 3: seconds: Input should be greater than 0",
             "  line 4: started_at: '2026-03-0x' is not a date (YYYY-MM-DD)",
         ]
     finally:

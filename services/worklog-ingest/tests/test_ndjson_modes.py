@@ -130,14 +130,14 @@ async def test_an_unknown_mode_names_the_parameter(api):  # noqa: F811
 
 async def test_the_cli_streams_ndjson_with_either_mode(api, acme):  # noqa: F811
     lines = [line(i, external_id=f"cli-{i}") for i in range(5)]
-    lines[2] = line(2, external_id="cli-2", seconds=90_000)
+    lines[2] = line(2, external_id="cli-2", seconds=-5)
     data = ("\n".join(lines) + "\n").encode()
     err = io.StringIO()
     summary = await upload_ndjson(api, io.BytesIO(data), len(data), out=err, piece=100)
     assert (summary.imported, summary.failed) == (0, None)
     assert summary.lines()[2:] == [
         "rejected: 1",
-        "  line 3: seconds: Input should be less than or equal to 86400",
+        "  line 3: seconds: Input should be greater than 0",
     ]
     assert f"100 % of {len(data)} bytes" in err.getvalue()
     assert await stored(api) == 0

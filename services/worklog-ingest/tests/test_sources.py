@@ -1,12 +1,14 @@
 """Jira webhooks, unattributed worklogs and late attribution, against the real servers."""
 
 import asyncio
+import datetime as dt
 import hashlib
 import hmac
 import json
 import uuid
 
 import pytest
+from burnrate_common.clock import FixedClock
 from burnrate_common.events import EventType
 from burnrate_testing import serve
 from burnrate_worklog_ingest.bootstrap import build
@@ -18,13 +20,21 @@ pytestmark = pytest.mark.integration
 
 SECRET = "jira-shared-secret"
 MARCH = ("2026-03-01", "2026-03-31")
+#: When the deliveries below were sent (their signed ``timestamp``): the service's clock.
+SENT = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+SENT_MS = 1772442000000
 
 
 @pytest.fixture
-async def api(isolation, probe):
+async def clock():
+    return FixedClock(SENT + dt.timedelta(seconds=5))
+
+
+@pytest.fixture
+async def api(isolation, probe, clock):
     await probe.start("worklog.*", "consumption.recorded")
     settings = isolation.settings(WorklogIngestSettings, jira_webhook_secret=SECRET)
-    async with serve(build(settings)) as client:
+    async with serve(build(settings, clock=clock)) as client:
         yield client
 
 
@@ -39,9 +49,16 @@ async def ops(api, isolation):
     return event.key
 
 
-def jira_hook(event, worklog_id="10042", *, seconds=10_800, updated="2026-03-02T10:00:00.000+0100"):
+def jira_hook(
+    event,
+    worklog_id="10042",
+    *,
+    seconds=10_800,
+    updated="2026-03-02T10:00:00.000+0100",
+    timestamp=SENT_MS,
+):
     return {
-        "timestamp": 1772442000000,
+        "timestamp": timestamp,
         "webhookEvent": event,
         "worklog": {
             "self": f"https://acme.atlassian.net/rest/api/2/issue/10001/worklog/{worklog_id}",
@@ -62,13 +79,25 @@ def jira_hook(event, worklog_id="10042", *, seconds=10_800, updated="2026-03-02T
     }
 
 
-async def deliver(api, payload, *, secret=SECRET, params=None):
+def sign_params(params, secret=SECRET):
+    """``params`` with ``sig``: the signed string is documented in ``auth``."""
+    signed = {k: v for k, v in params.items() if k in ("team", "activity", "location")}
+    if not signed:
+        return params
+    text = "\n".join(["burnrate-jira-params-v1", *(f"{k}={signed[k]}" for k in sorted(signed))])
+    sig = hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
+    return params | {"sig": sig}
+
+
+async def deliver(api, payload, *, secret=SECRET, params=None, raw_params=None):
     body = json.dumps(payload).encode()
     signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return await api.post(
         "/v1/webhooks/jira",
         content=body,
-        params=params or {"issue_key": "OPS-7", "team": "servicedesk"},
+        params=raw_params
+        if raw_params is not None
+        else sign_params(params or {"issue_key": "OPS-7", "team": "servicedesk"}),
         headers={"X-Hub-Signature": signature, "content-type": "application/json"},
     )
 
@@ -174,6 +203,7 @@ async def test_unknown_issue_and_unmatched_worklogs_are_kept_and_attributable_la
         "outcome": "created",
         "worklog_id": None,
         "attributed": False,
+        "rejected_id": None,
     }
     other_team = await api.post(
         "/v1/worklogs", json=worklog(project_key="OPS", team="field", seconds=1800)
@@ -269,20 +299,19 @@ async def test_a_tempo_worklog_routes_by_the_issue_a_jira_webhook_taught(api, op
     answer = await api.post(
         "/v1/imports/tempo", json=page, params={"team": "servicedesk", "mode": "skip-invalid"}
     )
-    assert answer.json() | {"rejected": None} == {
-        "imported": 1,
+    # Issue 19: the worklog of an issue not known yet is kept, unattributed, not refused.
+    assert answer.json() == {
+        "imported": 2,
         "duplicates": 0,
         "updated": 0,
         "stale": 0,
-        "unattributed": 0,
-        "rejected": None,
+        "unattributed": 1,
+        "rejected": [],
     }
-    assert answer.json()["rejected"] == [
-        {
-            "line": 2,
-            "field": "contract_id",
-            "reason": "give contract_id, work_account or project_key",
-        }
-    ]
-    [stored] = (await api.get("/v1/worklogs")).json()["items"]
+    stored, unknown = (await api.get("/v1/worklogs")).json()["items"]
     assert (stored["contract_id"], stored["ticket"], stored["project_key"]) == (ops, "OPS-9", "OPS")
+    assert (unknown["contract_id"], unknown["ticket"], unknown["unattributed_reason"]) == (
+        None,
+        "issue 99999",
+        "unknown_jira_issue",
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, NotRequired
 
@@ -25,7 +26,17 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
-MAX_WORKLOG_SECONDS = 24 * 3600
+#: The longest worklog attributed to a contract on its own: 31 days. A source may send a
+#: longer one (a Jira "5w" is 200 hours); it is stored, unattributed, with the reason
+#: ``duration_above_limit``, for a person to look at (and attribute by hand if it is right).
+MAX_ATTRIBUTABLE_SECONDS = 31 * 24 * 3600
+#: The longest worklog stored at all (the column is a 32-bit integer: 68 years). Longer is
+#: no duration any source sends: the item is rejected (and kept as received, see rejected).
+MAX_WORKLOG_SECONDS = 2**31 - 1
+#: The instants a worklog may start at. Outside them a date is a typo (year 1, year 9999),
+#: and converting it to a contract's zone could leave the calendar: rejected, clearly.
+EARLIEST_START = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+LATEST_START = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
 MAX_BATCH_ITEMS = 10_000
 # Far above 10,000 worklogs of honest size; stops a huge body before it is parsed.
 MAX_BATCH_BYTES = 32 * 1024 * 1024
@@ -40,8 +51,27 @@ class Source(StrEnum):
     TOGGL = "toggl"
 
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: No NUL character: no text column can hold one (checked in pydantic-core, ~nothing per item).
+NO_NUL = r"^[^\x00]*$"
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
 Seconds = Annotated[int, Field(gt=0, le=MAX_WORKLOG_SECONDS, strict=True)]
+StartedAt = Annotated[
+    AwareDatetime,
+    Field(
+        ge=EARLIEST_START,
+        lt=LATEST_START,
+        description="With a time zone or offset; naive is refused. From 1970 to 2199.",
+    ),
+]
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    """A validation error's message, saying plainly what the NUL pattern means."""
+    if error.get("type") == "string_pattern_mismatch":
+        return "contains a NUL character (\\u0000), which text cannot hold"
+    return str(error["msg"])
 
 
 # --- worklogs ------------------------------------------------------------------------------
@@ -60,6 +90,7 @@ class WorklogIn(TypedDict):
         Field(
             min_length=1,
             max_length=200,
+            pattern=NO_NUL,
             coerce_numbers_to_str=True,
             description="The worklog's id at its source; the same (source, external_id) is "
             "one worklog",
@@ -81,11 +112,18 @@ class WorklogIn(TypedDict):
     author: Text
     team: Text
     activity: Text
-    started_at: Annotated[
-        AwareDatetime, Field(description="With a time zone or offset; naive is refused")
+    started_at: StartedAt
+    seconds: Annotated[
+        Seconds,
+        Field(
+            description="Any positive duration; above 31 days the worklog is kept "
+            "unattributed (reason duration_above_limit)"
+        ),
     ]
-    seconds: Seconds
     ticket: NotRequired[Text | None]
+    location: NotRequired[
+        Annotated[Text | None, Field(description="Where the work was done (on site, remote...)")]
+    ]
     source_updated_at: NotRequired[
         Annotated[
             AwareDatetime | None,
@@ -114,9 +152,10 @@ class WorklogUpdate(BaseModel):
     author: Text
     team: Text
     activity: Text
-    started_at: AwareDatetime
+    started_at: StartedAt
     seconds: Seconds
     ticket: Text | None = None
+    location: Text | None = None
 
 
 @with_config(ConfigDict(extra="forbid"))
@@ -155,6 +194,7 @@ class WorklogOut(BaseModel):
     seconds: int
     hours: Hours
     ticket: str | None
+    location: str | None = None
     source_updated_at: dt.datetime | None = None
     version: int
     created_at: dt.datetime
@@ -164,11 +204,13 @@ class WorklogOut(BaseModel):
 
 class RecordedWorklog(WorklogOut):
     duplicate: bool = Field(
-        description="True when this (source, external_id) was already stored; nothing changed"
+        description="True when this (source, external_id) was already stored as it is sent "
+        "(or deleted); nothing changed"
     )
     outcome: Outcome = Field(
-        description="created, duplicate, updated (a newer source_updated_at replaced it) or "
-        "stale (an older one: ignored)"
+        description="created; duplicate (stored already, unchanged); updated (a correction: a "
+        "newer source_updated_at, or, without one, different content replaced the stored "
+        "worklog); stale (an older source_updated_at: ignored)"
     )
 
 
@@ -218,6 +260,7 @@ class CsvMapping(BaseModel):
     hours: str | None = Field(None, alias="map.hours")
     duration: str | None = Field(None, alias="map.duration")
     ticket: str | None = Field(None, alias="map.ticket")
+    location: str | None = Field(None, alias="map.location")
     description: str | None = Field(None, alias="map.description")
 
     def given(self) -> dict[str, str]:
@@ -232,12 +275,15 @@ class RejectedRow(BaseModel):
 
 
 class ImportOut(BaseModel):
-    imported: int = Field(description="New worklogs stored (attributed or not)")
-    duplicates: int = Field(description="Already stored: skipped")
-    updated: int = 0
-    stale: int = 0
-    unattributed: int = Field(description="Imported but matching no contract (kept)")
-    rejected: list[RejectedRow]
+    imported: int = Field(description="Created: new worklogs stored (attributed or not)")
+    duplicates: int = Field(description="Unchanged: stored already as sent; skipped")
+    updated: int = Field(0, description="Corrections: a stored worklog replaced by this version")
+    stale: int = Field(0, description="Older than the stored version (source_updated_at)")
+    unattributed: int = Field(description="Created but matching no contract (kept)")
+    rejected: list[RejectedRow] = Field(
+        description="Items that could not be applied. With mode=skip-invalid each is also "
+        "kept as received under /v1/worklogs/rejected, replayable."
+    )
 
 
 class TempoRef(BaseModel):
@@ -311,6 +357,95 @@ class JiraWebhook(BaseModel):
 
 class JiraOut(BaseModel):
     event: str
-    outcome: str = Field(description="created, duplicate, updated, stale, deleted, ignored")
+    outcome: str = Field(
+        description="created, duplicate, updated, stale, deleted, ignored, issue_recorded; "
+        "rejected: kept as received (see rejected_id), not applied"
+    )
     worklog_id: str | None = None
     attributed: bool | None = None
+    rejected_id: uuid.UUID | None = Field(
+        None, description="The kept delivery under /v1/worklogs/rejected, when rejected"
+    )
+
+
+class JiraUrlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    team: Text | None = None
+    activity: Text | None = None
+    location: Text | None = None
+
+
+class JiraUrlOut(BaseModel):
+    query: str = Field(
+        description="The query string to append to the webhook URL (add "
+        "`&issue_key=${issue.key}` if wanted), its `sig` included"
+    )
+    signed: str = Field(description="The exact string that was signed (HMAC-SHA256, hex)")
+
+
+# --- rejected deliveries --------------------------------------------------------------------
+
+
+class WayIn(StrEnum):
+    JIRA = "jira"
+    CSV = "csv"
+    NDJSON = "ndjson"
+    TEMPO = "tempo"
+
+
+class RejectedState(StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+    ALL = "all"
+
+
+class RejectedOut(BaseModel):
+    """A delivery (or import item) kept as received because it could not be applied."""
+
+    id: uuid.UUID
+    way_in: WayIn
+    source: str
+    reason: str = Field(
+        description="invalid_field, not_json, line_too_long, invalid_webhook, "
+        "outside_replay_window, no_route_given, unknown_contract, internal_error"
+    )
+    field: str | None
+    detail: str
+    line: int | None
+    payload: str = Field(description="As received (UTF-8; other bytes replaced)")
+    truncated: bool = Field(description="Only the first bytes were kept (an oversized line)")
+    params: dict[str, Any]
+    received_at: dt.datetime
+    last_received_at: dt.datetime
+    times_received: int
+    replays: int
+    last_replayed_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    resolution: str | None = Field(description="What the replay that applied it did")
+    worklog_id: uuid.UUID | None
+
+
+class ReplayOut(BaseModel):
+    id: uuid.UUID
+    resolved: bool
+    resolution: str | None = None
+    worklog_id: uuid.UUID | None = None
+    reason: str | None = Field(None, description="Why it is still rejected")
+    detail: str | None = None
+
+
+class BulkReplayIn(BaseModel):
+    """Which open rejected deliveries to replay (all of them when nothing is given)."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str | None = None
+    reason: str | None = None
+    since: AwareDatetime | None = None
+    limit: int = Field(1000, ge=1, le=1000)
+
+
+class BulkReplayOut(BaseModel):
+    replayed: int
+    resolved: int
+    still_rejected: int
+    more: bool = Field(description="More open deliveries match: call again")

@@ -10,3 +10,10 @@ class WorklogIngestSettings(ServiceSettings):
     jira_webhook_secret: SecretStr | None = None
     jira_default_team: str = "jira"
     jira_default_activity: str = "jira"
+    # ... and their location when the URL names none (None: no location).
+    jira_default_location: str | None = None
+    # A Jira delivery is applied only if its signed `timestamp` is within this many seconds
+    # of now, and only once (the SHA-256 of its body is remembered that long). Outside it,
+    # the delivery is kept under /v1/worklogs/rejected (reason outside_replay_window), for a
+    # person to replay: never applied by itself, never lost.
+    jira_replay_window_seconds: int = Field(default=1800, ge=60)

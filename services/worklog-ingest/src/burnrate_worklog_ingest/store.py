@@ -207,6 +207,7 @@ INSERT_COLUMNS = (
     "project_key",
     "unattributed_reason",
     "source_updated_at",
+    "location",
 )
 #: The values of a new worklog (a dict of its columns, see ``ingest.new_row``) in that order.
 insert_values = operator.itemgetter(*INSERT_COLUMNS)
@@ -277,7 +278,7 @@ async def _insert_skipping_stored(
                work_account text, period_start date, period_end date, outside_dates boolean,
                author text, team text, activity text, started_at timestamptz, seconds integer,
                ticket text, project_key text, unattributed_reason text,
-               source_updated_at timestamptz
+               source_updated_at timestamptz, location text
            ) ON COMMIT DROP"""
     )
     await conn.copy_records_to_table("worklogs_in", records=rows, columns=INSERT_COLUMNS)
@@ -351,7 +352,7 @@ async def update_worklog(
 
     The caller holds the row locked (``get_worklog(..., for_update=True)``), so it is there.
     ``contract_id``, ``unattributed_reason`` and ``source_updated_at`` keep their stored
-    value unless ``values`` has them.
+    value unless ``values`` has them; so does ``location``.
     """
     row = await conn.fetchrow(
         f"""UPDATE worklogs
@@ -360,6 +361,7 @@ async def update_worklog(
                 contract_id = CASE WHEN $11 THEN $12 ELSE contract_id END,
                 unattributed_reason = CASE WHEN $11 THEN $13 ELSE unattributed_reason END,
                 source_updated_at = coalesce($14, source_updated_at),
+                location = CASE WHEN $15 THEN $16 ELSE location END,
                 version = version + 1, updated_at = now()
             WHERE id = $1
             RETURNING {_COLUMNS}""",
@@ -377,6 +379,8 @@ async def update_worklog(
         values.get("contract_id"),
         values.get("unattributed_reason"),
         values.get("source_updated_at"),
+        "location" in values,
+        values.get("location"),
     )
     assert row is not None
     return row
@@ -445,3 +449,169 @@ async def list_unattributed(
         after or _NO_ID,
         limit,
     )
+
+
+# --- rejected deliveries (kept as received, replayable) -------------------------------------
+
+_REJECTED_COLUMNS = """id, way_in, source, reason, field, detail, line, payload, truncated,
+    params, received_at, last_received_at, times_received, replays, last_replayed_at,
+    resolved_at, resolution, worklog_id"""
+
+
+async def keep_rejected(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[uuid.UUID]:
+    """Keep deliveries that could not be applied; the same one again (by ``digest``) is one
+    row, counted, with its latest reason, and open again. The id of each, in order."""
+    if not rows:
+        return []
+    kept = await conn.fetch(
+        """INSERT INTO rejected_deliveries AS r
+                (id, way_in, source, reason, field, detail, line, payload, truncated, params,
+                 digest)
+            SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[],
+                                 $6::text[], $7::int[], $8::bytea[], $9::bool[], $10::jsonb[],
+                                 $11::bytea[])
+            ON CONFLICT (digest) DO UPDATE
+               SET reason = excluded.reason, field = excluded.field, detail = excluded.detail,
+                   line = excluded.line, last_received_at = now(),
+                   times_received = r.times_received + 1,
+                   resolved_at = NULL, resolution = NULL, worklog_id = NULL
+            RETURNING id, digest""",
+        *(
+            [row[name] for row in rows]
+            for name in (
+                "id",
+                "way_in",
+                "source",
+                "reason",
+                "field",
+                "detail",
+                "line",
+                "payload",
+                "truncated",
+                "params",
+                "digest",
+            )
+        ),
+    )
+    by_digest = {r["digest"]: r["id"] for r in kept}
+    return [by_digest[row["digest"]] for row in rows]
+
+
+async def list_rejected(
+    conn: Connection,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+    source: str | None,
+    reason: str | None,
+    since: dt.datetime | None,
+    state: str,
+) -> list[asyncpg.Record]:
+    """Rejected deliveries in id (arrival) order after ``after``, filtered."""
+    return await conn.fetch(
+        f"""SELECT {_REJECTED_COLUMNS} FROM rejected_deliveries
+            WHERE id > $1 AND ($2::text IS NULL OR source = $2)
+              AND ($3::text IS NULL OR reason = $3)
+              AND ($4::timestamptz IS NULL OR last_received_at >= $4)
+              AND CASE $5 WHEN 'open' THEN resolved_at IS NULL
+                          WHEN 'resolved' THEN resolved_at IS NOT NULL ELSE true END
+            ORDER BY id LIMIT $6""",
+        after or _NO_ID,
+        source,
+        reason,
+        since,
+        state,
+        limit,
+    )
+
+
+async def rejected_for_update(conn: Connection, rejected_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        f"SELECT {_REJECTED_COLUMNS} FROM rejected_deliveries WHERE id = $1 FOR UPDATE",
+        rejected_id,
+    )
+
+
+async def open_rejected_ids(
+    conn: Connection,
+    *,
+    source: str | None,
+    reason: str | None,
+    since: dt.datetime | None,
+    limit: int,
+) -> list[uuid.UUID]:
+    """The open rejected deliveries matching, oldest first (at most ``limit``)."""
+    rows = await conn.fetch(
+        """SELECT id FROM rejected_deliveries
+           WHERE resolved_at IS NULL AND ($1::text IS NULL OR source = $1)
+             AND ($2::text IS NULL OR reason = $2)
+             AND ($3::timestamptz IS NULL OR last_received_at >= $3)
+           ORDER BY id LIMIT $4""",
+        source,
+        reason,
+        since,
+        limit,
+    )
+    return [r["id"] for r in rows]
+
+
+async def rejected_replayed(
+    conn: Connection,
+    rejected_id: uuid.UUID,
+    *,
+    resolution: str | None,
+    worklog_id: uuid.UUID | None,
+    reason: str | None,
+    field: str | None,
+    detail: str | None,
+) -> None:
+    """Record a replay: resolved (``resolution``), or still rejected (the new reason)."""
+    await conn.execute(
+        """UPDATE rejected_deliveries
+           SET replays = replays + 1, last_replayed_at = now(),
+               resolved_at = CASE WHEN $2::text IS NULL THEN NULL ELSE now() END,
+               resolution = $2, worklog_id = $3,
+               reason = coalesce($4, reason), field = CASE WHEN $4 IS NULL THEN field ELSE $5 END,
+               detail = coalesce($6, detail)
+           WHERE id = $1""",
+        rejected_id,
+        resolution,
+        worklog_id,
+        reason,
+        field,
+        detail,
+    )
+
+
+# --- Jira deliveries applied (the replay window) --------------------------------------------
+
+
+async def remember_jira_delivery(
+    conn: Connection,
+    digest: bytes,
+    sent_at: dt.datetime,
+    identifier: str | None,
+    forget_before: dt.datetime,
+) -> bool:
+    """Remember a delivery (its signed body's digest) as applied; False if it was already.
+    Deliveries sent before ``forget_before`` (outside the window: refused anyway) are
+    forgotten."""
+    await conn.execute("DELETE FROM jira_deliveries WHERE sent_at < $1", forget_before)
+    first = await conn.fetchval(
+        """INSERT INTO jira_deliveries (digest, sent_at, identifier) VALUES ($1, $2, $3)
+           ON CONFLICT (digest) DO NOTHING RETURNING true""",
+        digest,
+        sent_at,
+        identifier,
+    )
+    return bool(first)
+
+
+async def stored_external_ids(conn: Connection, source: str, external_ids: list[str]) -> set[str]:
+    """Which of these external ids of ``source`` are stored."""
+    rows = await conn.fetch(
+        "SELECT external_id FROM worklogs WHERE source = $1 AND external_id = any($2::text[])",
+        source,
+        external_ids,
+    )
+    return {r["external_id"] for r in rows}

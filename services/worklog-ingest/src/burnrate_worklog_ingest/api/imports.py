@@ -100,8 +100,11 @@ async def stream_worklogs(
     description=(
         "external_id = tempoWorklogId; a newer `updatedAt` replaces the stored worklog, an "
         "older one is stale. Work account from the work attribute named by "
-        "`account_attribute` (default `_Account_`). `line` in rejections is the index in "
-        "`results` + 1."
+        "`account_attribute` (default `_Account_`), location from `location_attribute` "
+        "(default `_Location_`). A worklog of a Jira issue not known here (learnt from Jira's "
+        "`jira:issue_*` webhooks) and no work account is kept unattributed "
+        "(`unknown_jira_issue`). `line` in rejections is the index in `results` + 1; with "
+        "`skip-invalid` rejected worklogs are kept under `/v1/worklogs/rejected`."
     ),
 )
 async def import_tempo(
@@ -114,6 +117,9 @@ async def import_tempo(
     activity: Annotated[str, Query(min_length=1, max_length=200)] = "tempo",
     timezone: Annotated[str, Query(description="IANA zone of startDate/startTime")] = "UTC",
     account_attribute: str = "_Account_",
+    location_attribute: Annotated[
+        str, Query(description="The work attribute holding the location")
+    ] = "_Location_",
 ) -> ImportOut:
     return await imports.import_tempo(
         runtime.pool,
@@ -124,4 +130,5 @@ async def import_tempo(
         activity=activity,
         timezone=timezone,
         account_attribute=account_attribute,
+        location_attribute=location_attribute,
     )

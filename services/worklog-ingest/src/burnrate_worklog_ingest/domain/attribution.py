@@ -130,6 +130,8 @@ class Unroutable(StrEnum):
     AMBIGUOUS_PROJECT = "ambiguous_project"
     #: a Jira worklog whose issue (so project) is not known here
     UNKNOWN_JIRA_ISSUE = "unknown_jira_issue"
+    #: longer than a worklog attributed on its own may be (31 days): kept for a person
+    DURATION_ABOVE_LIMIT = "duration_above_limit"
 
 
 #: Reasons that refuse the worklog; every other reason keeps it unattributed.

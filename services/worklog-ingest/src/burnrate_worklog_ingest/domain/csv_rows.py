@@ -5,10 +5,15 @@ row becomes a dict of :class:`~burnrate_worklog_ingest.ingest.WorklogIn` fields,
 rejection naming its line number in the file, the field and the reason.
 
 A CSV row has no id of its own, so its ``external_id`` is a hash of what identifies it (date,
-start, author, project, task, description, duration) plus the number of the identical rows
-before it in the same request (``…-1``, ``…-2``): importing the same export again, or a
-later export that contains the same rows, gives duplicates, and two identical entries in one
-export stay two worklogs.
+start, author, project, task, description: not the duration) plus the number of the rows
+with that identity before it in the same request (``…-1``, ``…-2``): importing the same
+export again, or a later export that contains the same rows, gives duplicates; a row whose
+duration was edited at the source is the same worklog, corrected; two identical entries in
+one export stay two worklogs. An edit of what identifies a row (its start, description...)
+makes it another worklog: the export carries nothing else to know it by.
+
+Rows imported before the duration left the identity were stored under a hash that includes
+it (:attr:`Row.legacy_id`); the import looks those up, so an unchanged row stays a duplicate.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ GENERIC_FIELDS = (
     "hours",
     "duration",
     "ticket",
+    "location",
     "description",
 )
 
@@ -60,6 +66,8 @@ class Rejection:
     line: int
     field: str
     reason: str
+    #: why, as a code (the ``reason`` filter of the rejected list)
+    code: str = "invalid_field"
 
     def as_dict(self) -> dict[str, Any]:
         return {"line": self.line, "field": self.field, "reason": self.reason}
@@ -83,6 +91,9 @@ class RowError(ValueError):
 class Row:
     line: int
     fields: dict[str, Any]
+    #: the ``external_id`` this row had before the duration left the identity (None: the
+    #: id is not a hash)
+    legacy_id: str | None = None
 
 
 def _key(name: str) -> str:
@@ -114,6 +125,27 @@ def read_rows(
             continue  # a blank line
         rows.append((start, {_key(h): v.strip() for h, v in zip(header, values, strict=False)}))
     return names, rows
+
+
+def raw_records(text: str, first_line: int = 1) -> tuple[str, dict[int, str]]:
+    """The header line and each record's text as received, by the line it starts on (as
+    :func:`read_rows` numbers them): what a rejected row is kept as."""
+    text = text.removeprefix("\ufeff")
+    lines = io.StringIO(text, newline="").readlines()
+    if not lines:
+        return "", {}
+    reader = csv.reader(iter(lines[1:]))
+    records: dict[int, str] = {}
+    start = 0
+    while True:
+        try:
+            next(reader)
+        except (StopIteration, csv.Error):
+            break
+        end = reader.line_num
+        records[first_line + 1 + start] = "".join(lines[1 + start : 1 + end])
+        start = end
+    return lines[0], records
 
 
 def row_id(*parts: str) -> str:
@@ -189,6 +221,7 @@ def toggl(
         "started_at": local(date, time, zone),
         "seconds": seconds,
         "ticket": None,
+        "location": row.get("location") or None,
     }
     identity = (date.isoformat(), time.isoformat(), author, project, task, description)
     return fields, (*identity, str(seconds))
@@ -213,6 +246,7 @@ def harvest(
         "started_at": local(date, NOON, zone),
         "seconds": seconds,
         "ticket": None,
+        "location": row.get("location") or None,
     }
     return fields, (date.isoformat(), "", author, code, task, notes, str(seconds))
 
@@ -248,7 +282,15 @@ def generic(
         raise RowError("seconds", "no duration: map 'seconds', 'hours' or 'duration'")
     fields: dict[str, Any] = {
         name: get(name) or None
-        for name in ("contract_id", "work_account", "project_key", "author", "activity", "ticket")
+        for name in (
+            "contract_id",
+            "work_account",
+            "project_key",
+            "author",
+            "activity",
+            "ticket",
+            "location",
+        )
     }
     fields |= {"team": get("team") or team, "started_at": started, "seconds": seconds}
     project = get("work_account") or get("project_key") or get("contract_id")
@@ -282,8 +324,12 @@ def parse(
     timezone: str = "UTC",
     mapping: Mapping[str, str] | None = None,
     first_line: int = 1,
+    occurrence: int | None = None,
 ) -> tuple[list[Row], list[Rejection]]:
     """The rows as worklog fields (``source`` included) and the rows rejected while reading.
+
+    ``occurrence``: the number to give a hashed ``external_id`` instead of counting (a kept
+    row replayed on its own is the occurrence it was in its import).
 
     Raises :class:`HeaderError` when a needed column is missing (the whole file is wrong).
     """
@@ -295,6 +341,7 @@ def parse(
             raise HeaderError(header, f"the header has no column {header!r}")
     source = {Dialect.TOGGL: "toggl", Dialect.HARVEST: "harvest"}.get(dialect, "csv")
     seen: Counter[str] = Counter()
+    seen_legacy: Counter[str] = Counter()
     rows: list[Row] = []
     rejected: list[Rejection] = []
     for line, raw in raw_rows:
@@ -308,9 +355,14 @@ def parse(
         except RowError as exc:
             rejected.append(Rejection(line, exc.field, str(exc)))
             continue
+        legacy_id = None
         if "external_id" not in fields:
-            digest = row_id(*identity)
+            # The identity ends with the duration: the id leaves it out (see above).
+            digest, legacy = row_id(*identity[:-1]), row_id(*identity)
             seen[digest] += 1
-            fields["external_id"] = f"{digest}-{seen[digest]}"
-        rows.append(Row(line, {"source": source, **fields}))
+            seen_legacy[legacy] += 1
+            number = occurrence or seen[digest]
+            fields["external_id"] = f"{digest}-{number}"
+            legacy_id = f"{legacy}-{occurrence or seen_legacy[legacy]}"
+        rows.append(Row(line, {"source": source, **fields}, legacy_id))
     return rows, rejected

@@ -7,9 +7,15 @@ events to the outbox in the same transaction. A worklog that matches no contract
 unattributed (no events until it is attributed). A new worklog inside its contract's dates
 is announced by its consumption delta alone (see :func:`recorded_events`).
 
-The same (source, external_id) is one worklog. A repeat is a duplicate, unless it carries
-a ``source_updated_at`` newer than the stored one: then it replaces the stored worklog and
-the exact correcting deltas are published; an older one is stale and changes nothing.
+The same (source, external_id) is one worklog; the latest state a source sends wins. A repeat
+carrying a ``source_updated_at`` newer than the stored one replaces the stored worklog (a
+correction: the exact correcting deltas are published); an older one is stale and changes
+nothing; an equal one is a duplicate. A repeat without ``source_updated_at`` replaces the
+stored worklog when what it says differs (see :func:`newer`), else it is a duplicate. Within
+one request the first occurrence of a key wins; a deleted worklog stays deleted.
+
+A worklog longer than ``MAX_ATTRIBUTABLE_SECONDS`` is stored unattributed (reason
+``duration_above_limit``) whatever it names, for a person to look at.
 """
 
 from __future__ import annotations
@@ -42,11 +48,12 @@ from burnrate_worklog_ingest.domain.attribution import (
     ContractRoute,
     Period,
     RoutingError,
+    Unroutable,
     attribute,
     route,
 )
 from burnrate_worklog_ingest.domain.consumption import ConsumptionKey, Delta, Share, summed
-from burnrate_worklog_ingest.schemas import Outcome, Source, WorklogIn
+from burnrate_worklog_ingest.schemas import MAX_ATTRIBUTABLE_SECONDS, Outcome, Source, WorklogIn
 
 #: A stored worklog by column name: an asyncpg record (no Mapping to the type checker, it
 #: iterates over its values) or a dict of ``new_row``.
@@ -95,6 +102,9 @@ async def attribute_items(
         by_project[row["project_key"]].append(contract_route(row))
     routed: dict[int, Attribution | RoutingError] = {}
     for index, item in items.items():
+        if item["seconds"] > MAX_ATTRIBUTABLE_SECONDS:
+            routed[index] = too_long(item["seconds"])
+            continue
         # The usual item names a known contract: attributed to it straight away (rule 1
         # of ``route``, which takes every other item).
         known = by_id.get(item.get("contract_id"))
@@ -115,6 +125,16 @@ async def attribute_items(
     return routed
 
 
+def too_long(seconds: int) -> RoutingError:
+    """A worklog above the attributable bound: kept, unattributed, for a person to judge."""
+    return RoutingError(
+        Unroutable.DURATION_ABOVE_LIMIT,
+        "seconds",
+        f"{seconds} s is longer than {MAX_ATTRIBUTABLE_SECONDS // 86_400} days: kept "
+        "unattributed; attribute it by hand if it is right",
+    )
+
+
 def new_id() -> uuid.UUID:
     """A new worklog id: time-ordered (UUIDv7), so new rows append to the primary key's
     index instead of landing on random pages of it, which keeps the insert rate up as the
@@ -132,8 +152,13 @@ def source_values(item: WorklogIn) -> dict[str, Any]:
         "started_at": item["started_at"],
         "seconds": item["seconds"],
         "ticket": item.get("ticket"),
+        "location": item.get("location"),
         "source_updated_at": item.get("source_updated_at"),
     }
+
+
+#: What a source says of a worklog, compared to tell a correction from a plain repeat.
+_CONTENT = ("author", "team", "activity", "started_at", "seconds", "ticket", "location")
 
 
 #: A source's column value by member: ``Source.X.value`` is a Python-level property call.
@@ -169,6 +194,7 @@ def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> dict[str, A
         "started_at": item["started_at"],
         "seconds": item["seconds"],
         "ticket": get("ticket"),
+        "location": get("location"),
         "source_updated_at": get("source_updated_at"),
         "project_key": get("project_key"),
         "unattributed_reason": reason,
@@ -183,15 +209,27 @@ def new_row(item: WorklogIn, outcome: Attribution | RoutingError) -> dict[str, A
 
 
 def newer(item: WorklogIn, stored: Row) -> bool | None:
-    """True: the item replaces the stored worklog; False: stale; None: a plain duplicate."""
-    updated_at = item.get("source_updated_at")
-    if updated_at is None or stored["deleted_at"] is not None:
+    """True: the item replaces the stored worklog; False: stale; None: a plain duplicate.
+
+    With a ``source_updated_at``, the newer version wins (stored without one: the item
+    does). Without one, the item is the source's latest state: it replaces the stored
+    worklog when what it says differs. A deleted worklog stays deleted."""
+    if stored["deleted_at"] is not None:
         return None
+    updated_at = item.get("source_updated_at")
+    if updated_at is None:
+        return True if changed(item, stored) else None
     if stored["source_updated_at"] is None or updated_at > stored["source_updated_at"]:
         return True
     if updated_at < stored["source_updated_at"]:
         return False
     return None
+
+
+def changed(item: WorklogIn, stored: Row) -> bool:
+    """What the item says of the worklog differs from what is stored."""
+    get = item.get
+    return any(get(name) != stored[name] for name in _CONTENT)
 
 
 async def record(
@@ -249,12 +287,16 @@ async def record(
         stored[(r["source"], r["external_id"])] = r
     results: list[Recorded] = []
     changes: list[tuple[Row, Row]] = []
+    seen: set[tuple[str, str]] = set()
     for key, row, item, outcome in zip(keys, rows, items, outcomes, strict=True):
         current = stored[key]
         if current["id"] == row["id"]:
             results.append(Recorded(current, Outcome.CREATED))
+            seen.add(key)
             continue
-        verdict = newer(item, current)
+        # A key repeated within the request: its first occurrence won.
+        verdict = None if key in seen else newer(item, current)
+        seen.add(key)
         if verdict is None:
             results.append(Recorded(current, Outcome.DUPLICATE))
         elif verdict is False:
@@ -304,8 +346,9 @@ async def replace(
     outcome: Attribution | RoutingError,
 ) -> asyncpg.Record:
     """A newer version of a stored worklog. An attributed worklog keeps its contract (only
-    the period follows the new date); an unattributed one takes the new routing."""
-    if old["contract_id"] is not None:
+    the period follows the new date) unless it is now longer than the attributable bound;
+    an unattributed one takes the new routing."""
+    if old["contract_id"] is not None and item["seconds"] <= MAX_ATTRIBUTABLE_SECONDS:
         routes = await store.routes_by_id(conn, [old["contract_id"]])
         outcome = attribute(contract_route(routes[0]), item["started_at"]) if routes else outcome
     return await store.update_worklog(
@@ -314,7 +357,7 @@ async def replace(
 
 
 #: The columns of a stored worklog that a new attribution keeps (see :func:`reattribute`).
-_KEPT = ("author", "team", "activity", "started_at", "seconds", "ticket")
+_KEPT = ("author", "team", "activity", "started_at", "seconds", "ticket", "location")
 
 
 def attribution_values(outcome: Attribution | RoutingError) -> dict[str, Any]:
@@ -393,6 +436,7 @@ def worklog_events(event_type: EventType, rows: Iterable[Row], producer: str) ->
             "outside_dates": row["outside_dates"],
             "ticket": row["ticket"],
             "work_account": row["work_account"],
+            "location": row["location"],
             "version": row["version"],
         }
         of_contract[1].append(worklog)

@@ -129,5 +129,6 @@ def _as_item(row: asyncpg.Record) -> WorklogIn:
         started_at=row["started_at"],
         seconds=row["seconds"],
         ticket=row["ticket"],
+        location=row["location"],
         source_updated_at=row["source_updated_at"],
     )

@@ -30,6 +30,7 @@ from burnrate_worklog_ingest.domain.attribution import (
 )
 from burnrate_worklog_ingest.schemas import (
     BATCH_IN,
+    MAX_ATTRIBUTABLE_SECONDS,
     MAX_BATCH_ITEMS,
     WORKLOG_IN,
     BatchOut,
@@ -38,6 +39,7 @@ from burnrate_worklog_ingest.schemas import (
     WorklogIn,
     WorklogOut,
     WorklogUpdate,
+    error_message,
 )
 from burnrate_worklog_ingest.service import Deps, ingest
 
@@ -122,7 +124,7 @@ def _validate_batch(body: bytes) -> tuple[dict[int, WorklogIn], list[dict[str, A
         return dict(enumerate(BATCH_IN.validate_python(data)["worklogs"])), []
     except ValidationError as exc:
         errors = [
-            {**e, "loc": ("body", *e["loc"])}
+            {**e, "loc": ("body", *e["loc"]), "msg": error_message(e)}
             for e in exc.errors(include_url=False, include_context=False, include_input=False)
         ]
     valid: dict[int, WorklogIn] = {}
@@ -216,13 +218,16 @@ async def correct_worklog(
     pool: asyncpg.Pool, deps: Deps, worklog_id: uuid.UUID, update: WorklogUpdate
 ) -> WorklogOut:
     """A full replace of a worklog's editable fields; publishes the correcting deltas. An
-    attributed worklog keeps its contract (its period follows the new date)."""
+    attributed worklog keeps its contract (its period follows the new date), unless it is
+    now longer than the attributable bound: then it is unattributed, with that reason."""
     async with pool.acquire() as conn, conn.transaction():
         old = await store.get_worklog(conn, worklog_id, for_update=True)
         if old is None:
             raise _not_found(worklog_id)
         values: dict[str, Any] = update.model_dump()
-        if old["contract_id"] is None:
+        if update.seconds > MAX_ATTRIBUTABLE_SECONDS:
+            values |= ingest.attribution_values(ingest.too_long(update.seconds))
+        elif old["contract_id"] is None:
             # Unattributed: corrected as it is; it stays unattributed until attributed.
             values |= {"period_start": None, "period_end": None, "outside_dates": False}
         else:
