@@ -29,7 +29,7 @@ browser: ## Install Debian's chromium for the page tests if it is missing
 	@bash scripts/ensure-chromium.sh
 
 .PHONY: run
-run: install services ## Start Burnrate: the five services and a local SMTP sink (Ctrl-C stops)
+run: install services ## Start Burnrate: the seven services and a local SMTP sink (Ctrl-C stops)
 	$(UV) run --frozen burnrate-dev up
 
 .PHONY: demo

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 from aiosmtpd.controller import Controller
-from burnrate_testing import TEST_API_KEY, delete_broker_objects
 from burnrate_devstack.stack import SERVICES, Stack
+from burnrate_testing import TEST_API_KEY, TEST_LINK_SECRET, delete_broker_objects
 
 
 def free_port() -> int:
@@ -61,6 +61,7 @@ async def stack(postgres_server_url, amqp_url, smtp_server, tmp_path: Path):
         "BURNRATE_AMQP_URL": amqp_url,
         "BURNRATE_AMQP_PREFIX": prefix,
         "BURNRATE_BOOTSTRAP_API_KEY": TEST_API_KEY,
+        "BURNRATE_REPORT_LINK_SECRET": TEST_LINK_SECRET,
         "BURNRATE_SMTP_HOST": "127.0.0.1",
         "BURNRATE_SMTP_PORT": str(smtp_server.port),
         "BURNRATE_CONSUMER_RETRY_BASE_SECONDS": "0.2",

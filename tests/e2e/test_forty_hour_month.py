@@ -11,8 +11,8 @@ from collections import Counter
 
 import httpx
 import pytest
-from burnrate_testing import AUTH, TEST_API_KEY, eventually
 from burnrate_devstack import demo
+from burnrate_testing import AUTH, TEST_API_KEY, eventually
 
 pytestmark = pytest.mark.e2e
 

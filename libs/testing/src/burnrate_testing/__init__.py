@@ -37,6 +37,8 @@ from burnrate_common.settings import ServiceSettings
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 TEST_API_KEY = "test-admin-key"
+#: The secret customer links are signed with in tests (BURNRATE_REPORT_LINK_SECRET).
+TEST_LINK_SECRET = "test-link-secret-" + "0" * 32
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 
 T = TypeVar("T")
@@ -136,6 +138,8 @@ class Isolation:
             "consumer_retry_base_seconds": 0.05,
             "outbox_poll_seconds": 0.2,
         }
+        if "report_link_secret" in cls.model_fields:
+            values["report_link_secret"] = TEST_LINK_SECRET
         values.update(overrides)
         return cls(**values)
 
@@ -166,7 +170,16 @@ async def isolation(database_url: str, amqp_url: str) -> AsyncIterator[Isolation
 
 async def delete_broker_objects(amqp_url: str, prefix: str) -> None:
     """Delete the exchanges and queues a test declared under its prefix."""
-    services = ["contracts", "worklog-ingest", "rules", "notifier", "reporting", "probe"]
+    services = [
+        "contracts",
+        "worklog-ingest",
+        "rules",
+        "notifier",
+        "reporting",
+        "billing",
+        "tickets",
+        "probe",
+    ]
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         for service in services:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import sys
 import time
@@ -20,26 +21,38 @@ DEV_API_KEY = "dev-admin-key"
 #: So Jira webhooks can be tried locally (signed with it, see docs/worklog-ingest.md).
 DEV_JIRA_SECRET = "dev-jira-secret"  # noqa: S105 - the local stack only, like DEV_API_KEY
 #: Signs the customer report links and the unsubscribe links (reporting and notifier share it).
-DEV_REPORT_LINK_SECRET = "dev-report-link-secret"  # noqa: S105 - the local stack only
 
 
-def _settings_env() -> dict[str, str]:
+def _link_secret(var: Path) -> str:
+    """The installation's secret for signed customer links (reports, statements, ticket
+    confirmations, unsubscribe): ``BURNRATE_REPORT_LINK_SECRET``, or one generated on the
+    first ``make run`` and kept in ``var/`` so links stay valid across restarts."""
+    given = os.environ.get("BURNRATE_REPORT_LINK_SECRET")
+    if given:
+        return given
+    path = var / "report-link-secret"
+    if not path.exists():
+        var.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def _settings_env(var: Path) -> dict[str, str]:
     env = {
+        "BURNRATE_REPORT_LINK_SECRET": _link_secret(var),
         "BURNRATE_BOOTSTRAP_API_KEY": os.environ.get("BURNRATE_BOOTSTRAP_API_KEY", DEV_API_KEY),
         "BURNRATE_SMTP_HOST": os.environ.get("BURNRATE_SMTP_HOST", "127.0.0.1"),
         "BURNRATE_SMTP_PORT": os.environ.get("BURNRATE_SMTP_PORT", "1025"),
         "BURNRATE_JIRA_WEBHOOK_SECRET": os.environ.get(
             "BURNRATE_JIRA_WEBHOOK_SECRET", DEV_JIRA_SECRET
         ),
-        "BURNRATE_REPORT_LINK_SECRET": os.environ.get(
-            "BURNRATE_REPORT_LINK_SECRET", DEV_REPORT_LINK_SECRET
-        ),
     }
     return env
 
 
 async def _up(args: argparse.Namespace) -> None:
-    env = _settings_env()
+    env = _settings_env(Path(args.var))
     await ensure_database(ServiceSettings().database_url)
     stack = Stack(env=env, log_dir=Path(args.var) / "log")
     mail_folder = Path(args.var) / "mail"
@@ -112,7 +125,7 @@ async def _demo(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="burnrate-dev", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    up = commands.add_parser("up", help="start the SMTP sink and the five services")
+    up = commands.add_parser("up", help="start the SMTP sink and the seven services")
     up.add_argument("--var", default="var", help="folder for logs and received mail")
     up.add_argument("--mail-web-port", type=int, default=8025)
     up.add_argument("--no-smtp-sink", action="store_true", help="use your own SMTP server")

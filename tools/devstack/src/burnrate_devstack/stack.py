@@ -1,4 +1,4 @@
-"""The five services (and optionally the SMTP sink) as local processes.
+"""The seven services (and optionally the SMTP sink) as local processes.
 
 Used by ``burnrate-dev up`` and by the end-to-end and fault tests, which kill and restart
 single services while the others keep running.
@@ -24,6 +24,8 @@ SERVICES: dict[str, tuple[str, int]] = {
     "rules": ("burnrate_rules", 8003),
     "notifier": ("burnrate_notifier", 8004),
     "reporting": ("burnrate_reporting", 8005),
+    "billing": ("burnrate_billing", 8006),
+    "tickets": ("burnrate_tickets", 8007),
 }
 
 
