@@ -8,6 +8,8 @@ import uuid
 from decimal import Decimal
 from typing import Literal
 
+from pydantic import Field
+
 from burnrate_common.contract_terms import Priority
 from burnrate_common.payload import Payload
 
@@ -61,6 +63,31 @@ class InvoiceIssued(Payload):
     corrects: str | None = None
 
 
+class SlaClockFacts(Payload):
+    """One metric of one cycle of a ticket's service-level clock, as measured when the
+    ticket event was published: what reporting's compliance figures are made of (times to
+    respond and resolve in business time, paused time, met or breached)."""
+
+    metric: Literal["first_response", "resolution"]
+    cycle: int = 1
+    #: the priority whose target applies (the one in force now, or when the metric stopped)
+    priority: Priority
+    target_minutes: int
+    #: ``business``: the level's calendar; ``24x7``: round the clock
+    calendar: Literal["business", "24x7"] = "business"
+    state: Literal["running", "paused", "stopped"]
+    started_at: dt.datetime
+    stopped_at: dt.datetime | None = None
+    #: time on the clock, in seconds of the target's calendar (business time), at publication
+    elapsed_seconds: int
+    #: wall-clock seconds the metric was paused (waiting on the customer), at publication
+    paused_seconds: int = 0
+    #: when the target is (was) reached; None while paused or once stopped in time
+    due_at: dt.datetime | None = None
+    #: stopped within the target: True; breached: False; still open: None
+    met: bool | None = None
+
+
 class TicketChanged(Payload):
     """The state of a ticket after a change (``ticket.opened``, ``ticket.updated``,
     ``ticket.resolved``)."""
@@ -82,6 +109,9 @@ class TicketChanged(Payload):
     resolution_due_at: dt.datetime | None = None
     #: ``ticket.resolved``: the customer's signed link to confirm the closure (or reopen)
     confirmation_link: str | None = None
+    #: every metric clock of every cycle at publication (empty: not measured, or a producer
+    #: that does not say); reporting's compliance figures come from these
+    clocks: list[SlaClockFacts] = Field(default_factory=list)
 
 
 class TicketConfirmed(Payload):
