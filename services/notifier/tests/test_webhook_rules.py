@@ -43,8 +43,38 @@ def test_internal_addresses_are_refused(address, kind):
     assert problem is not None and kind in problem
 
 
-@pytest.mark.parametrize("address", ["93.184.216.34", "2606:4700::1111", "8.8.8.8"])
+@pytest.mark.parametrize(
+    ("address", "inner", "kind"),
+    [
+        # 6to4 (2002::/16): the IPv4 in bits 16-47
+        ("2002:7f00:1::1", "127.0.0.1", "loopback"),
+        ("2002:a00:1::1", "10.0.0.1", "private"),
+        ("2002:a9fe:a9fe::1", "169.254.169.254", "link-local"),
+        # NAT64, the well-known prefix (64:ff9b::/96) and the local-use one (64:ff9b:1::/48)
+        ("64:ff9b::7f00:1", "127.0.0.1", "loopback"),
+        ("64:ff9b::a9fe:a9fe", "169.254.169.254", "link-local"),
+        ("64:ff9b:1::c0a8:101", "192.168.1.1", "private"),
+        # Teredo (2001::/32): server 65.54.227.120, client 192.168.1.1 (stored inverted)
+        ("2001:0:4136:e378:8000:63bf:3f57:fefe", "192.168.1.1", "private"),
+    ],
+)
+def test_ipv6_addresses_that_embed_an_internal_ipv4_are_refused(address, inner, kind):
+    assert address_problem(address) == f"{address} embeds {inner}, which is a {kind} address"
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [("::ffff:10.0.0.1", "private"), ("::ffff:169.254.169.254", "link-local")],
+)
+def test_ipv4_mapped_addresses_are_judged_as_their_ipv4(address, kind):
+    assert address_problem(address) == f"{address} is a {kind} address"
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "2606:4700::1111", "8.8.8.8", "2002:808:808::1"]
+)
 def test_public_addresses_are_allowed(address):
+    # 2002:808:808::1 is 6to4 for 8.8.8.8: public inside, so public.
     assert address_problem(address) is None
 
 
@@ -64,7 +94,9 @@ def test_urls():
         "the URL must not carry credentials"
     )
     assert url_problem("https:///x", require_https=False) == "the URL has no host"
-    assert url_problem("https://h.example:99999/", require_https=False).startswith("not a valid")
+    assert url_problem("https://h.example:99999/", require_https=False) == (
+        "the port must be a number from 1 to 65535"
+    )
 
 
 def test_responses():

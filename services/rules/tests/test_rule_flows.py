@@ -274,3 +274,43 @@ def test_webhooks_must_be_https_outside_development():
     assert (refused.value.status, refused.value.field) == (422, "audience.webhook_url")
     check_webhook(production, AudienceIn(webhook_url="https://hooks.example/x"))
     check_webhook(RulesSettings(environment="development"), plain)
+
+
+#: URLs the notifier could never call (its shared parser refuses them), refused when the
+#: rule is written, with the parser's reason: they used to be accepted, and the notifier's
+#: HTTP client then raised on each call.
+UNCALLABLE_WEBHOOKS = [
+    ("http://0177.0.0.1/", "is not an IPv4 address in its plain form"),
+    ("http://127.1/", "is not an IPv4 address in its plain form"),
+    ("http://999.1.1.1/hook", "is not an IPv4 address in its plain form"),
+    ("http://[::1%25eth0]/", "with a zone"),
+    ("http://hooks.example/a b", "printable ASCII only"),
+    ("http://hooks.example/a\\b", "must be percent-encoded"),
+    ("http://hooks.example/#x", "no #fragment"),
+    ("http://xn--00h.example/", "not a valid xn-- label"),
+]
+
+
+async def test_a_webhook_url_the_notifier_could_not_call_is_refused_at_create_and_patch(rig):
+    for url, reason in UNCALLABLE_WEBHOOKS:
+        response = await rig.api.post(
+            "/v1/rules", json=body(audience={"owner": False, "webhook_url": url})
+        )
+        assert response.status_code == 422, (url, response.text)
+        [error] = response.json()["errors"]
+        assert error["field"] == "audience.webhook_url" and reason in error["message"], url
+    assert (await rig.api.get("/v1/rules")).json()["items"] == []
+
+    rule = await rig.api.post(
+        "/v1/rules", json=body(audience={"owner": False, "webhook_url": "http://127.0.0.1/h"})
+    )
+    assert rule.status_code == 201, rule.text
+    for url, reason in UNCALLABLE_WEBHOOKS:
+        response = await rig.api.patch(
+            f"/v1/rules/{rule.json()['id']}", json={"audience": {"webhook_url": url}}
+        )
+        assert response.status_code == 422, (url, response.text)
+        [error] = response.json()["errors"]
+        assert error["field"] == "audience.webhook_url" and reason in error["message"], url
+    stored = (await rig.api.get(f"/v1/rules/{rule.json()['id']}")).json()
+    assert stored["audience"]["webhook_url"] == "http://127.0.0.1/h"

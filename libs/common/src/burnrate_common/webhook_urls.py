@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -157,13 +158,102 @@ def _host_and_port(authority: str) -> tuple[str, str | None]:
             f"{host} is not a valid host name: labels of 1 to 63 letters, digits, - or _, "
             "separated by single dots"
         )
-    for label in labels:
-        if label.startswith("xn--"):
-            try:
-                label[4:].encode("ascii").decode("punycode")
-            except UnicodeError as exc:
-                raise InvalidWebhookUrl(f"{label} is not a valid xn-- label") from exc
+    if any(label.startswith("xn--") for label in labels):
+        # An international name is checked as a whole by IDNA 2008: then its other labels
+        # are plain letters, digits and hyphens too (no "_", no "--" in 3rd and 4th place).
+        for label in labels:
+            if label.startswith("xn--"):
+                if not _valid_a_label(label):
+                    raise InvalidWebhookUrl(f"{label} is not a valid xn-- label (IDNA 2008)")
+            elif "_" in label or label[2:4] == "--":
+                raise InvalidWebhookUrl(
+                    f"{label} may not stand in an international host name (IDNA 2008): "
+                    "no _ and no -- in its 3rd and 4th place"
+                )
     return host, plain["port"]
+
+
+# -- international names (xn-- labels) ---------------------------------------------------
+#
+# The notifier's HTTP client checks an xn-- label by IDNA 2008 (RFC 5891-5893) and raises on
+# one it finds invalid. Without its tables here (the standard library knows only IDNA 2003),
+# a label is accepted when it is certainly valid by IDNA 2008: the canonical encoding of an
+# NFC label of lower-case letters, marks (not first) and digits that case folding and NFKC
+# leave alone, without the code points IDNA 2008 disallows among those, and within the Bidi
+# Rule. That refuses a few valid labels (ß, final sigma …) and never passes an invalid one.
+
+#: Letters and marks IDNA 2008 disallows although NFKC_Casefold leaves them alone: the
+#: exceptions of RFC 5892 §2.6, default-ignorable fillers and variation selectors,
+#: old Hangul jamo, and the blocks it ignores.
+_DISALLOWED_RANGES = (
+    (0x034F, 0x034F),  # COMBINING GRAPHEME JOINER (ignorable)
+    (0x0640, 0x0640),  # ARABIC TATWEEL
+    (0x07FA, 0x07FA),  # NKO LAJANYALAN
+    (0x1100, 0x11FF),  # Hangul Jamo (old)
+    (0x17B4, 0x17B5),  # Khmer inherent vowels (ignorable)
+    (0x180B, 0x180F),  # Mongolian variation selectors
+    (0x20D0, 0x20FF),  # combining marks for symbols
+    (0x302E, 0x302F),  # Hangul single and double dot tone marks
+    (0x3031, 0x3035),  # vertical kana repeat marks
+    (0x303B, 0x303B),  # vertical ideographic iteration mark
+    (0x3164, 0x3164),  # HANGUL FILLER
+    (0xA960, 0xA97F),  # Hangul Jamo Extended-A
+    (0xD7B0, 0xD7FF),  # Hangul Jamo Extended-B
+    (0xFE00, 0xFE0F),  # variation selectors
+    (0xFFA0, 0xFFA0),  # HALFWIDTH HANGUL FILLER
+    (0x1D100, 0x1D24F),  # musical symbols, ancient Greek musical notation
+    (0xE0000, 0xE0FFF),  # tags and variation selectors supplement
+)
+_ARABIC_INDIC = range(0x0660, 0x066A)
+_EXTENDED_ARABIC_INDIC = range(0x06F0, 0x06FA)
+
+
+def _valid_a_label(label: str) -> bool:
+    try:
+        ulabel = label[4:].encode("ascii").decode("punycode")
+        canonical = "xn--" + ulabel.encode("punycode").decode("ascii")
+    except UnicodeError:
+        return False
+    if canonical != label or ulabel.isascii() or not unicodedata.is_normalized("NFC", ulabel):
+        return False
+    if ulabel.startswith("-") or ulabel.endswith("-") or ulabel[2:4] == "--":
+        return False
+    if unicodedata.category(ulabel[0]).startswith("M"):
+        return False
+    points = [ord(c) for c in ulabel]
+    if any(p in _ARABIC_INDIC for p in points) and any(p in _EXTENDED_ARABIC_INDIC for p in points):
+        return False
+    for char, point in zip(ulabel, points, strict=True):
+        if char.isascii():
+            if not (char.islower() or char.isdigit() or char == "-"):
+                return False
+            continue
+        if unicodedata.category(char) not in ("Ll", "Lo", "Lm", "Mn", "Mc", "Nd"):
+            return False
+        if unicodedata.normalize("NFKC", char.casefold()) != char:
+            return False
+        if any(low <= point <= high for low, high in _DISALLOWED_RANGES):
+            return False
+    return _bidi_ok(ulabel)
+
+
+def _bidi_ok(ulabel: str) -> bool:
+    """The Bidi Rule (RFC 5893 §2), for a label holding right-to-left characters."""
+    directions = [unicodedata.bidirectional(c) for c in ulabel]
+    if not any(d in ("R", "AL", "AN") for d in directions):
+        return True
+    if directions[0] not in ("L", "R", "AL"):
+        return False
+    significant = [d for d in directions if d != "NSM"]
+    if directions[0] in ("R", "AL"):
+        allowed = {"R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"}
+        return (
+            set(directions) <= allowed
+            and significant[-1] in ("R", "AL", "EN", "AN")
+            and not ("EN" in directions and "AN" in directions)
+        )
+    allowed = {"L", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"}
+    return set(directions) <= allowed and significant[-1] in ("L", "EN")
 
 
 def _port(text: str) -> int:

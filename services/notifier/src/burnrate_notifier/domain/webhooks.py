@@ -1,13 +1,29 @@
-"""Outbound webhooks: the JSON body of an alert, its signature, and which URLs are allowed."""
+"""Outbound webhooks: the JSON body of an alert, its signature, and which URLs are allowed
+(the rules of :mod:`burnrate_common.webhook_urls`, shared with the rules service)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 import json
-from collections.abc import Iterable, Mapping
-from urllib.parse import urlsplit
+from collections.abc import Mapping
+
+from burnrate_common.webhook_urls import (
+    InvalidWebhookUrl,
+    address_problem,
+    addresses_problem,
+    parse_webhook_url,
+)
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "address_problem",
+    "addresses_problem",
+    "encode_body",
+    "sign",
+    "url_problem",
+    "verify",
+]
 
 SIGNATURE_HEADER = "X-Burnrate-Signature"
 
@@ -28,48 +44,11 @@ def encode_body(facts: Mapping[str, object]) -> str:
 
 
 def url_problem(url: str, *, require_https: bool) -> str | None:
-    """Why this URL cannot be a webhook target (before any DNS lookup), or None."""
+    """Why this URL cannot be a webhook target (before any DNS lookup), or None: the shared
+    parser's verdict (:mod:`burnrate_common.webhook_urls`), the one the rules service gives
+    when the rule is written."""
     try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return f"not a valid URL: {exc}"
-    del port
-    if parts.scheme not in ("https", "http"):
-        return "the URL must be http or https"
-    if require_https and parts.scheme != "https":
-        return "the URL must be https"
-    if not parts.hostname:
-        return "the URL has no host"
-    if parts.username or parts.password:
-        return "the URL must not carry credentials"
-    return None
-
-
-def address_problem(address: str) -> str | None:
-    """Why a resolved address is refused (loopback, link-local, private …), or None."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    for kind, refused in (
-        ("loopback", ip.is_loopback),
-        ("link-local", ip.is_link_local),
-        ("private", ip.is_private),
-        ("unspecified", ip.is_unspecified),
-        ("multicast", ip.is_multicast),
-        ("reserved", ip.is_reserved),
-    ):
-        if refused:
-            return f"{address} is a {kind} address"
-    if not ip.is_global:
-        return f"{address} is not a public address"
-    return None
-
-
-def addresses_problem(addresses: Iterable[str]) -> str | None:
-    """Refuse the host if ANY address it resolves to is refused (no picking the good one)."""
-    for address in addresses:
-        problem = address_problem(address)
-        if problem:
-            return problem
+        parse_webhook_url(url, require_https=require_https)
+    except InvalidWebhookUrl as exc:
+        return str(exc)
     return None

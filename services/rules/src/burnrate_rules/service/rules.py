@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import asyncpg
@@ -15,6 +14,7 @@ from burnrate_common.errors import Problem
 from burnrate_common.events import Trigger
 from burnrate_common.pagination import Page, decode_cursor, encode_cursor
 from burnrate_common.types import seconds_to_hours
+from burnrate_common.webhook_urls import InvalidWebhookUrl, parse_webhook_url
 
 from burnrate_rules import store
 from burnrate_rules.domain.rules import stages_problem
@@ -37,15 +37,20 @@ def _out(row: asyncpg.Record) -> RuleOut:
 
 
 def check_webhook(settings: RulesSettings, audience: AudienceIn | None) -> None:
-    """Webhooks outside development must use https (plain http is for a local receiver)."""
+    """Webhooks outside development must use https (plain http is for a local receiver);
+    the form of the URL was checked by the model, with the notifier's parser."""
     url = audience.webhook_url if audience else None
-    if url and settings.environment != "development" and urlsplit(url).scheme != "https":
+    if not url or settings.environment == "development":
+        return
+    try:
+        parse_webhook_url(url, require_https=True)
+    except InvalidWebhookUrl as exc:
         raise Problem(
             422,
             "Invalid input",
-            "audience.webhook_url: webhooks must use https outside development",
+            f"audience.webhook_url: {exc} (webhooks use https outside development)",
             field="audience.webhook_url",
-        )
+        ) from exc
 
 
 async def _rule_or_404(
