@@ -1128,3 +1128,354 @@ async def test_unsubscribe_link_opts_the_address_out_with_one_click(isolation, s
             ANN: ("suppressed", "opted_out"),
             BOB: ("suppressed", "opted_out"),
         }
+
+
+# -- one bad delivery never blocks the others; lost connections -----------------------------
+
+
+async def _backends(isolation, like):
+    """PostgreSQL backends of this test's notifier whose last query matches ``like``."""
+    import asyncpg
+
+    admin = await asyncpg.connect(isolation.database_url)
+    try:
+        rows = await admin.fetch(
+            """SELECT pid, state FROM pg_stat_activity
+               WHERE datname = current_database() AND application_name = $1
+                 AND query LIKE $2""",
+            f"burnrate-notifier_{isolation.suffix}",
+            like,
+        )
+        return rows
+    finally:
+        await admin.close()
+
+
+async def _terminate(isolation, pids):
+    import asyncpg
+
+    admin = await asyncpg.connect(isolation.database_url)
+    try:
+        for pid in pids:
+            await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+#: the claim of the senders, while a delivery is being handed over
+_CLAIMING = "%FROM deliveries WHERE state IN%FOR UPDATE SKIP LOCKED%"
+
+
+async def test_a_poison_mail_among_many_is_set_aside_and_the_others_go_out(isolation, smtp):
+    """The SMTP server's refusal of one address carries a NUL byte, which PostgreSQL cannot
+    store: recording that failure used to abort the mail's transaction, the mail stayed
+    first in the queue, and no mail went out after it, ever."""
+    smtp.sink.refuse = {"poison@acme.example": "550 5.1.1 no such\x00user"}
+    settings = settings_for(isolation, smtp, max_mails_per_rule_period=100)
+    async with serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        alerts = [
+            alert_event(contract_id, owner=False, emails=[address])
+            for address in ["poison@acme.example"] + [f"x{i}@acme.example" for i in range(12)]
+        ]
+        await publish(isolation.amqp_url, isolation.amqp_prefix, *alerts)
+
+        async def settled():
+            items = {d["recipient"]: d for d in await deliveries(api, limit=100)}
+            assert len(items) == 13
+            assert {a: d["state"] for a, d in items.items()} == {
+                a: ("failed" if a == "poison@acme.example" else "sent") for a in items
+            }
+            return items
+
+        items = await eventually(settled, timeout=15)
+        assert sorted(m["To"] for m in smtp.sink.messages) == sorted(
+            f"x{i}@acme.example" for i in range(12)
+        )
+        poison = items["poison@acme.example"]
+        assert poison["attempts"] == 1 and "550 5.1.1 no such" in poison["last_error"]
+        assert "\x00" not in poison["last_error"]
+
+
+async def test_a_mail_whose_handling_raises_is_set_aside_counted_and_replayable(
+    isolation, smtp, monkeypatch
+):
+    """Anything that goes wrong with one mail in a way no retry fixes (here: recording its
+    outcome raises) marks that mail failed with the reason, counts it, and the rest flow on;
+    the retry endpoint replays it."""
+    from burnrate_notifier import sender
+
+    original = sender.Settle.sent
+    broken = {"poison@acme.example"}
+
+    async def sent(self, conn, row, metrics):
+        if row["recipient"] in broken:
+            raise RuntimeError("a bug of ours, for this one mail")
+        await original(self, conn, row, metrics)
+
+    monkeypatch.setattr(sender.Settle, "sent", sent)
+    settings = settings_for(isolation, smtp, max_mails_per_rule_period=100)
+    async with serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        addresses = ["poison@acme.example"] + [f"x{i}@acme.example" for i in range(8)]
+        await publish(
+            isolation.amqp_url,
+            isolation.amqp_prefix,
+            *[alert_event(contract_id, owner=False, emails=[a]) for a in addresses],
+        )
+
+        async def settled():
+            items = {d["recipient"]: d for d in await deliveries(api, limit=100)}
+            assert {a: d["state"] for a, d in items.items()} == {
+                a: ("failed" if a == "poison@acme.example" else "sent") for a in addresses
+            }
+            return items
+
+        items = await eventually(settled, timeout=15)
+        poison = items["poison@acme.example"]
+        assert poison["last_error"] == ("set aside: RuntimeError: a bug of ours, for this one mail")
+        metrics = (await api.get("/metrics")).text
+        assert 'burnrate_notifier_deliveries_set_aside_total{channel="email"} 1.0' in metrics
+        assert [d["recipient"] for d in await deliveries(api, state="failed")] == [
+            "poison@acme.example"
+        ]
+
+        broken.clear()
+        retried = await api.post(f"/v1/notifications/{poison['id']}/retry")
+        assert retried.status_code == 200, retried.text
+
+        async def resent():
+            detail = (await api.get(f"/v1/notifications/{poison['id']}")).json()
+            return detail["state"] == "sent"
+
+        await eventually(resent)
+        # The poison mail was handed over on its first try too (the fault came after): at
+        # most that one resend, with the same Message-ID.
+        to_poison = smtp.sink.to("poison@acme.example")
+        assert {m["Message-ID"] for m in to_poison} == {poison["message_id"]}
+        assert len(smtp.sink.messages) == len(addresses) + 1
+
+
+async def test_the_mail_sender_survives_losing_its_database_connection_mid_send(isolation, smtp):
+    """The sender's connection is terminated while it holds a claimed mail (the server then
+    answers 451, as a server that lost its own state might): the sender reconnects, and
+    every mail is accepted exactly once."""
+    killed = []
+
+    class KillingSink(type(smtp.sink)):
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+            if address == "x3@acme.example" and not killed:
+                pids = [r["pid"] for r in await _backends(isolation, _CLAIMING)]
+                assert pids, "the sender holds its claim while it sends"
+                await _terminate(isolation, pids)
+                killed.extend(pids)
+                return "451 4.3.0 try again"
+            return await super().handle_RCPT(server, session, envelope, address, rcpt_options)
+
+    smtp.stop()
+    smtp.sink = KillingSink()
+    smtp.start()
+    settings = settings_for(isolation, smtp, max_mails_per_rule_period=100)
+    async with serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        addresses = [f"x{i}@acme.example" for i in range(8)]
+        await publish(
+            isolation.amqp_url,
+            isolation.amqp_prefix,
+            *[alert_event(contract_id, owner=False, emails=[a]) for a in addresses],
+        )
+
+        async def all_sent():
+            items = await deliveries(api, limit=100)
+            assert [d["state"] for d in items] == ["sent"] * 8
+            return items
+
+        items = await eventually(all_sent, timeout=20)
+        assert killed
+        await asyncio.sleep(0.5)
+        assert sorted(m["To"] for m in smtp.sink.messages) == sorted(addresses)
+        assert sorted(m["Message-ID"] for m in smtp.sink.messages) == sorted(
+            d["message_id"] for d in items
+        )
+        # The terminated transaction never happened: the mail's attempts are those that
+        # were recorded.
+        assert all(d["attempts"] == 1 for d in items)
+
+
+async def test_the_senders_listen_again_after_losing_their_listening_connection(isolation, smtp):
+    """A NOTIFY wakes the senders at once; polling is the fallback (set long here). After
+    their LISTEN connections are terminated they must listen again, or every mail waits a
+    whole poll interval."""
+    settings = settings_for(isolation, smtp, sender_poll_seconds=20)
+    async with serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        await publish(isolation.amqp_url, isolation.amqp_prefix, alert_event(contract_id))
+        await eventually(lambda: _count(smtp.sink.messages, 1))
+
+        listening = [
+            r["pid"] for r in await _backends(isolation, "LISTEN %burnrate_notifier_deliveries%")
+        ]
+        assert len(listening) == 2  # the mail and the webhook sender
+        await _terminate(isolation, listening)
+
+        async def listening_again():
+            pids = [
+                r["pid"]
+                for r in await _backends(isolation, "LISTEN %burnrate_notifier_deliveries%")
+            ]
+            return len(pids) == 2 and not set(pids) & set(listening)
+
+        await eventually(listening_again)
+        await publish(
+            isolation.amqp_url,
+            isolation.amqp_prefix,
+            alert_event(contract_id, stage="overage", executed=41 * H),
+        )
+        await eventually(lambda: _count(smtp.sink.messages, 2), timeout=5)
+        ready = (await api.get("/readyz")).json()
+        assert ready["status"] == "ok", ready
+
+
+async def test_the_mail_sender_survives_the_smtp_server_dropping_the_connection(isolation, smtp):
+    """The server drops the connection in the middle of one mail's DATA: that mail is tried
+    again over a new connection, the others go on, each is accepted once."""
+    dropped = []
+
+    class DroppingSink(type(smtp.sink)):
+        async def handle_DATA(self, server, session, envelope):
+            if "x2@acme.example" in envelope.rcpt_tos and not dropped:
+                dropped.append(True)
+                server.transport.close()
+                return "451 4.3.0 gone"
+            return await super().handle_DATA(server, session, envelope)
+
+    smtp.stop()
+    smtp.sink = DroppingSink()
+    smtp.start()
+    settings = settings_for(isolation, smtp, max_mails_per_rule_period=100)
+    async with serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        addresses = [f"x{i}@acme.example" for i in range(6)]
+        await publish(
+            isolation.amqp_url,
+            isolation.amqp_prefix,
+            *[alert_event(contract_id, owner=False, emails=[a]) for a in addresses],
+        )
+
+        async def all_sent():
+            items = await deliveries(api, limit=100)
+            assert [d["state"] for d in items] == ["sent"] * 6
+            return items
+
+        items = await eventually(all_sent, timeout=15)
+        assert dropped
+        await asyncio.sleep(0.5)
+        assert sorted(m["To"] for m in smtp.sink.messages) == sorted(addresses)
+        attempts = {d["recipient"]: d["attempts"] for d in items}
+        assert attempts.pop("x2@acme.example") == 2
+        assert set(attempts.values()) == {1}
+
+
+async def test_a_poison_webhook_among_many_is_set_aside_and_the_others_are_called(isolation, smtp):
+    """``http://0177.0.0.1/`` made the HTTP client raise an error the sender did not catch:
+    the call stayed queued and every later webhook waited behind it, across restarts. A URL
+    no retry can fix is failed at once; anything else that raises while one call is made
+    (here the resolver, for one host) sets that call aside. The rest are called."""
+
+    class Resolver:
+        async def __call__(self, host, port):
+            if host == "poison.rebind.test":
+                raise RuntimeError("resolver bug for this one host")
+            return ["127.0.0.1"]
+
+    settings = settings_for(
+        isolation, smtp, webhook_allow_private=True, webhook_secret=WEBHOOK_SECRET
+    )
+    async with WebhookReceiver() as receiver:
+        good = [receiver.url(f"h{i}.rebind.test") for i in range(6)]
+        bad = ["http://0177.0.0.1/", receiver.url("poison.rebind.test")]
+        async with serve(build(settings, resolve=Resolver())) as api:
+            _, contract_id = await setup_contract(isolation)
+            await publish(
+                isolation.amqp_url,
+                isolation.amqp_prefix,
+                *[webhook_alert(contract_id, url) for url in bad + good],
+            )
+
+            async def settled():
+                items = {d["recipient"]: d for d in await deliveries(api, channel="webhook")}
+                assert {u: d["state"] for u, d in items.items()} == {
+                    u: ("failed" if u in bad else "sent") for u in bad + good
+                }
+                return items
+
+            items = await eventually(settled, timeout=15)
+        assert len(receiver.calls) == len(good)
+        assert items[bad[0]]["attempts"] == 1
+        assert items[bad[0]]["last_error"].startswith(
+            "0177.0.0.1 is not an IPv4 address in its plain form"
+        )
+        assert items[bad[1]]["last_error"] == (
+            "set aside: RuntimeError: resolver bug for this one host"
+        )
+        # Failed, so the retry endpoint takes it (it answered 409 to a queued one).
+        async with serve(build(settings, resolve=Resolver())) as api:
+            retried = await api.post(f"/v1/notifications/{items[bad[1]]['id']}/retry")
+            assert retried.status_code == 200, retried.text
+
+            async def set_aside_again():
+                detail = (await api.get(f"/v1/notifications/{items[bad[1]]['id']}")).json()
+                assert (detail["state"], detail["attempts"]) == ("failed", 2)
+                return True
+
+            await eventually(set_aside_again)
+            metrics = (await api.get("/metrics")).text
+            assert 'burnrate_notifier_deliveries_set_aside_total{channel="webhook"} 1.0' in metrics
+
+
+async def test_the_webhook_sender_survives_losing_its_database_connection_mid_call(isolation, smtp):
+    """The sender's connection is terminated while it holds a claimed call (the receiver
+    then answers 503): it reconnects, and every call is accepted (2xx) exactly once."""
+    settings = settings_for(
+        isolation, smtp, webhook_allow_private=True, webhook_secret=WEBHOOK_SECRET
+    )
+    killed = []
+
+    class KillingReceiver(WebhookReceiver):
+        def __init__(self):
+            super().__init__()
+            from starlette.responses import Response
+            from starlette.routing import Route
+
+            self.accepted = []
+
+            async def hook(request):
+                delivery = request.headers["x-burnrate-delivery"]
+                self.calls.append((dict(request.headers), await request.body()))
+                if len(self.calls) == 3 and not killed:
+                    pids = [r["pid"] for r in await _backends(isolation, _CLAIMING)]
+                    await _terminate(isolation, pids)
+                    killed.extend(pids)
+                    return Response(status_code=503)
+                self.accepted.append(delivery)
+                return Response(status_code=204)
+
+            self.app.router.routes[:] = [Route("/hooks/burnrate", hook, methods=["POST"])]
+
+    async with KillingReceiver() as receiver, serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        await publish(
+            isolation.amqp_url,
+            isolation.amqp_prefix,
+            *[webhook_alert(contract_id, receiver.url()) for _ in range(6)],
+        )
+
+        async def all_sent():
+            items = await deliveries(api, channel="webhook")
+            assert [d["state"] for d in items] == ["sent"] * 6
+            return items
+
+        items = await eventually(all_sent, timeout=20)
+        assert killed
+        await asyncio.sleep(0.5)
+        assert sorted(receiver.accepted) == sorted(d["id"] for d in items)

@@ -37,6 +37,13 @@ class NotifierMetrics:
             registry=registry,
             buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
         )
+        self.set_aside = Counter(
+            "burnrate_notifier_deliveries_set_aside_total",
+            "Deliveries set aside: their handling failed in a way a retry cannot fix; each is "
+            "marked failed with the reason and can be replayed by its retry endpoint",
+            ["channel"],
+            registry=registry,
+        )
         self.pending = Gauge(
             "burnrate_notifier_deliveries_pending",
             "Deliveries queued or waiting for a retry",

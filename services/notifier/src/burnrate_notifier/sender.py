@@ -10,6 +10,12 @@ login) is an outage, not a failure of any mail: no attempt is spent, the due mai
 ``retrying`` with the reason, and the sender tries again with capped exponential backoff.
 Only what goes wrong while one message is being handed over counts towards
 ``send_max_attempts``. So an outage of any length loses nothing.
+
+One delivery never blocks the others: a delivery whose handling raises anything but a lost
+database (a bug, a value PostgreSQL cannot store …) is set aside — marked failed with the
+reason, counted, listed by the API and replayable by its retry endpoint — and the round goes
+on with the next. A lost database connection is not the delivery's fault: its transaction
+rolls back, and the loop reconnects and tries it again.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from burnrate_common.db import Connection
 from burnrate_common.events import Envelope, EventType, NotificationOutcome, new_event
 from burnrate_common.logs import correlation_id
 from burnrate_common.runtime import Runtime
+from burnrate_common.supervision import beat
 
 from burnrate_notifier import store
 from burnrate_notifier.domain.deliveries import (
@@ -47,6 +54,17 @@ from burnrate_notifier.settings import NotifierSettings
 log = logging.getLogger(__name__)
 
 _MAX_ERROR_LENGTH = 1000
+#: The longest a sender idles between passes: each pass beats the loop's heartbeat, which
+#: the supervisor expects well within its two minutes.
+MAX_IDLE_SECONDS = 30.0
+#: After a lost database: the first wait before trying again (doubling up to the idle cap).
+_FIRST_RECONNECT_SECONDS = 0.5
+
+
+def error_text(text: str) -> str:
+    """A reason PostgreSQL can store: no NUL, no lone surrogate, bounded."""
+    text = text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    return text.encode("utf-8", "replace").decode("utf-8")[:_MAX_ERROR_LENGTH]
 
 
 class SmtpTransport:
@@ -93,14 +111,24 @@ def classify(exc: BaseException) -> SendFailure:
     return SendFailure(False, True, f"{type(exc).__name__}: {exc}")
 
 
+class ListenerLost(ConnectionError):
+    """The connection that LISTENs for new deliveries is gone: listen again."""
+
+
 async def run_loop(
     runtime: Runtime[Deps],
     poll_seconds: float,
     send_round: Callable[[asyncpg.Pool, NotifierMetrics], Awaitable[int]],
     batch_size: int,
+    idle_seconds: Callable[[], float] | None = None,
 ) -> None:
     """Send forever: woken by NOTIFY when deliveries are queued, polling as a fallback
-    (and for retries falling due)."""
+    (and for retries falling due). ``idle_seconds``: how long to idle now (default
+    ``poll_seconds``), never more than :data:`MAX_IDLE_SECONDS`.
+
+    A lost database (the LISTEN connection included) is waited out here; anything else
+    that escapes a round is a bug of the loop and goes to its supervisor (logged, counted,
+    restarted with backoff)."""
     metrics = NotifierMetrics.of(runtime.metrics.registry)
     pool = runtime.pool
     wake = asyncio.Event()
@@ -109,27 +137,76 @@ async def run_loop(
         wake.set()
 
     async def sleep() -> None:
-        await wait_for_event(wake, poll_seconds)
+        seconds = idle_seconds() if idle_seconds is not None else poll_seconds
+        await wait_for_event(wake, max(0.0, min(seconds, poll_seconds, MAX_IDLE_SECONDS)))
 
+    backoff = _FIRST_RECONNECT_SECONDS
     while True:
         try:
             async with pool.acquire() as listener:
                 await listener.add_listener(store.WAKE_CHANNEL, on_notify)
+                listener.add_termination_listener(on_notify)
                 try:
                     while True:
+                        beat()
+                        if listener.is_closed():
+                            raise ListenerLost("the LISTEN connection was closed")
                         while await send_round(pool, metrics) >= batch_size:
-                            pass
+                            beat()
                         async with pool.acquire() as conn:
                             metrics.pending.set(await store.pending_count(conn))
+                        backoff = _FIRST_RECONNECT_SECONDS
                         await sleep()
                 finally:
                     if not listener.is_closed():
+                        listener.remove_termination_listener(on_notify)
                         await listener.remove_listener(store.WAKE_CHANNEL, on_notify)
         except TRANSIENT_ERRORS as exc:
             log.warning("sender waiting for the database", extra={"error": str(exc)})
-        except Exception:
-            log.exception("sender round failed")
-        await sleep()
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, MAX_IDLE_SECONDS)
+
+
+#: Handles one claimed delivery in the caller's transaction; True ends the round.
+HandleOne = Callable[[Connection, asyncpg.Record], Awaitable[bool]]
+
+
+async def work_through(
+    pool: asyncpg.Pool,
+    channel: Channel,
+    limit: int,
+    handle: HandleOne,
+    settle: Settle,
+    metrics: NotifierMetrics,
+) -> int:
+    """Claim and handle due deliveries of ``channel``, one per transaction, up to ``limit``;
+    returns how many were settled.
+
+    A delivery whose handling raises anything but a lost database is set aside
+    (:meth:`Settle.set_aside`) and the round goes on: it can never hold up the queue."""
+    settled = 0
+    async with pool.acquire() as conn:
+        while settled < limit:
+            beat()
+            row: asyncpg.Record | None = None
+            try:
+                async with conn.transaction():
+                    rows = await store.claim_due(conn, channel, 1)
+                    if not rows:
+                        break
+                    row = rows[0]
+                    stop = await handle(conn, row)
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception as exc:
+                if row is None:
+                    raise  # the claim itself failed: nothing to set aside
+                await settle.set_aside(conn, row, exc, metrics)
+                stop = False
+            settled += 1
+            if stop:
+                break
+    return settled
 
 
 class Settle:
@@ -165,7 +242,7 @@ class Settle:
             cap=s.send_retry_max_seconds,
             jitter=self._jitter(),
         )
-        error = failure.description[:_MAX_ERROR_LENGTH]
+        error = error_text(failure.description)
         await store.record_failure(
             conn,
             row["id"],
@@ -188,6 +265,42 @@ class Settle:
             log.error("notification failed", extra=extra)
         else:
             log.warning("notification will be retried", extra=extra | {"in": nxt.delay_seconds})
+
+    async def set_aside(
+        self,
+        conn: Connection,
+        row: asyncpg.Record,
+        exc: BaseException,
+        metrics: NotifierMetrics,
+    ) -> None:
+        """The delivery failed in a way no retry fixes: mark it failed with the reason (in a
+        transaction of its own: the one it failed in was rolled back), with its
+        ``notification.failed`` event, so the rest of the queue flows on. The retry endpoint
+        replays it once the cause is fixed."""
+        error = error_text(f"set aside: {type(exc).__name__}: {exc}")
+        channel = row["channel"]
+        async with conn.transaction():
+            attempts = await store.set_aside(conn, row["id"], error)
+            if attempts is None:
+                return  # settled meanwhile (another replica, a hand): nothing to set aside
+            try:
+                async with conn.transaction():
+                    await outbox.add(
+                        conn,
+                        [self._outcome(EventType.NOTIFICATION_FAILED, row, attempts, error)],
+                    )
+            except TRANSIENT_ERRORS:
+                raise
+            except Exception:
+                # The event itself cannot be made: the failed state and the log still say it.
+                log.exception("no notification.failed event for a delivery set aside")
+        metrics.deliveries.labels(channel, DeliveryState.FAILED.value).inc()
+        metrics.set_aside.labels(channel).inc()
+        log.error(
+            "delivery set aside: it failed in a way a retry cannot fix",
+            exc_info=exc,
+            extra={"delivery_id": str(row["id"]), "channel": channel, "error": error},
+        )
 
     def _outcome(
         self, event_type: EventType, row: asyncpg.Record, attempts: int, error: str | None = None
@@ -234,6 +347,7 @@ class Sender:
             self._settings.sender_poll_seconds,
             self.send_round,
             self._settings.send_batch_size,
+            self.idle_seconds,
         )
 
     async def send_round(self, pool: asyncpg.Pool, metrics: NotifierMetrics) -> int:
@@ -255,23 +369,24 @@ class Sender:
             log.info("SMTP server reachable again", extra={"failed_connects": self._outage_rounds})
         self._outage_rounds = 0
         metrics.smtp_up.set(1)
-        settled = 0
+
+        async def handle(conn: Connection, row: asyncpg.Record) -> bool:
+            return await self._send_one(conn, smtp, row, metrics)
+
         try:
-            async with pool.acquire() as conn:
-                while settled < self._settings.send_batch_size:
-                    async with conn.transaction():
-                        rows = await store.claim_due(conn, Channel.EMAIL, 1)
-                        if not rows:
-                            break
-                        connection_lost = await self._send_one(conn, smtp, rows[0], metrics)
-                    settled += 1
-                    if connection_lost:
-                        break
+            return await work_through(
+                pool, Channel.EMAIL, self._settings.send_batch_size, handle, self._settle, metrics
+            )
         finally:
             with contextlib.suppress(Exception):
                 await smtp.quit()
             smtp.close()
-        return settled
+
+    def idle_seconds(self) -> float:
+        """Idle until the SMTP server is due to be tried again (during an outage), else a
+        poll interval: the reconnect comes when the backoff says, not a poll later."""
+        held = self._hold_until - time.monotonic()
+        return held if held > 0 else self._settings.sender_poll_seconds
 
     async def _server_unreachable(
         self, pool: asyncpg.Pool, metrics: NotifierMetrics, exc: BaseException
@@ -286,7 +401,7 @@ class Sender:
             jitter=self._jitter(),
         )
         self._hold_until = time.monotonic() + delay
-        error = f"SMTP server unreachable: {type(exc).__name__}: {exc}"[:_MAX_ERROR_LENGTH]
+        error = error_text(f"SMTP server unreachable: {type(exc).__name__}: {exc}")
         async with pool.acquire() as conn:
             waiting = await store.postpone_due(conn, Channel.EMAIL, delay, error)
         metrics.smtp_up.set(0)

@@ -403,6 +403,21 @@ async def record_failure(
     )
 
 
+async def set_aside(conn: Connection, delivery_id: uuid.UUID, error: str) -> int | None:
+    """Fail a delivery still waiting, with the reason, counting the try; returns its
+    attempts, or None when it is no longer waiting (settled meanwhile)."""
+    attempts: int | None = await conn.fetchval(
+        """UPDATE deliveries
+           SET state = 'failed', attempts = attempts + 1, last_error = $2, updated_at = now(),
+               next_attempt_at = now()
+           WHERE id = $1 AND state IN ('queued', 'retrying')
+           RETURNING attempts""",
+        delivery_id,
+        error,
+    )
+    return attempts
+
+
 async def pending_count(conn: Connection) -> int:
     count: int = await conn.fetchval(
         "SELECT count(*) FROM deliveries WHERE state IN ('queued', 'retrying')"

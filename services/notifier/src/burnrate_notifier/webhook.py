@@ -1,5 +1,10 @@
 """The webhook sender: claims due webhook deliveries, POSTs their stored JSON body signed with
-HMAC-SHA256, records the outcome like mail (same attempts, backoff and events).
+HMAC-SHA256, records the outcome like mail (same attempts, backoff and events, and a call
+whose handling raises is set aside like a mail: see :mod:`burnrate_notifier.sender`).
+
+The URL is read by :func:`burnrate_common.webhook_urls.parse_webhook_url`, the parser the
+rules service validated it with, and the URL called is the one it returns: a URL it
+refuses fails at once (no retry makes it callable).
 
 Before each call the host is resolved and refused when any of its addresses is loopback,
 link-local, private or otherwise not public (unless ``BURNRATE_WEBHOOK_ALLOW_PRIVATE``):
@@ -24,12 +29,13 @@ import httpx
 from burnrate_common.db import Connection
 from burnrate_common.logs import correlation_id
 from burnrate_common.runtime import Runtime
+from burnrate_common.webhook_urls import InvalidWebhookUrl, WebhookUrl, parse_webhook_url
 
 from burnrate_notifier import store
 from burnrate_notifier.domain.deliveries import Channel
-from burnrate_notifier.domain.webhooks import SIGNATURE_HEADER, addresses_problem, sign, url_problem
+from burnrate_notifier.domain.webhooks import SIGNATURE_HEADER, addresses_problem, sign
 from burnrate_notifier.metrics import NotifierMetrics
-from burnrate_notifier.sender import SendFailure, Settle, run_loop
+from burnrate_notifier.sender import SendFailure, Settle, run_loop, work_through
 from burnrate_notifier.service import Deps
 from burnrate_notifier.settings import NotifierSettings
 
@@ -119,12 +125,14 @@ class WebhookTransport:
             headers={"User-Agent": USER_AGENT},
         )
 
-    def check(self, url: str) -> None:
-        """Raise :class:`WebhookRefused` when the URL's form may not be called (its
-        addresses are checked by :class:`PinnedTransport`, at connect)."""
-        problem = url_problem(url, require_https=self._settings.webhook_require_https)
-        if problem:
-            raise WebhookRefused(problem)
+    def check(self, url: str) -> WebhookUrl:
+        """The URL to call, as the shared parser reads it; :class:`WebhookRefused` when its
+        form may not be called (its addresses are checked by :class:`PinnedTransport`, at
+        connect)."""
+        try:
+            return parse_webhook_url(url, require_https=self._settings.webhook_require_https)
+        except InvalidWebhookUrl as exc:
+            raise WebhookRefused(str(exc)) from exc
 
 
 def classify_response(status: int) -> SendFailure | None:
@@ -167,15 +175,14 @@ class WebhookSender:
         async with pool.acquire() as conn:
             if not await store.has_due(conn, Channel.WEBHOOK):
                 return 0
-            settled = 0
-            while settled < self._settings.send_batch_size:
-                async with conn.transaction():
-                    rows = await store.claim_due(conn, Channel.WEBHOOK, 1)
-                    if not rows:
-                        break
-                    await self._call(conn, rows[0], metrics)
-                settled += 1
-        return settled
+
+        async def handle(conn: Connection, row: asyncpg.Record) -> bool:
+            await self._call(conn, row, metrics)
+            return False
+
+        return await work_through(
+            pool, Channel.WEBHOOK, self._settings.send_batch_size, handle, self._settle, metrics
+        )
 
     async def _call(self, conn: Connection, row: asyncpg.Record, metrics: NotifierMetrics) -> None:
         assert self._client is not None
@@ -190,9 +197,9 @@ class WebhookSender:
             started = time.perf_counter()
             failure: SendFailure | None
             try:
-                self._transport.check(row["recipient"])
+                url = self._transport.check(row["recipient"])
                 response = await self._client.post(
-                    row["recipient"],
+                    str(url),
                     content=body,
                     headers={
                         "Content-Type": "application/json",
@@ -201,7 +208,7 @@ class WebhookSender:
                         "X-Burnrate-Event": "alert.raised",
                     },
                 )
-            except WebhookRefused as exc:
+            except (WebhookRefused, httpx.InvalidURL) as exc:
                 failure = SendFailure(True, False, str(exc))
             except (httpx.HTTPError, OSError) as exc:
                 failure = SendFailure(False, True, f"{type(exc).__name__}: {exc}")
