@@ -91,6 +91,19 @@ async def test_the_40_hour_month(rig):
         "forecast_exhaustion_date": None,
         "unused_seconds": None,
         "outside_dates_seconds": None,
+        # the billing and service-level facts (events.AlertFacts): none for an hours trigger
+        "currency": None,
+        "charged_seconds": None,
+        "charged_amount": None,
+        "forecast_amount": None,
+        "budget": None,
+        "ticket_reference": None,
+        "ticket_priority": None,
+        "service_level": None,
+        "sla_metric": None,
+        "sla_target_minutes": None,
+        "sla_due_at": None,
+        "sla_expected_at": None,
     }
     assert alerts[2] | {"alert_id": None, "raised_at": None} == {
         "alert_id": None,
