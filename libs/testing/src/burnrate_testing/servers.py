@@ -3,13 +3,19 @@ kill them: the machine's shared servers are never touched.
 
 PostgreSQL: ``initdb`` into a temporary folder and ``pg_ctl``, as the ``postgres`` user when
 run as root (the server refuses to run as root). RabbitMQ: a node of its own
-(``RABBITMQ_NODENAME``, ports, folders), started with ``rabbitmq-server``.
+(``RABBITMQ_NODENAME``, ports, folders), started with ``rabbitmq-server``; or three such nodes
+joined into a cluster (:class:`OwnRabbitMQCluster`) with ``rabbitmqctl join_cluster``.
+
+Run as root, ``rabbitmq-server`` and ``rabbitmqctl`` switch to the ``rabbitmq`` user, whose
+Erlang cookie (``/var/lib/rabbitmq/.erlang.cookie``) every node of the cluster and every
+``rabbitmqctl`` then share; run as another user, that user's ``~/.erlang.cookie``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import signal
@@ -19,6 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -106,7 +113,8 @@ def own_postgres() -> Iterator[OwnPostgres]:
 
 
 class OwnRabbitMQ:
-    """A RabbitMQ node of the test's own (its own name, ports and folders)."""
+    """A RabbitMQ node of the test's own (its own name, ports and folders); ``start`` again
+    after ``kill`` brings it back on the same data (and into its cluster, if it was in one)."""
 
     def __init__(self) -> None:
         self.port = free_port()
@@ -114,6 +122,25 @@ class OwnRabbitMQ:
         self._root = Path(tempfile.mkdtemp(prefix="burnrate-rmq-"))
         self.node = f"burnrate-test-{self.port}@localhost"
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def ctl(self, *args: str, timeout: float = 120) -> str:
+        """``rabbitmqctl -n <this node> args…``; its output (raises if it fails)."""
+        done = subprocess.run(
+            ["rabbitmqctl", "-n", self.node, *args],
+            env=self._env(),
+            capture_output=True,
+            timeout=timeout,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                f"rabbitmqctl {' '.join(args)} on {self.node} failed: "
+                f"{(done.stdout + done.stderr).decode(errors='replace')[-2000:]}"
+            )
+        return done.stdout.decode(errors="replace")
 
     @property
     def url(self) -> str:
@@ -184,6 +211,99 @@ class OwnRabbitMQ:
                 self._process.wait(timeout=30)
             self.kill()
         shutil.rmtree(self._root, ignore_errors=True)
+
+
+class OwnRabbitMQCluster:
+    """Three (or ``size``) RabbitMQ nodes of the test's own, on their own ports, joined into one
+    cluster: quorum queues declared once it is formed have a member on every node, so one
+    node may die (``kill``) and the queues stay available on the majority."""
+
+    def __init__(self, size: int = 3) -> None:
+        if size < 1:
+            raise ValueError("a cluster has at least one node")
+        self.nodes = [OwnRabbitMQ() for _ in range(size)]
+
+    @property
+    def urls(self) -> list[str]:
+        """One AMQP URL per node, in node order."""
+        return [node.url for node in self.nodes]
+
+    def start(self) -> None:
+        first, *others = self.nodes
+        first.start()
+        for node in others:
+            node.start()
+            node.ctl("stop_app")
+            node.ctl("reset")
+            node.ctl("join_cluster", first.node)
+            node.ctl("start_app")
+        self.await_members(len(self.nodes))
+
+    def running_nodes(self) -> list[str]:
+        """The cluster's running nodes, as a live node sees them."""
+        for node in self.nodes:
+            if not node.running:
+                continue
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                output = node.ctl("cluster_status", "--formatter", "json", timeout=30)
+                status = json.loads(output)
+                return sorted(str(name) for name in status.get("running_nodes", []))
+        return []
+
+    def await_members(self, count: int, seconds: float = 120) -> None:
+        """Wait until ``count`` nodes run in the cluster."""
+        deadline = time.monotonic() + seconds
+        while len(self.running_nodes()) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"fewer than {count} running nodes: {self.running_nodes()}")
+            time.sleep(0.5)
+
+    def kill(self, index: int) -> None:
+        """``kill -9`` of one node; the others carry on."""
+        self.nodes[index].kill()
+
+    def restart(self, index: int) -> None:
+        """Start a killed node again on its data: it rejoins the cluster by itself."""
+        self.nodes[index].start()
+        self.await_members(sum(1 for node in self.nodes if node.running))
+
+    def quorum_members(self, queue: str) -> dict[str, Any]:
+        """``rabbitmq-queues quorum_status`` of a queue, asked of a live node: one row per
+        member (its node, Raft state, commit index)."""
+        for node in self.nodes:
+            if node.running:
+                done = subprocess.run(
+                    [
+                        "rabbitmq-queues",
+                        "-n",
+                        node.node,
+                        "quorum_status",
+                        queue,
+                        "--formatter",
+                        "json",
+                    ],
+                    env=node._env(),
+                    capture_output=True,
+                    timeout=60,
+                )
+                if done.returncode == 0:
+                    rows: list[dict[str, Any]] = json.loads(done.stdout)
+                    return {str(row.get("Node Name")): row for row in rows}
+        return {}
+
+    def close(self) -> None:
+        for node in reversed(self.nodes):
+            node.close()
+
+
+@contextlib.contextmanager
+def own_rabbitmq_cluster(size: int = 3) -> Iterator[OwnRabbitMQCluster]:
+    cluster = OwnRabbitMQCluster(size)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.close()
 
 
 def wait_for_port(port: int, seconds: float = 60.0) -> None:
