@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import os
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+#: The settings a service may also take under its own name, ``BURNRATE_<SERVICE>_<NAME>``
+#: (``BURNRATE_RULES_DATABASE_URL``), before the shared ``BURNRATE_<NAME>``.
+PER_SERVICE_FIELDS = ("database_url", "read_database_url")
+
+
+def service_variable(service_name: str, field: str) -> str:
+    """``BURNRATE_<SERVICE>_<FIELD>``: ``worklog-ingest``, ``database_url`` →
+    ``BURNRATE_WORKLOG_INGEST_DATABASE_URL``."""
+    return f"BURNRATE_{service_name.upper().replace('-', '_')}_{field.upper()}"
+
+
+class _PerServiceEnvironment(PydanticBaseSettingsSource):
+    """``BURNRATE_<SERVICE>_DATABASE_URL`` (and ``…_READ_DATABASE_URL``) of the service the
+    settings class is for, its ``service_name``; case-insensitive, as the other variables."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads the variables itself
+
+    def __call__(self) -> dict[str, Any]:
+        service = self.settings_cls.model_fields["service_name"].default
+        environment = {name.upper(): value for name, value in os.environ.items()}
+        found: dict[str, Any] = {}
+        for field in PER_SERVICE_FIELDS:
+            value = environment.get(service_variable(str(service), field))
+            if value:
+                found[field] = value
+        return found
 
 
 class ServiceSettings(BaseSettings):
@@ -14,7 +48,13 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BURNRATE_", extra="ignore")
 
     environment: Literal["development", "production"] = "development"
+    #: ``BURNRATE_<SERVICE>_DATABASE_URL`` overrides ``BURNRATE_DATABASE_URL`` for one service,
+    #: so each service's schema can live on a PostgreSQL server of its own.
     database_url: str = "postgresql://postgres@127.0.0.1:5432/burnrate"
+    #: Where a service's read-only API queries may go (a streaming replica of its database):
+    #: ``BURNRATE_<SERVICE>_READ_DATABASE_URL``, or ``BURNRATE_READ_DATABASE_URL`` for every
+    #: service that has such queries. None: they use ``database_url``.
+    read_database_url: str | None = None
     amqp_url: str = "amqp://guest:guest@127.0.0.1:5672/"
     # Prefix of the exchange and queue names, so several stacks (or tests) share one broker.
     amqp_prefix: str = "burnrate"
@@ -52,6 +92,24 @@ class ServiceSettings(BaseSettings):
 
     # One schema per service in the shared database; tests give each test its own.
     database_schema: str | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments first, then the service's own variables, then the shared ones.
+        return (
+            init_settings,
+            _PerServiceEnvironment(settings_cls),
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        )
 
     @property
     def db_schema(self) -> str:
