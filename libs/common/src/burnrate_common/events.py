@@ -87,6 +87,18 @@ class CustomerChanged(Payload):
     id: uuid.UUID
     name: str
     contacts: list[Contact]
+    # Billing details (optional; what an invoice needs to name the buyer, e.g. in UBL):
+    #: the registered name, when it differs from ``name``
+    legal_name: str | None = None
+    address_lines: list[str] = []
+    city: str | None = None
+    postcode: str | None = None
+    #: ISO 3166-1 alpha-2
+    country: str | None = None
+    vat_id: str | None = None
+    #: the Peppol electronic address and its ISO 6523 ICD scheme (e.g. ``0106`` KvK)
+    peppol_endpoint_id: str | None = None
+    peppol_scheme: str | None = None
 
 
 class ContractPeriod(Payload):
