@@ -167,6 +167,14 @@ def signed(body: dict) -> tuple[bytes, dict[str, str]]:
     return raw, {"X-Hub-Signature": signature, "content-type": "application/json"}
 
 
+def signed_params(params: dict[str, str]) -> dict[str, str]:
+    """The webhook URL's query with ``sig`` over team / activity / location (see
+    burnrate_worklog_ingest.auth)."""
+    covered = {k: v for k, v in params.items() if k in ("team", "activity", "location")}
+    text = "\n".join(["burnrate-jira-params-v1", *(f"{k}={covered[k]}" for k in sorted(covered))])
+    return params | {"sig": hmac.new(SECRET.encode(), text.encode(), hashlib.sha256).hexdigest()}
+
+
 class Driver:
     """Applies operations through the APIs and keeps the model of what should survive."""
 
@@ -187,7 +195,8 @@ class Driver:
         version = next(self.jira_versions)  # Jira's "updated" only grows
         raw, headers = signed(
             {
-                "timestamp": 1_780_000_000_000 + version,
+                # Sent now (the replay window), each delivery a body of its own.
+                "timestamp": int(dt.datetime.now(dt.UTC).timestamp() * 1000) + version,
                 "webhookEvent": event,
                 "worklog": {
                     "id": self.jira_ids.setdefault(key, str(next(_numbers))),
@@ -204,11 +213,14 @@ class Driver:
         project = self.contract["jira_project_keys"][0]
         response = await self.ingest.post(
             "/v1/webhooks/jira",
-            params={"issue_key": f"{project}-7", "team": w.team, "activity": w.activity},
+            params=signed_params(
+                {"issue_key": f"{project}-7", "team": w.team, "activity": w.activity}
+            ),
             content=raw,
             headers=headers,
         )
         assert response.status_code == 200, response.text
+        assert response.json()["outcome"] != "rejected", response.text
 
     async def create(self, via_jira: bool, w: Kept) -> None:
         key = f"{'jira' if via_jira else 'api'}-{len(self.ids) + 1}"
@@ -413,3 +425,42 @@ async def test_deleting_a_draft_routes_its_worklogs_again(isolation):
         assert successor.status_code == 201, successor.text
         await totals_agree(services, successor.json()["id"], driver.model)
         assert await unattributed() == []
+
+
+async def test_a_contract_then_at_once_a_worklog_by_its_work_account(isolation):
+    """Read your own writes (issue 19): a contract created through the contracts service,
+    then at once a worklog naming its work account. worklog-ingest may not have the
+    contract yet: the worklog is accepted (202, unattributed) and lands on the contract
+    when ``contract.created`` arrives; the client needs to know nothing of replicas."""
+    async with Services(isolation, ("contracts", "ingest", "reporting")) as services:
+        contracts, ingest = services.clients["contracts"], services.clients["ingest"]
+        for _ in range(3):  # back to back, several times: either order of arrival
+            contract = await new_contract(contracts)
+            response = await ingest.post(
+                "/v1/worklogs",
+                json={
+                    "source": "api",
+                    "external_id": f"ryow-{contract['code']}",
+                    "work_account": contract["work_accounts"][0],
+                    "author": "tech1",
+                    "team": "servicedesk",
+                    "activity": "phone support",
+                    "started_at": "2026-03-10T09:00:00+01:00",
+                    "seconds": 5400,
+                },
+            )
+            assert response.status_code in (201, 202), response.text
+            worklog_id = response.json()["id"]
+
+            async def attributed(worklog_id: str = worklog_id) -> dict | None:
+                stored = (await ingest.get(f"/v1/worklogs/{worklog_id}")).json()
+                return stored if stored["contract_id"] else None
+
+            stored = await eventually(attributed)
+            assert (stored["contract_id"], stored["period_start"]) == (
+                contract["id"],
+                "2026-03-01",
+            )
+            model = Model()
+            model.worklogs["one"] = Kept("servicedesk", "phone support", INSTANTS[0], 5400)
+            await totals_agree(services, contract["id"], model)

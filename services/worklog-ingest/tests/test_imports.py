@@ -14,7 +14,7 @@ from burnrate_common.app import create_app
 from burnrate_common.events import EventType
 from burnrate_testing import TEST_API_KEY, eventually
 from burnrate_worklog_ingest.bootstrap import build
-from burnrate_worklog_ingest.importer import chunks, upload
+from burnrate_worklog_ingest.importer import chunks, main, upload
 from burnrate_worklog_ingest.settings import WorklogIngestSettings
 
 from .test_api import api, consumption, contract_event, replicate, settled  # noqa: F401
@@ -164,9 +164,10 @@ async def test_cli_upload_in_chunks_then_duplicates(api, acme, probe):  # noqa: 
         api, text, "harvest", chunk_rows=2, out=io.StringIO(), params={"team": "servicedesk"}
     )
     assert (again.imported, again.duplicates) == (0, 3)
-    assert again.lines()[:3] == [
-        "imported: 0 (0 unattributed)",
-        "skipped as duplicate: 3",
+    assert again.lines()[:4] == [
+        "created: 0 (0 unattributed)",
+        "updated: 0",
+        "unchanged: 3",
         "rejected: 0",
     ]
 
@@ -299,8 +300,9 @@ async def test_the_console_script_against_a_real_port(isolation, tmp_path):
             out, err = await process.communicate()
             assert process.returncode == 0, err.decode()
         assert out.decode().splitlines() == [
-            "imported: 0 (0 unattributed)",
-            "skipped as duplicate: 3",
+            "created: 0 (0 unattributed)",
+            "updated: 0",
+            "unchanged: 3",
             "rejected: 0",
         ]
         assert "[##############################] 3/3 rows" in err.decode()
@@ -312,11 +314,57 @@ async def test_the_console_script_against_a_real_port(isolation, tmp_path):
         )
         out, _ = await process.communicate()
         assert process.returncode == 1
-        assert out.decode().splitlines()[2:] == [
+        assert out.decode().splitlines()[3:] == [
             "rejected: 2",
             "  line 3: seconds: Input should be greater than 0",
             "  line 4: started_at: '2026-03-0x' is not a date (YYYY-MM-DD)",
         ]
+        # An HTTP error: one line on stderr, no summary, a non-zero exit.
+        process = await asyncio.create_subprocess_exec(
+            *args,
+            env={**env, "BURNRATE_API_KEY": "not-a-key"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await process.communicate()
+        assert (process.returncode, out) == (1, b"")
+        assert err.decode().splitlines()[-1:] == [
+            "burnrate: worklog-ingest answered HTTP 401: The API key is unknown or revoked. "
+            "(nothing was imported)"
+        ]
+        assert "Traceback" not in err.decode()
     finally:
         server.should_exit = True
         await serving
+
+
+def test_the_cli_says_in_one_line_that_the_service_cannot_be_reached(capsys, tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    export = tmp_path / "toggl.csv"
+    export.write_bytes((DATA / "toggl.csv").read_bytes())
+    code = main(
+        [
+            "import",
+            str(export),
+            "--source",
+            "toggl",
+            "--url",
+            f"http://127.0.0.1:{port}",
+            "--api-key",
+            "k",
+        ]
+    )
+    out, err = capsys.readouterr()
+    assert (code, out) == (3, "")
+    [line] = err.splitlines()
+    assert line.startswith(f"burnrate: cannot reach worklog-ingest at http://127.0.0.1:{port}: ")
+
+
+def test_the_cli_says_in_one_line_that_the_file_is_missing(capsys, tmp_path):
+    for source in ("toggl", "ndjson"):
+        code = main(["import", str(tmp_path / "nope.csv"), "--source", source, "--api-key", "k"])
+        out, err = capsys.readouterr()
+        assert (code, out) == (2, "")
+        assert err.splitlines() == [f"burnrate: cannot read {tmp_path / 'nope.csv'}: no such file"]

@@ -135,7 +135,7 @@ async def test_the_cli_streams_ndjson_with_either_mode(api, acme):  # noqa: F811
     err = io.StringIO()
     summary = await upload_ndjson(api, io.BytesIO(data), len(data), out=err, piece=100)
     assert (summary.imported, summary.failed) == (0, None)
-    assert summary.lines()[2:] == [
+    assert summary.lines()[3:] == [
         "rejected: 1",
         "  line 3: seconds: Input should be greater than 0",
     ]

@@ -8,6 +8,11 @@ any row is bad; ``--skip-invalid`` imports the good rows and reports the bad one
 
 An NDJSON file (one worklog per line) is streamed in one request to ``/v1/worklogs/stream``
 with the same mode, which the service applies across the whole stream.
+
+It prints what happened (created, updated, unchanged, rejected) and exits 0; a failure (the
+file cannot be read, the service cannot be reached, an HTTP error) is one line on stderr and
+a non-zero exit: 2 for the command line or the file, 3 for the network, 1 for everything
+else (bad rows with ``--all-or-nothing``, an HTTP error).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ FORMATS = {"toggl": "toggl", "harvest": "harvest", "csv": "generic"}
 class Summary:
     imported: int = 0
     duplicates: int = 0
+    updated: int = 0
+    stale: int = 0
     unattributed: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     failed: str | None = None
@@ -40,19 +47,47 @@ class Summary:
     def add(self, answer: dict[str, Any]) -> None:
         self.imported += answer.get("imported", 0)
         self.duplicates += answer.get("duplicates", 0)
+        self.updated += answer.get("updated", 0)
+        self.stale += answer.get("stale", 0)
         self.unattributed += answer.get("unattributed", 0)
         self.rejected.extend(answer.get("rejected", []))
 
     def lines(self) -> list[str]:
+        """What happened: created, updated (corrections), unchanged, rejected."""
         out = [
-            f"imported: {self.imported} ({self.unattributed} unattributed)",
-            f"skipped as duplicate: {self.duplicates}",
+            f"created: {self.imported} ({self.unattributed} unattributed)",
+            f"updated: {self.updated}",
+            f"unchanged: {self.duplicates}" + (f" ({self.stale} older)" if self.stale else ""),
             f"rejected: {len(self.rejected)}",
         ]
         out += [f"  line {r['line']}: {r['field']}: {r['reason']}" for r in self.rejected]
-        if self.failed:
-            out.append(f"error: {self.failed}")
         return out
+
+    def failure(self) -> str:
+        """The one line a failure is told in, with what was done before it, if anything."""
+        done = self.imported + self.updated + self.duplicates + self.stale
+        before = (
+            f" (before it: {self.imported} created, {self.updated} updated, "
+            f"{self.duplicates} unchanged)"
+            if done
+            else " (nothing was imported)"
+        )
+        return f"burnrate: {self.failed}{before}"
+
+
+def _problem(response: httpx.Response) -> dict[str, Any]:
+    """An error answer's problem document, or an empty one (it may not be JSON)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def _http_failure(response: httpx.Response) -> str:
+    problem = _problem(response)
+    detail = problem.get("detail") or problem.get("title") or response.text[:200] or "no detail"
+    return f"worklog-ingest answered HTTP {response.status_code}: {detail}"
 
 
 def chunks(text: str, rows: int) -> Iterator[tuple[str, int, int]]:
@@ -106,10 +141,10 @@ async def upload(
         if response.status_code == 200:
             result: dict[str, Any] = response.json()  # an ImportOut
             return result
-        problem = response.json() if response.content else {}
+        problem = _problem(response)
         if response.status_code == 422 and "rejected" in problem:
             return {"rejected": problem["rejected"]}
-        summary.failed = f"HTTP {response.status_code}: {problem.get('detail', response.text)}"
+        summary.failed = _http_failure(response)
         return None
 
     if all_or_nothing:  # check every chunk first: nothing is stored if one row is bad
@@ -164,13 +199,13 @@ async def upload_ndjson(
         content=body(),
         headers={"content-type": "application/x-ndjson"},
     )
-    answer = response.json() if response.content else {}
+    answer = _problem(response)
     if response.status_code == 200:
         summary.add(answer)
     elif response.status_code == 422 and "rejected" in answer:
         summary.rejected.extend(answer["rejected"])
     else:
-        summary.failed = f"HTTP {response.status_code}: {answer.get('detail', response.text)}"
+        summary.failed = _http_failure(response)
     return summary
 
 
@@ -260,9 +295,38 @@ def main(argv: list[str] | None = None) -> int:
                 params=params,
             )
 
-    summary = asyncio.run(run())
+    if not args.file.is_file():
+        reason = "no such file" if not args.file.exists() else "not a file"
+        print(f"burnrate: cannot read {args.file}: {reason}", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(run())
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"burnrate: cannot read {args.file}: {_reason(exc)}", file=sys.stderr)
+        return 2
+    except httpx.TimeoutException:
+        print(f"burnrate: worklog-ingest at {args.url} did not answer in time", file=sys.stderr)
+        return 3
+    except httpx.TransportError as exc:
+        print(
+            f"burnrate: cannot reach worklog-ingest at {args.url}: {_reason(exc)}", file=sys.stderr
+        )
+        return 3
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:  # an invalid --url, say
+        print(f"burnrate: {args.url}: {_reason(exc)}", file=sys.stderr)
+        return 2
+    if summary.failed:
+        print(summary.failure(), file=sys.stderr)
+        return 1
     print("\n".join(summary.lines()))
-    return 1 if summary.failed or (summary.rejected and args.all_or_nothing) else 0
+    return 1 if summary.rejected and args.all_or_nothing else 0
+
+
+def _reason(exc: BaseException) -> str:
+    """An error's own words, without the chain that led to it."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -39,9 +39,19 @@ router = APIRouter(prefix="/v1/worklogs", tags=["worklogs"])
     summary="Record one worklog",
     description=(
         "201: created and attributed to a contract. 202: created but matching no contract: "
-        "kept, unattributed (`attributed: false`), listed under `/v1/worklogs/unattributed`. "
-        "200: already stored (duplicate), or replaced by this newer `source_updated_at` "
-        "(`outcome: updated`), or older than the stored version (`outcome: stale`)."
+        "kept, unattributed (`attributed: false`, `unattributed_reason`), listed under "
+        "`/v1/worklogs/unattributed`. 200: stored already as sent (`outcome: duplicate`); a "
+        "correction (`outcome: updated`: a newer `source_updated_at`, or without one, "
+        "different content; the exact deltas are published); older than the stored version "
+        "(`outcome: stale`).\n\n"
+        "Read your own writes: a worklog naming the work account or Jira project of a "
+        "contract created moments ago, which has not reached this service yet, is accepted "
+        "(202, `unknown_work_account` / `unknown_project`) and attributed to the contract as "
+        "soon as its `contract.created` arrives, with no retry by the client. An explicit "
+        "`contract_id` not known here yet is refused (422: retry shortly).\n\n"
+        "Any positive duration is accepted; above 31 days the worklog is kept unattributed "
+        "(`duration_above_limit`) for a person to attribute. 503 with `Retry-After` while "
+        "the database is away: nothing was stored."
     ),
     responses={
         200: {"model": RecordedWorklog, "description": "Already recorded: duplicate"},
@@ -67,8 +77,10 @@ async def record(
     summary="Record up to 10,000 worklogs, all or nothing",
     description=(
         "Every item is validated and routed first; if any is bad nothing is stored and the "
-        "422 lists each bad item (`worklogs.<index>.<field>`). Items already stored count as "
-        "duplicates. 201 when something was created, 200 when all were duplicates; 413 above "
+        "422 lists each bad item (`worklogs.<index>.<field>`). Items stored already count as "
+        "duplicates, or as `updated` when their content changed (a correction; within one "
+        "batch the first occurrence of a key wins). Routing as for one worklog. 201 when "
+        "something was created, 200 otherwise; 413 above "
         f"{MAX_BATCH_ITEMS} items."
     ),
     openapi_extra={
