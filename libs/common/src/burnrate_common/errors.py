@@ -168,23 +168,27 @@ async def _on_http(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, exc.status_code, title, detail, headers=exc.headers)
 
 
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # The database is away (restarting, say): nothing was acknowledged; ask for a retry.
+    log.warning("database unavailable", extra={"error": str(exc)})
+    return problem_response(
+        request,
+        503,
+        "Service unavailable",
+        "The database is not reachable right now; nothing was stored. Try again shortly.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+async def _on_text_error(request: Request, exc: Exception) -> JSONResponse:
+    # A value no guard caught that the database cannot store: the client's, not ours.
+    log.warning("text the database cannot store", extra={"error": str(exc)})
+    return problem_response(
+        request, 422, "Invalid input", "The request holds text the database cannot store."
+    )
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, _UNAVAILABLE_ERRORS):
-        # The database is away (restarting, say): nothing was acknowledged; ask for a retry.
-        log.warning("database unavailable", extra={"error": str(exc)})
-        return problem_response(
-            request,
-            503,
-            "Service unavailable",
-            "The database is not reachable right now; nothing was stored. Try again shortly.",
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
-    if isinstance(exc, _TEXT_ERRORS):
-        # A value no guard caught that the database cannot store: the client's, not ours.
-        log.warning("text the database cannot store", extra={"error": str(exc)})
-        return problem_response(
-            request, 422, "Invalid input", "The request holds text the database cannot store."
-        )
     log.exception("unhandled error", exc_info=exc)
     return problem_response(request, 500, "Internal error", "The error was logged.")
 
@@ -193,4 +197,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
+    # Handled where the response is made (not re-raised to the server as the catch-all is).
+    for unavailable in _UNAVAILABLE_ERRORS:
+        app.add_exception_handler(unavailable, _on_unavailable)
+    for text_error in _TEXT_ERRORS:
+        app.add_exception_handler(text_error, _on_text_error)
     app.add_exception_handler(Exception, _on_unexpected)
