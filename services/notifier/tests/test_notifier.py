@@ -1479,3 +1479,11 @@ async def test_the_webhook_sender_survives_losing_its_database_connection_mid_ca
         assert killed
         await asyncio.sleep(0.5)
         assert sorted(receiver.accepted) == sorted(d["id"] for d in items)
+
+
+async def test_both_sender_loops_beat_their_heartbeat(notifier):
+    loops = notifier.app.state.runtime.loops.health()
+    senders = {name: h for name, h in loops.items() if name.endswith("Sender.run")}
+    assert sorted(senders) == ["Sender.run", "WebhookSender.run"]
+    for health in senders.values():
+        assert health.running and health.last_beat is not None, health

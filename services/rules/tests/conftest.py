@@ -20,6 +20,7 @@ from burnrate_common.events import (
     new_event,
 )
 from burnrate_rules.bootstrap import build
+from burnrate_rules.metrics import RulesMetrics
 from burnrate_rules.service import clock
 from burnrate_rules.settings import RulesSettings
 from burnrate_testing import EventProbe, Isolation, eventually, publish, serve
@@ -58,7 +59,8 @@ class Rig:
         """Move the clock (if given) and run the daily clock's tick once."""
         if at is not None:
             self.clock.set(at)
-        return await clock.tick(self.runtime.pool, self.runtime.deps)
+        metrics = RulesMetrics.of(self.runtime.metrics.registry)
+        return await clock.tick(self.runtime.pool, self.runtime.deps, metrics)
 
     async def publish(self, *envelopes: Envelope) -> None:
         await publish(self.isolation.amqp_url, self.isolation.amqp_prefix, *envelopes)

@@ -231,3 +231,64 @@ async def test_day_stages_fire_once_per_term_across_periods_and_rearm_when_the_e
 async def _period_known(rig, contract_id, start):
     body = (await rig.api.get(f"/v1/contracts/{contract_id}/totals")).json()
     return any(p["start_date"] == start for p in body["periods"])
+
+
+async def test_one_contract_whose_evaluation_raises_does_not_stop_the_others(rig):
+    """A contract whose time zone PostgreSQL knows and Python does not ("UTC+3", a POSIX
+    zone): its evaluation raises. It used to abort the whole batch, every tick, so no
+    contract of that batch or after it was ever clocked again. It is set aside for the day
+    (the reason shown with its totals, counted); the others are evaluated."""
+    good = [await rig.add_contract(end_date=D(2026, 4, 5)) for _ in range(6)]
+    poison = await rig.add_contract(end_date=D(2026, 4, 5), timezone="UTC+3")
+    await rig.create_rule(name="end", trigger="days_before_end", stages=[30], overage=False)
+
+    assert await rig.tick(utc("2026-03-06T12:00:00")) == (7, 6)
+    assert sorted(a["contract_id"] for a in await rig.alerts()) == sorted(map(str, good))
+    totals = (await rig.api.get(f"/v1/contracts/{poison}/totals")).json()
+    assert totals["clock_error"].startswith("ZoneInfoNotFoundError: ")
+    assert totals["clock_error_at"] is not None
+    for contract_id in good:
+        body = (await rig.api.get(f"/v1/contracts/{contract_id}/totals")).json()
+        assert body["clock_error"] is None
+    metrics = (await rig.api.get("/metrics")).text
+    assert "burnrate_rules_clock_set_aside_total 1.0" in metrics
+    # Set aside for the day: the next tick the same day does not try it again.
+    assert await rig.tick(utc("2026-03-06T13:00:00")) == (0, 0)
+
+
+async def test_the_clock_survives_losing_its_database_connection_mid_tick(rig, monkeypatch):
+    """Its connection is terminated in the middle of a batch: that batch is rolled back and
+    evaluated again at the next tick, each contract's alert raised once."""
+    import asyncpg
+    from burnrate_rules.service import evaluation
+
+    contracts = [await rig.add_contract(end_date=D(2026, 4, 5)) for _ in range(6)]
+    await rig.create_rule(name="end", trigger="days_before_end", stages=[30], overage=False)
+    original = evaluation.evaluate
+    calls = []
+
+    async def evaluate(conn, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            admin = await asyncpg.connect(rig.isolation.database_url)
+            try:
+                await admin.execute("SELECT pg_terminate_backend($1)", conn.get_server_pid())
+            finally:
+                await admin.close()
+        return await original(conn, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
+    with pytest.raises((asyncpg.PostgresConnectionError, asyncpg.InterfaceError)):
+        await rig.tick(utc("2026-03-06T12:00:00"))
+    assert await rig.tick() == (6, 6)
+    alerts = await rig.alerts()
+    assert sorted(a["contract_id"] for a in alerts) == sorted(map(str, contracts))
+    assert await rig.tick() == (0, 0)
+    assert len(await eventually(lambda: _alert_events(rig, 6))) == 6
+
+
+async def test_the_daily_clock_loop_beats_its_heartbeat(rig):
+    [health] = [h for name, h in rig.runtime.loops.health().items() if "daily_clock" in name]
+    assert health.last_beat is not None and health.running
+    ready = (await rig.api.get("/readyz")).json()
+    assert ready["checks"][f"loop:{health.name}"] is True

@@ -241,3 +241,10 @@ class ContractTotalsOut(BaseModel):
     contract_id: uuid.UUID
     contract_known: bool
     periods: list[PeriodTotalsOut]
+    clock_error: str | None = Field(
+        default=None,
+        description="Why the daily clock set this contract aside at its last evaluation "
+        "(it raised); null when that evaluation succeeded. Tried again the next local day, "
+        "or at once when the contract or a rule that applies to it changes",
+    )
+    clock_error_at: dt.datetime | None = None

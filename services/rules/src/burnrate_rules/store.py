@@ -249,13 +249,28 @@ async def claim_clock_batch(
 
 
 async def mark_clocked(
-    conn: Connection, contract_ids: Sequence[uuid.UUID], days: Sequence[dt.date]
+    conn: Connection,
+    contract_ids: Sequence[uuid.UUID],
+    days: Sequence[dt.date],
+    errors: Sequence[str | None],
 ) -> None:
+    """The clock evaluated these contracts for these local days; ``errors``: why one was set
+    aside instead (None: evaluated, and any earlier reason is cleared)."""
     await conn.execute(
-        """UPDATE contracts c SET clock_date = u.day
-           FROM unnest($1::uuid[], $2::date[]) AS u (id, day) WHERE c.id = u.id""",
+        """UPDATE contracts c
+           SET clock_date = u.day, clock_error = u.error,
+               clock_error_at = CASE WHEN u.error IS NULL THEN NULL ELSE now() END
+           FROM unnest($1::uuid[], $2::date[], $3::text[]) AS u (id, day, error)
+           WHERE c.id = u.id""",
         list(contract_ids),
         list(days),
+        list(errors),
+    )
+
+
+async def clock_error(conn: Connection, contract_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT clock_error, clock_error_at FROM contracts WHERE id = $1", contract_id
     )
 
 

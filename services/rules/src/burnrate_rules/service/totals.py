@@ -111,4 +111,11 @@ async def contract_totals(conn: Connection, contract_id: uuid.UUID) -> ContractT
                 fired_stages=fired,
             )
         )
-    return ContractTotalsOut(contract_id=contract_id, contract_known=known, periods=periods)
+    error = await store.clock_error(conn, contract_id)
+    return ContractTotalsOut(
+        contract_id=contract_id,
+        contract_known=known,
+        periods=periods,
+        clock_error=error["clock_error"] if error else None,
+        clock_error_at=error["clock_error_at"] if error else None,
+    )
