@@ -244,3 +244,47 @@ async def test_the_customer_reopens_through_the_link(rig: Rig) -> None:
     assert reopened.status_code == 200 and reopened.json()["status_kind"] == "active"
     again = await rig.api.post(path, json={"action": "confirm"})
     assert again.status_code == 409
+
+
+async def test_a_zendesk_organization_mapped_to_a_customer_attributes_its_tickets(
+    rig: Rig,
+) -> None:
+    contract_id = await rig.add_contract()
+    rig.clock.set(ams(2026, 3, 16, 9, 30))
+    path = "/v1/mappings/zendesk-organizations"
+    # a ticket of an organization not mapped yet: kept, and why
+    early = await zendesk(
+        rig, zd("created", "o1", ams(2026, 3, 16, 9, 0), {}, id="501", organization_id="9001")
+    )
+    assert early.status_code == 200, early.text
+    kept = (await rig.api.get(f"/v1/tickets/{early.json()['ticket_id']}")).json()
+    assert kept["contract_id"] is None and kept["attribution"] == "unknown_organization"
+    created = await rig.api.put(f"{path}/9001", json={"customer_id": str(rig.customer_id)})
+    assert created.status_code == 201, created.text
+    assert created.json()["attributed"] == 1  # the ticket kept for it, attributed now
+    kept = (await rig.api.get(f"/v1/tickets/{early.json()['ticket_id']}")).json()
+    assert kept["contract_id"] == str(contract_id) and kept["level"] == "gold"
+    # a later ticket of the organization: attributed without query parameters
+    later = await zendesk(
+        rig, zd("created", "o2", ams(2026, 3, 16, 9, 10), {}, id="502", organization_id=9001)
+    )
+    ticket = (await rig.api.get(f"/v1/tickets/{later.json()['ticket_id']}")).json()
+    assert ticket["contract_id"] == str(contract_id) and ticket["attribution"] == "attributed"
+    assert ticket["due"], "measured against the contract's level"
+    # the same PUT again: 200, nothing changes; listing, reading, bad input, deleting
+    again = await rig.api.put(f"{path}/9001", json={"customer_id": str(rig.customer_id)})
+    assert again.status_code == 200 and again.json()["attributed"] == 0
+    listed = (await rig.api.get(path)).json()["items"]
+    assert [(m["org_id"], m["customer_id"]) for m in listed] == [("9001", str(rig.customer_id))]
+    bad = await rig.api.put(f"{path}/9002", json={"customer_id": "not-a-uuid"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "customer_id"
+    assert (await rig.api.get(f"{path}/9002")).status_code == 404
+    assert (await rig.api.delete(f"{path}/9001")).status_code == 204
+    assert (await rig.api.get(f"{path}/9001")).status_code == 404
+    # once the mapping is gone, the organization's tickets are kept again
+    other = await zendesk(
+        rig, zd("created", "o3", ams(2026, 3, 16, 9, 20), {}, id="503", organization_id="9001")
+    )
+    assert (await rig.api.get(f"/v1/tickets/{other.json()['ticket_id']}")).json()[
+        "attribution"
+    ] == "unknown_organization"

@@ -6,7 +6,7 @@ from burnrate_common.clock import Clock, SystemClock
 from burnrate_common.runtime import ServiceDefinition
 
 from burnrate_tickets import handlers
-from burnrate_tickets.api import confirmations, levels, tickets, webhooks
+from burnrate_tickets.api import confirmations, levels, mappings, tickets, webhooks
 from burnrate_tickets.service import Deps
 from burnrate_tickets.settings import TicketsSettings
 from burnrate_tickets.timer import stage_timer
@@ -23,7 +23,13 @@ def build(
         package="burnrate_tickets",
         title="Burnrate tickets",
         deps=Deps(clock=clock or SystemClock(), settings=settings),
-        routers=[tickets.router, levels.router, webhooks.router, confirmations.router],
+        routers=[
+            tickets.router,
+            levels.router,
+            webhooks.router,
+            mappings.router,
+            confirmations.router,
+        ],
         handlers=handlers.HANDLERS,
         background=[stage_timer],
     )

@@ -80,7 +80,8 @@ class TicketOut(BaseModel):
     contract_id: uuid.UUID | None
     customer_id: uuid.UUID | None
     #: ``attributed``, or why not (yet): ``unknown_contract``, ``unknown_customer``,
-    #: ``no_contract`` (the source named none)
+    #: ``unknown_project`` (JSM), ``unknown_organization`` (a Zendesk organization not
+    #: mapped to a customer), ``no_contract`` (the source named none)
     attribution: str
     priority: Priority
     category: str | None
@@ -173,3 +174,16 @@ class ConfirmationPageOut(BaseModel):
     status_kind: str
     resolved_at: dt.datetime | None
     confirmation: ConfirmationOut | None
+
+
+class ZendeskOrganizationIn(_In):
+    customer_id: uuid.UUID
+
+
+class ZendeskOrganizationOut(BaseModel):
+    org_id: str
+    customer_id: uuid.UUID
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    #: tickets kept for this organization that the mapping attributed (on PUT)
+    attributed: int = 0

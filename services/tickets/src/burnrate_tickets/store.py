@@ -12,7 +12,7 @@ from burnrate_common.db import Connection
 from burnrate_common.events import ContractChanged
 
 _TICKET_COLUMNS = """id, source, external_id, reference, contract_id, customer_id,
-    asked_contract_id, asked_customer_id, project_key, attribution, opening_priority,
+    asked_contract_id, asked_customer_id, project_key, organization_id, attribution, opening_priority,
     priority, category, status, status_kind, level, level_terms, opened_at,
     opening_confirmed, resolved_at, closed_at, resolution_seconds, announced, confirmed_at,
     rating, comment, created_at, updated_at"""
@@ -313,6 +313,12 @@ async def due_tickets(conn: Connection, now: dt.datetime, limit: int) -> list[uu
     return [r["ticket_id"] for r in rows]
 
 
+async def next_due_at(conn: Connection) -> dt.datetime | None:
+    """The instant the next scheduled stage falls due (None: nothing scheduled)."""
+    at: dt.datetime | None = await conn.fetchval("SELECT min(due_at) FROM due_stages")
+    return at
+
+
 async def lock_tickets(conn: Connection, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
     """The tickets no other transaction holds (a writer reschedules its own ticket)."""
     rows: list[asyncpg.Record] = await conn.fetch(
@@ -326,5 +332,67 @@ async def lock_tickets(conn: Connection, ids: Sequence[uuid.UUID]) -> list[async
 async def due_of(conn: Connection, ticket_id: uuid.UUID) -> list[asyncpg.Record]:
     rows: list[asyncpg.Record] = await conn.fetch(
         "SELECT * FROM due_stages WHERE ticket_id = $1 ORDER BY due_at", ticket_id
+    )
+    return rows
+
+
+# --- Zendesk organizations --------------------------------------------------------------
+
+
+async def put_zendesk_organization(
+    conn: Connection, org_id: str, customer_id: uuid.UUID
+) -> tuple[asyncpg.Record, bool]:
+    """Map ``org_id`` to ``customer_id``; ``(row, created)``."""
+    row = await conn.fetchrow(
+        """INSERT INTO zendesk_organizations (org_id, customer_id) VALUES ($1, $2)
+           ON CONFLICT (org_id) DO UPDATE SET customer_id = excluded.customer_id,
+               updated_at = CASE WHEN zendesk_organizations.customer_id = excluded.customer_id
+                                 THEN zendesk_organizations.updated_at ELSE now() END
+           RETURNING *, (xmax = 0) AS created""",
+        org_id,
+        customer_id,
+    )
+    assert row is not None
+    return row, bool(row["created"])
+
+
+async def zendesk_organization(conn: Connection, org_id: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT * FROM zendesk_organizations WHERE org_id = $1", org_id
+    )
+    return row
+
+
+async def zendesk_organizations(
+    conn: Connection, after: str | None, limit: int
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        """SELECT * FROM zendesk_organizations WHERE $1::text IS NULL OR org_id > $1
+           ORDER BY org_id LIMIT $2""",
+        after,
+        limit,
+    )
+    return rows
+
+
+async def delete_zendesk_organization(conn: Connection, org_id: str) -> bool:
+    done = await conn.fetchval(
+        "DELETE FROM zendesk_organizations WHERE org_id = $1 RETURNING 1", org_id
+    )
+    return done is not None
+
+
+async def unattributed_of_organization(
+    conn: Connection, source: str, org_id: str
+) -> list[asyncpg.Record]:
+    """Tickets of a source's organization kept without a contract, for which the source
+    named neither contract nor customer."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"""SELECT {_TICKET_COLUMNS} FROM tickets
+            WHERE contract_id IS NULL AND organization_id = $2 AND source = $1
+              AND asked_contract_id IS NULL
+            ORDER BY id FOR UPDATE""",
+        source,
+        org_id,
     )
     return rows

@@ -97,6 +97,7 @@ async def _ingest(
     contract_id: uuid.UUID | None,
     customer_id: uuid.UUID | None,
     project_key: str | None,
+    organization_id: str | None = None,
 ) -> WebhookOut:
     """``opening``: the ticket's creation (authoritative); ``provisional``: what a later
     event says about the ticket, to open it if its creation has not arrived."""
@@ -110,6 +111,7 @@ async def _ingest(
                 customer_id=customer_id,
                 project_key=project_key,
                 at=facts["opened_at"],
+                organization_id=organization_id,
             )
             ticket = await create(
                 conn,
@@ -269,7 +271,9 @@ async def receive_zendesk(
 ) -> WebhookOut:
     """Zendesk ticket events (``zen:event-type:ticket.created``, ``.status_changed``,
     ``.priority_changed``, ``.comment_added``): ``id`` is the event's id, ``time`` when it
-    happened, ``detail`` the ticket as it is. Zendesk does not guarantee their order."""
+    happened, ``detail`` the ticket as it is. Zendesk does not guarantee their order. The
+    contract: the query's, else the customer's (the query's, else the one ``detail``'s
+    ``organization_id`` is mapped to)."""
     data = _json(body)
     event_type = str(data.get("type") or "")
     detail = data.get("detail")
@@ -343,4 +347,5 @@ async def receive_zendesk(
         contract_id=contract_id,
         customer_id=customer_id,
         project_key=None,
+        organization_id=str(detail["organization_id"]) if detail.get("organization_id") else None,
     )

@@ -147,3 +147,19 @@ async def tick(pool: asyncpg.Pool, deps: Deps) -> int:
     if published:
         log.info("stage timer fired", extra={"events": published})
     return published
+
+
+#: The shortest wait between rounds: a stage left due (its ticket held by a writer, which
+#: reschedules it itself) does not make the timer spin.
+MIN_WAIT_SECONDS = 0.05
+
+
+async def seconds_to_next(pool: asyncpg.Pool, deps: Deps, longest: float) -> float:
+    """How long the timer may sleep: until the next scheduled stage falls due, at most
+    ``longest`` (one read of the index's first entry)."""
+    async with pool.acquire() as conn:
+        next_at = await store.next_due_at(conn)
+    if next_at is None:
+        return longest
+    wait = (next_at - deps.clock.now()).total_seconds()
+    return min(longest, max(MIN_WAIT_SECONDS, wait))

@@ -90,13 +90,24 @@ async def attribution(
     customer_id: uuid.UUID | None,
     project_key: str | None,
     at: dt.datetime,
+    organization_id: str | None = None,
 ) -> dict[str, Any]:
     """The ticket's contract, customer and level, or why it has none yet (kept, listed as
-    unattributed, attributed when the contract arrives)."""
+    unattributed, attributed when the contract, or the organization's mapping, arrives).
+    ``organization_id`` (Zendesk): its mapped customer when neither contract nor customer
+    is named."""
+    missing_organization = False
+    if contract_id is None and customer_id is None and organization_id is not None:
+        mapped = await store.zendesk_organization(conn, organization_id)
+        if mapped is not None:
+            customer_id = mapped["customer_id"]
+        else:
+            missing_organization = True
     asked = {
         "asked_contract_id": contract_id,
         "asked_customer_id": customer_id,
         "project_key": project_key.upper() if project_key else None,
+        "organization_id": organization_id,
     }
     contract: asyncpg.Record | None = None
     if contract_id is not None:
@@ -119,6 +130,8 @@ async def attribution(
     elif project_key:
         contract = choose_contract(await store.contracts_of_project(conn, project_key), at)
         missing = "unknown_project"
+    elif missing_organization:
+        missing = "unknown_organization"
     else:
         missing = "no_contract"
     if contract is None:
