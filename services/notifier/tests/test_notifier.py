@@ -1485,5 +1485,11 @@ async def test_both_sender_loops_beat_their_heartbeat(notifier):
     loops = notifier.app.state.runtime.loops.health()
     senders = {name: h for name, h in loops.items() if name.endswith("Sender.run")}
     assert sorted(senders) == ["Sender.run", "WebhookSender.run"]
-    for health in senders.values():
-        assert health.running and health.last_beat is not None, health
+
+    async def beating():
+        return all(h.running and h.last_beat is not None for h in senders.values())
+
+    await eventually(beating)
+    first = {name: h.last_beat for name, h in senders.items()}
+    await asyncio.sleep(0.3)  # a few idle passes (polling every 0.1 s here)
+    assert all(h.last_beat > first[name] for name, h in senders.items())
