@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from burnrate_notifier.domain.deliveries import (
     DeliveryState,
     Next,
@@ -50,6 +52,38 @@ def test_a_retry_by_hand_after_failing_buys_one_more_try():
 def test_an_smtp_outage_waits_longer_each_time_up_to_the_cap():
     delays = [outage_delay_seconds(n, base=1, cap=60, jitter=0) for n in range(1, 9)]
     assert delays == [1, 2, 4, 8, 16, 32, 60, 60]
-    assert outage_delay_seconds(10_000, base=1, cap=60, jitter=0.5) == 60 * 1.125
     with pytest.raises(ValueError):
         outage_delay_seconds(0, base=1, cap=60, jitter=0)
+
+
+@given(
+    rounds=st.integers(1, 10_000),
+    base=st.floats(0.01, 100),
+    cap=st.floats(0.1, 3600),
+    jitter=st.floats(0, 1, exclude_max=True),
+)
+def test_the_smtp_reconnect_wait_never_exceeds_the_cap_jitter_included(rounds, base, cap, jitter):
+    """The documented cap (BURNRATE_SMTP_OUTAGE_RETRY_MAX_SECONDS, 60 s) holds for every
+    wait: jitter spreads the waits below the schedule, never above the cap."""
+    delay = outage_delay_seconds(rounds, base=base, cap=cap, jitter=jitter)
+    schedule = min(base * 2.0 ** min(rounds - 1, 64), cap)
+    assert delay <= cap
+    assert schedule * 0.75 <= delay <= schedule
+
+
+def test_at_the_cap_jitter_still_spreads_the_reconnects():
+    waits = {outage_delay_seconds(50, base=1, cap=60, jitter=j) for j in (0, 0.5, 0.999)}
+    assert len(waits) == 3 and max(waits) == 60 and min(waits) > 45
+
+
+def test_during_an_outage_the_sender_idles_until_the_reconnect_is_due_not_a_poll_later():
+    import time
+
+    from burnrate_notifier.sender import Sender, SmtpTransport
+    from burnrate_notifier.settings import NotifierSettings
+
+    settings = NotifierSettings(sender_poll_seconds=5, report_link_secret="x")
+    sender = Sender(settings, SmtpTransport(settings))
+    assert sender.idle_seconds() == 5
+    sender._hold_until = time.monotonic() + 1.5
+    assert 1.4 < sender.idle_seconds() <= 1.5

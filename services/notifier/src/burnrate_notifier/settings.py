@@ -25,9 +25,12 @@ class NotifierSettings(ReportLinkSettings):
     send_retry_base_seconds: float = Field(default=2.0, gt=0)
     send_retry_max_seconds: float = Field(default=900.0, gt=0)
     send_batch_size: int = Field(default=50, ge=1, le=1_000)
+    # Idle poll (a NOTIFY wakes the senders sooner); at most 30 s is used, so each sender
+    # loop beats its heartbeat in time.
     sender_poll_seconds: float = Field(default=0.5, gt=0)
     # The SMTP server unreachable (refused, timed out, failed greeting or login): no mail's
-    # attempts are spent; the sender tries again after base · 2^n seconds, capped.
+    # attempts are spent; the sender tries again after base · 2^n seconds, capped at
+    # smtp_outage_retry_max_seconds with jitter included (jitter shortens a wait by up to 25 %).
     smtp_outage_retry_base_seconds: float = Field(default=1.0, gt=0)
     smtp_outage_retry_max_seconds: float = Field(default=60.0, gt=0)
 

@@ -70,7 +70,9 @@ def after_failure(
 
 def outage_delay_seconds(rounds: int, *, base: float, cap: float, jitter: float) -> float:
     """Wait before trying the SMTP server again after ``rounds`` failed connects in a row:
-    ``base · 2^(rounds-1)``, capped at ``cap``, stretched by up to 25 % of jitter.
+    ``base · 2^(rounds-1)``, capped at ``cap``, then shortened by up to 25 % of jitter — so
+    the cap holds for every wait (it is the longest a server back from an outage waits for
+    its mail), and replicas that hit the cap together still spread their reconnects.
 
     An outage of the server is not a failure of any mail: it spends no attempts, so however
     long it lasts, every mail is still there when the server comes back.
@@ -80,4 +82,4 @@ def outage_delay_seconds(rounds: int, *, base: float, cap: float, jitter: float)
     if not 0 <= jitter < 1:
         raise ValueError("jitter is a fraction in [0, 1)")
     delay = min(base * 2.0 ** min(rounds - 1, 64), cap)
-    return delay * (1 + JITTER_SHARE * jitter)
+    return delay * (1 - JITTER_SHARE * jitter)
