@@ -1,6 +1,4 @@
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from burnrate_notifier.domain.deliveries import (
     DeliveryState,
     Next,
@@ -8,6 +6,8 @@ from burnrate_notifier.domain.deliveries import (
     outage_delay_seconds,
     retry_delay_seconds,
 )
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 def test_delay_doubles_from_twice_the_base():
