@@ -263,4 +263,13 @@ async def test_customer_and_contacts_crud_with_etags_history_and_events(api, pro
         "contacts": [
             {"id": bob["id"], "name": "Bob", "email": "bob@acme.example", "language": "en"}
         ],
+        # no billing details given
+        "legal_name": None,
+        "address_lines": [],
+        "city": None,
+        "postcode": None,
+        "country": None,
+        "vat_id": None,
+        "peppol_endpoint_id": None,
+        "peppol_scheme": None,
     }

@@ -51,10 +51,49 @@ class ContactPatch(BaseModel):
     language: Literal["en", "nl"] | None = None
 
 
+class CustomerBilling(BaseModel):
+    """What an invoice needs to name the buyer (all optional; the UBL export of an invoice
+    says which are missing when it needs them: Peppol needs the endpoint and the country)."""
+
+    model_config = ConfigDict(extra="forbid")
+    legal_name: str | None = Field(
+        default=None, min_length=1, max_length=200, description="The registered name"
+    )
+    address_lines: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=3
+    )
+    city: str | None = Field(default=None, min_length=1, max_length=100)
+    postcode: str | None = Field(default=None, min_length=1, max_length=20)
+    country: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2", examples=["NL"]
+    )
+    vat_id: str | None = Field(
+        default=None, pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$", examples=["NL123456789B01"]
+    )
+    peppol_endpoint_id: str | None = Field(
+        default=None, min_length=1, max_length=100, examples=["12345678"]
+    )
+    peppol_scheme: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{4}$",
+        validate_default=True,
+        description="ISO 6523 ICD of the endpoint (0106: KvK, 0190: OIN, 9944: NL VAT)",
+        examples=["0106"],
+    )
+
+    @field_validator("peppol_scheme")
+    @classmethod
+    def _endpoint_with_scheme(cls, scheme: str | None, info: ValidationInfo) -> str | None:
+        if (scheme is None) != (info.data.get("peppol_endpoint_id") is None):
+            raise ValueError("peppol_endpoint_id and peppol_scheme go together")
+        return scheme
+
+
 class CustomerIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: CustomerName
     contacts: list[ContactIn] = Field(default_factory=list, max_length=100)
+    billing: CustomerBilling | None = None
 
     @field_validator("contacts")
     @classmethod
@@ -66,10 +105,12 @@ class CustomerIn(BaseModel):
 
 
 class CustomerPatch(BaseModel):
-    """Contacts change through ``/v1/customers/{id}/contacts``."""
+    """Contacts change through ``/v1/customers/{id}/contacts``. ``billing`` replaces the
+    billing details as a whole (``null`` removes them); a field left out is kept."""
 
     model_config = ConfigDict(extra="forbid")
-    name: CustomerName
+    name: CustomerName | None = None
+    billing: CustomerBilling | None = None
 
 
 class ContactOut(BaseModel):
@@ -83,6 +124,7 @@ class CustomerOut(BaseModel):
     id: uuid.UUID
     name: str
     contacts: list[ContactOut]
+    billing: CustomerBilling | None = None
     version: int
     created_at: dt.datetime
     updated_at: dt.datetime

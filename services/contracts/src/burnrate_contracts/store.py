@@ -17,9 +17,15 @@ from burnrate_contracts.domain.listing import Sort
 
 
 async def insert_customer(
-    conn: Connection, customer_id: uuid.UUID, name: str, contacts: list[dict[str, Any]]
+    conn: Connection,
+    customer_id: uuid.UUID,
+    name: str,
+    contacts: list[dict[str, Any]],
+    billing: dict[str, Any] | None = None,
 ) -> None:
-    await conn.execute("INSERT INTO customers (id, name) VALUES ($1, $2)", customer_id, name)
+    await conn.execute(
+        "INSERT INTO customers (id, name, billing) VALUES ($1, $2, $3)", customer_id, name, billing
+    )
     await conn.executemany(
         """INSERT INTO contacts (id, customer_id, name, email, language, position)
            VALUES ($1, $2, $3, $4, $5, $6)""",
@@ -31,7 +37,7 @@ async def insert_customer(
 
 
 _CUSTOMER_SELECT = """
-    SELECT c.id, c.name, c.version, c.created_at, c.updated_at,
+    SELECT c.id, c.name, c.billing, c.version, c.created_at, c.updated_at,
            coalesce(jsonb_agg(jsonb_build_object(
                'id', k.id, 'name', k.name, 'email', k.email, 'language', k.language)
                ORDER BY k.position) FILTER (WHERE k.id IS NOT NULL), '[]') AS contacts
@@ -89,6 +95,13 @@ async def touch_customer(conn: Connection, customer_id: uuid.UUID, name: str | N
         name,
     )
     return version
+
+
+async def set_customer_billing(
+    conn: Connection, customer_id: uuid.UUID, billing: dict[str, Any] | None
+) -> None:
+    """Replace the billing details (the caller bumps the version with ``touch_customer``)."""
+    await conn.execute("UPDATE customers SET billing = $2 WHERE id = $1", customer_id, billing)
 
 
 async def contact_email_taken(

@@ -49,7 +49,9 @@ async def get_customer(
 
 
 @router.patch(
-    "/{customer_id}", response_model=CustomerOut, summary="Rename a customer (If-Match required)"
+    "/{customer_id}",
+    response_model=CustomerOut,
+    summary="Rename a customer or set its billing details (If-Match required)",
 )
 async def patch_customer(
     customer_id: uuid.UUID,

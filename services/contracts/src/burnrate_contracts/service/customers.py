@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import enum
+import json
 import uuid
-from typing import Any
+from typing import Any, Final
 
 import asyncpg
 from burnrate_common import outbox
@@ -14,26 +16,58 @@ from burnrate_common.pagination import Page, decode_cursor, encode_cursor
 
 from burnrate_contracts import store
 from burnrate_contracts.domain.contracts import diff
-from burnrate_contracts.schemas import CustomerIn, CustomerOut, CustomerPatch
+from burnrate_contracts.schemas import CustomerBilling, CustomerIn, CustomerOut, CustomerPatch
 from burnrate_contracts.service import Deps
 from burnrate_contracts.service.concurrency import check_if_match
 
 
+class Unchanged(enum.Enum):
+    """Billing details not given in a PATCH: kept as they are."""
+
+    TOKEN = 0
+
+
+UNCHANGED: Final = Unchanged.TOKEN
+
+
+def _billing_json(billing: CustomerBilling | None) -> dict[str, Any] | None:
+    """As stored: only the fields given; None when nothing is given."""
+    if billing is None:
+        return None
+    data = billing.model_dump(exclude_none=True)
+    if not data.get("address_lines"):
+        data.pop("address_lines", None)
+    return data or None
+
+
+def _billing(row: asyncpg.Record) -> dict[str, Any] | None:
+    value = row["billing"]
+    return dict(json.loads(value) if isinstance(value, str) else value) if value else None
+
+
 def customer_state(row: asyncpg.Record) -> dict[str, Any]:
-    """JSON-ready state for history: the name and one entry per contact (by id)."""
+    """JSON-ready state for history: the name, the billing details (one entry per field) and
+    one entry per contact (by id)."""
     state: dict[str, Any] = {"name": row["name"]}
+    for key, value in (_billing(row) or {}).items():
+        if value not in (None, []):
+            state[f"billing.{key}"] = value
     for c in row["contacts"]:
         state[f"contacts.{c['id']}"] = {k: c[k] for k in ("name", "email", "language")}
     return state
 
 
 def _out(row: asyncpg.Record) -> CustomerOut:
-    return CustomerOut.model_validate(dict(row))
+    return CustomerOut.model_validate({**dict(row), "billing": _billing(row)})
 
 
 def _event(deps: Deps, event_type: EventType, row: asyncpg.Record) -> Envelope:
+    billing = CustomerBilling.model_validate(_billing(row) or {})
     payload = CustomerChanged(
-        id=row["id"], name=row["name"], contacts=[Contact(**c) for c in row["contacts"]]
+        id=row["id"],
+        name=row["name"],
+        contacts=[Contact(**c) for c in row["contacts"]],
+        **billing.model_dump(),
     )
     return new_event(event_type, payload, key=row["id"], producer=deps.producer)
 
@@ -58,8 +92,11 @@ async def record_change(
     before: asyncpg.Record,
     action: str,
     name: str | None = None,
+    billing: CustomerBilling | Unchanged | None = UNCHANGED,
 ) -> asyncpg.Record:
     """Bump the customer's version, keep the diff in the history, publish customer.updated."""
+    if not isinstance(billing, Unchanged):
+        await store.set_customer_billing(conn, before["id"], _billing_json(billing))
     version = await store.touch_customer(conn, before["id"], name)
     after = await store.get_customer(conn, before["id"])
     assert after is not None
@@ -86,7 +123,11 @@ async def create_customer(
     ]
     async with conn.transaction():
         await store.insert_customer(
-            conn, customer_id, body.name, [c.model_dump() for c in contacts]
+            conn,
+            customer_id,
+            body.name,
+            [c.model_dump() for c in contacts],
+            _billing_json(body.billing),
         )
         row = await store.get_customer(conn, customer_id)
         assert row is not None
@@ -120,11 +161,16 @@ async def rename_customer(
     actor: str,
     if_match: str | None,
 ) -> CustomerOut:
-    """The same name again changes nothing: no new version, history entry or event."""
+    """Rename and/or replace the billing details (``billing: null`` removes them). The same
+    state again changes nothing: no new version, history entry or event."""
     async with conn.transaction():
         row = await locked_customer(conn, customer_id, if_match, required=True)
-        if body.name != row["name"]:
-            row = await record_change(conn, deps, actor, row, "updated", body.name)
+        name = body.name if body.name is not None and body.name != row["name"] else None
+        billing: CustomerBilling | Unchanged | None = UNCHANGED
+        if "billing" in body.model_fields_set and _billing_json(body.billing) != _billing(row):
+            billing = body.billing
+        if name is not None or not isinstance(billing, Unchanged):
+            row = await record_change(conn, deps, actor, row, "updated", name, billing)
     return _out(row)
 
 
