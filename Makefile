@@ -61,6 +61,14 @@ format: install ## Apply ruff's fixes and format (make lint only checks)
 asyncapi: install ## Write docs/asyncapi.yaml (every event, its payload, who sends and receives it)
 	$(UV) run --frozen burnrate-dev asyncapi
 
+.PHONY: chaos
+chaos: install ## The fault run: kills, broker and database restarts, SMTP down; then the exact truth (~8 min)
+	$(UV) run --frozen burnrate-dev chaos
+
+.PHONY: chaos-short
+chaos-short: install ## The fault run's few-minute variant (CI runs it)
+	$(UV) run --frozen burnrate-dev chaos --short
+
 .PHONY: bench
 bench: install services ## Benchmarks (see bench/ and the README): figures against a baseline
 	$(UV) run --frozen python bench/outbox.py

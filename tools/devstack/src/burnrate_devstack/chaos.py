@@ -35,7 +35,6 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -606,19 +605,21 @@ async def run(plan: Plan, seed: int, keep: Path | None = None) -> bool:
     return ok
 
 
-def main(argv: list[str] | None = None) -> int:
+def main_with(*, short: bool, seed: int | None, keep: Path | None) -> int:
+    """Run the fault run; 0 when every check held."""
+    chosen = seed if seed is not None else random.SystemRandom().randrange(1 << 32)
+    return 0 if asyncio.run(run(SHORT if short else FULL, chosen, keep)) else 1
+
+
+def main() -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="burnrate-dev chaos", description=__doc__.split("\n")[0])
     parser.add_argument("--short", action="store_true", help="the few-minute variant CI runs")
     parser.add_argument("--seed", type=int, default=None, help="replay a schedule")
     parser.add_argument("--keep", type=Path, default=None, help="folder for the services' logs")
-    args = parser.parse_args(argv)
-    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1 << 32)
-    runner: Callable[[], Coroutine[Any, Any, bool]] = lambda: run(  # noqa: E731
-        SHORT if args.short else FULL, seed, args.keep
-    )
-    return 0 if asyncio.run(runner()) else 1
+    args = parser.parse_args()
+    return main_with(short=args.short, seed=args.seed, keep=args.keep)
 
 
 if __name__ == "__main__":

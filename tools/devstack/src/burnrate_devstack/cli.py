@@ -14,7 +14,7 @@ from pathlib import Path
 from burnrate_common.db import ensure_database
 from burnrate_common.settings import ServiceSettings
 
-from burnrate_devstack import asyncapi, demo
+from burnrate_devstack import asyncapi, chaos, demo
 from burnrate_devstack.stack import SERVICES, Stack
 
 DEV_API_KEY = "dev-admin-key"
@@ -138,9 +138,18 @@ def main() -> None:
     events.add_argument(
         "--check", action="store_true", help="write nothing; fail if the file is not up to date"
     )
+    fault = commands.add_parser(
+        "chaos",
+        help="the fault run on a PostgreSQL and a RabbitMQ of its own (see docs/operations.md)",
+    )
+    fault.add_argument("--short", action="store_true", help="the few-minute variant CI runs")
+    fault.add_argument("--seed", type=int, default=None, help="replay a fault schedule")
+    fault.add_argument("--keep", type=Path, default=None, help="folder for the services' logs")
     args = parser.parse_args()
     if args.command == "asyncapi":
         sys.exit(asyncapi.run(args.output, check=args.check))
+    if args.command == "chaos":
+        sys.exit(chaos.main_with(short=args.short, seed=args.seed, keep=args.keep))
     asyncio.run(_up(args) if args.command == "up" else _demo(args))
 
 
