@@ -369,3 +369,42 @@ def test_hostile_names_render_literally_in_every_template(templates, trigger, la
         ]
     )
     assert parsed["Bcc"] is None and parsed["X-Injected"] is None
+
+
+#: Every character a mail reader, a terminal or str.splitlines may take for a line break or
+#: a control: none of them may add a line to a mail's text or subject.
+LINE_BREAKS = "\r\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029\x00\x1b\x7f\x9b\t"
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+@pytest.mark.parametrize("trigger", [*SCENARIOS, "no_such_trigger"])
+def test_control_characters_in_any_value_add_no_line_to_the_text_or_subject(
+    templates, trigger, language
+):
+    """CR/LF (or any line break or control) in a contract's code or title, a contact's or
+    customer's name or a rule's name is folded into a space in every value the text and
+    subject templates interpolate: the plain-text part keeps exactly its lines."""
+
+    def mail(hostile):
+        values = {
+            "contract_code": f"ACME{hostile}Bcc: x@evil.example",
+            "contract_title": f"Acme{hostile}Your report: https://evil.example/{hostile}",
+            "recipient_name": f"Ann{hostile}Executed:   999 h",
+            "internal": InternalFacts(
+                rule_name=f"Gold{hostile}Rule:       forged",
+                customer_name=f"Acme BV{hostile}Customer:   forged",
+                overage_rate=Decimal("95.00"),
+            ),
+            "for_owner": True,
+            "report_url": "https://reports.example/ui/c/token",
+        }
+        if trigger == "no_such_trigger":
+            return render(templates, language=language, trigger=trigger, stage="1", **values)
+        return scenario(templates, trigger, language, **values)
+
+    plain = mail(" ")
+    for char in LINE_BREAKS:
+        hostile = mail(char * 2)
+        assert hostile.text.splitlines() == plain.text.splitlines(), repr(char)
+        assert hostile.subject == plain.subject, repr(char)
+        assert not any(c in hostile.text for c in LINE_BREAKS.replace("\n", "")), repr(char)

@@ -1,7 +1,9 @@
 """Alert mails: rendered from the Jinja2 template files in ``templates/``, assembled as MIME.
 
 User data (contract titles, contact names) only ever fills template variables: it is never
-compiled as a template, HTML escapes it, and the subject is forced onto one line.
+compiled as a template, HTML escapes it, every value a template interpolates has its line
+breaks and other control characters folded into a space (so a name can add no line to the
+plain-text part), and the subject is forced onto one line.
 """
 
 from __future__ import annotations
@@ -34,6 +36,20 @@ def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
+#: C0 and C1 controls (CR, LF, VT, FF, the file/group/record separators, NEL, ESC, TAB …)
+#: and the Unicode line and paragraph separators: whatever may start a line or steer a reader.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def fold_controls(value: object) -> object:
+    """A template value with each run of control characters folded into one space (Jinja's
+    ``finalize``: every ``{{ }}`` goes through it). Values that are not text pass unchanged,
+    and so does markup a template marked safe itself (``__html__``): no user data is that."""
+    if isinstance(value, str) and not hasattr(value, "__html__"):
+        return _CONTROLS.sub(" ", value)
+    return value
+
+
 class Templates:
     """The alert templates: ``<language>/<part>``, overridable per trigger as
     ``<language>/<trigger>/<part>`` (parts: ``subject.txt``, ``body.txt``, ``body.html``)."""
@@ -46,6 +62,7 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            finalize=fold_controls,
         )
 
     def _pick(self, language: str, trigger: str, part: str) -> Template:
