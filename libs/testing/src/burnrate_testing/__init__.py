@@ -39,6 +39,14 @@ LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
 TEST_API_KEY = "test-admin-key"
 #: The secret customer links are signed with in tests (BURNRATE_REPORT_LINK_SECRET).
 TEST_LINK_SECRET = "test-link-secret-" + "0" * 32
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Settings built outside a test's isolation read the environment: give them the test
+    # secret customer links are signed with (the product has no built-in one).
+    os.environ.setdefault("BURNRATE_REPORT_LINK_SECRET", TEST_LINK_SECRET)
+
+
 AUTH = {"Authorization": f"Bearer {TEST_API_KEY}"}
 
 T = TypeVar("T")
