@@ -189,23 +189,6 @@ async def list_tickets(
     return rows
 
 
-async def median_resolution_seconds(
-    conn: Connection, contract_id: uuid.UUID, priority: str, exclude: uuid.UUID
-) -> float | None:
-    value: float | None = await conn.fetchval(
-        """SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_seconds)
-           FROM tickets WHERE contract_id = $1 AND priority = $2
-             AND resolution_seconds IS NOT NULL AND id <> $3""",
-        contract_id,
-        priority,
-        exclude,
-    )
-    return value
-
-
-# --- ticket events ----------------------------------------------------------------------
-
-
 async def insert_events(
     conn: Connection, ticket_id: uuid.UUID, source: str, events: Sequence[dict[str, Any]]
 ) -> list[str]:
@@ -262,44 +245,70 @@ async def fired_of(conn: Connection, ticket_id: uuid.UUID) -> list[asyncpg.Recor
     return rows
 
 
-async def insert_fired(
+async def fired_of_many(conn: Connection, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT * FROM fired_stages WHERE ticket_id = any($1::uuid[])", list(ids)
+    )
+    return rows
+
+
+async def insert_fired_many(
     conn: Connection,
-    ticket_id: uuid.UUID,
-    metric: str,
-    cycle: int,
-    stage: int,
-    reached_at: dt.datetime,
-    fired_at: dt.datetime,
-    announced: bool,
-) -> bool:
-    """True if the stage was not fired before (the key decides, not a check)."""
-    row = await conn.fetchval(
+    rows: Sequence[tuple[uuid.UUID, str, int, int, dt.datetime, dt.datetime, bool]],
+) -> set[tuple[uuid.UUID, str, int, int]]:
+    """Insert ``(ticket_id, metric, cycle, stage, reached_at, fired_at, announced)`` rows;
+    the keys of those not fired before (the key decides, not a check)."""
+    if not rows:
+        return set()
+    columns = list(zip(*rows, strict=True))
+    inserted = await conn.fetch(
         """INSERT INTO fired_stages (ticket_id, metric, cycle, stage, reached_at, fired_at,
                                      announced)
-           VALUES ($1, $2, $3, $4, $5, $6, $7)
-           ON CONFLICT DO NOTHING RETURNING 1""",
-        ticket_id,
-        metric,
-        cycle,
-        stage,
-        reached_at,
-        fired_at,
-        announced,
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[],
+                                $5::timestamptz[], $6::timestamptz[], $7::boolean[])
+           ON CONFLICT DO NOTHING RETURNING ticket_id, metric, cycle, stage""",
+        *(list(c) for c in columns),
     )
-    return row is not None
+    return {(r["ticket_id"], r["metric"], r["cycle"], r["stage"]) for r in inserted}
 
 
-async def replace_due(
-    conn: Connection, ticket_id: uuid.UUID, rows: Sequence[tuple[str, int, int, dt.datetime]]
+async def replace_due_many(
+    conn: Connection,
+    ids: Sequence[uuid.UUID],
+    rows: Sequence[tuple[uuid.UUID, str, int, int, dt.datetime]],
 ) -> None:
-    """The ticket's next stages: ``(metric, cycle, stage, due_at)``, one per running clock."""
-    await conn.execute("DELETE FROM due_stages WHERE ticket_id = $1", ticket_id)
+    """The next stages of the tickets ``ids``: ``(ticket_id, metric, cycle, stage,
+    due_at)``, one per running clock; their other rows go."""
+    await conn.execute("DELETE FROM due_stages WHERE ticket_id = any($1::uuid[])", list(ids))
     if rows:
-        await conn.executemany(
+        columns = list(zip(*rows, strict=True))
+        await conn.execute(
             """INSERT INTO due_stages (ticket_id, metric, cycle, stage, due_at)
-               VALUES ($1, $2, $3, $4, $5)""",
-            [(ticket_id, *row) for row in rows],
+               SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::int[],
+                                    $5::timestamptz[])""",
+            *(list(c) for c in columns),
         )
+
+
+async def median_resolution_seconds_many(
+    conn: Connection, asks: Sequence[tuple[uuid.UUID, uuid.UUID, str]]
+) -> dict[uuid.UUID, float]:
+    """Per ``(ticket_id, contract_id, priority)``: the median resolution time of the
+    contract's other tickets of that priority (absent: none resolved yet)."""
+    if not asks:
+        return {}
+    ticket_ids, contract_ids, priorities = (list(c) for c in zip(*asks, strict=True))
+    rows = await conn.fetch(
+        """SELECT a.id, (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution_seconds)
+                         FROM tickets t
+                         WHERE t.contract_id = a.contract_id AND t.priority = a.priority
+                           AND t.resolution_seconds IS NOT NULL AND t.id <> a.id) AS median
+           FROM unnest($1::uuid[], $2::uuid[], $3::text[]) AS a(id, contract_id, priority)""",
+        ticket_ids,
+        contract_ids,
+        priorities,
+    )
+    return {r["id"]: r["median"] for r in rows if r["median"] is not None}
 
 
 async def due_tickets(conn: Connection, now: dt.datetime, limit: int) -> list[uuid.UUID]:

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from burnrate_common import outbox
@@ -45,62 +48,98 @@ async def sync(
 ) -> int:
     """Fire the stages of ``ticket`` due by ``now`` and schedule the next ones; returns the
     number of events published. Call with the ticket locked."""
-    level = level_of(ticket)
-    if level is None or ticket["contract_id"] is None:
-        await store.replace_due(conn, ticket["id"], [])
+    return await sync_many(conn, deps, [(ticket, clock)], now)
+
+
+@dataclass
+class _Fire:
+    ticket: asyncpg.Record
+    level: ServiceLevelTerms
+    clock: MetricClock
+    stage: int
+    reached_at: dt.datetime
+    announced: bool
+
+
+async def sync_many(
+    conn: Connection,
+    deps: Deps,
+    measured: Sequence[tuple[asyncpg.Record, TicketClock]],
+    now: dt.datetime,
+) -> int:
+    """:func:`sync` for many tickets at once, in a fixed number of statements whatever
+    their number (the timer's round). Call with the tickets locked."""
+    if not measured:
         return 0
-    stages = stages_of(level)
-    fired = {
-        (r["metric"], r["cycle"], r["stage"]) for r in await store.fired_of(conn, ticket["id"])
+    ids = [ticket["id"] for ticket, _ in measured]
+    fired: set[tuple[uuid.UUID, str, int, int]] = {
+        (r["ticket_id"], r["metric"], r["cycle"], r["stage"])
+        for r in await store.fired_of_many(conn, ids)
     }
-    events: list[Envelope] = []
-    next_rows: list[tuple[str, int, int, dt.datetime]] = []
-    for c in clock.clocks:
-        reached = {stage: c.reached_at(stage) for stage in stages}
-        open_stages = [s for s in stages if (c.metric, c.cycle, s) not in fired]
-        due = [s for s in open_stages if _due_now(c, s, reached[s], now)]
-        if due:
-            top = max(due)
+    to_fire: list[_Fire] = []
+    next_rows: list[tuple[uuid.UUID, str, int, int, dt.datetime]] = []
+    for ticket, clock in measured:
+        level = level_of(ticket)
+        if level is None or ticket["contract_id"] is None:
+            continue
+        stages = stages_of(level)
+        for c in clock.clocks:
+            reached = {stage: c.reached_at(stage) for stage in stages}
+            open_stages = [s for s in stages if (ticket["id"], c.metric, c.cycle, s) not in fired]
+            due = [s for s in open_stages if _due_now(c, s, reached[s], now)]
             for stage in due:
                 at = reached[stage]
                 assert at is not None
-                inserted = await store.insert_fired(
-                    conn, ticket["id"], c.metric, c.cycle, stage, at, now, stage == top
-                )
-                if inserted and stage == top:
-                    events.append(await _stage_event(conn, ticket, level, c, stage, at))
-        if c.state == "running":
-            upcoming = [
-                (at, s)
-                for s in open_stages
-                if s not in due and (at := reached[s]) is not None and at > now
-            ]
-            if upcoming:
-                at, stage = min(upcoming)
-                next_rows.append((c.metric, c.cycle, stage, at))
-    await store.replace_due(conn, ticket["id"], next_rows)
+                to_fire.append(_Fire(ticket, level, c, stage, at, stage == max(due)))
+            if c.state == "running":
+                upcoming = [
+                    (at, s)
+                    for s in open_stages
+                    if s not in due and (at := reached[s]) is not None and at > now
+                ]
+                if upcoming:
+                    at, stage = min(upcoming)
+                    next_rows.append((ticket["id"], c.metric, c.cycle, stage, at))
+    inserted = await store.insert_fired_many(
+        conn,
+        [
+            (f.ticket["id"], f.clock.metric, f.clock.cycle, f.stage, f.reached_at, now, f.announced)
+            for f in to_fire
+        ],
+    )
+    announce = [
+        f
+        for f in to_fire
+        if f.announced and (f.ticket["id"], f.clock.metric, f.clock.cycle, f.stage) in inserted
+    ]
+    medians = await store.median_resolution_seconds_many(
+        conn,
+        [
+            (f.ticket["id"], f.ticket["contract_id"], f.clock.priority)
+            for f in announce
+            if f.clock.metric == "resolution"
+        ],
+    )
+    events = [_stage_event(f, medians.get(f.ticket["id"])) for f in announce]
+    await store.replace_due_many(conn, ids, next_rows)
     await outbox.add(conn, events)
     return len(events)
 
 
-async def _stage_event(
-    conn: Connection,
-    ticket: asyncpg.Record,
-    level: ServiceLevelTerms,
-    clock: MetricClock,
-    stage: int,
-    reached_at: dt.datetime,
-) -> Envelope:
+def _stage_event(fire: _Fire, median: float | None) -> Envelope:
+    ticket, level, clock, stage, reached_at = (
+        fire.ticket,
+        fire.level,
+        fire.clock,
+        fire.stage,
+        fire.reached_at,
+    )
     due_at = clock.projected(clock.rule.amount) or reached_at
     expected_at = None
-    if clock.metric == "resolution":
-        median = await store.median_resolution_seconds(
-            conn, ticket["contract_id"], clock.priority, ticket["id"]
-        )
-        if median is not None:
-            usual = clock.projected(dt.timedelta(seconds=median))
-            if usual is not None and usual > due_at:
-                expected_at = usual
+    if clock.metric == "resolution" and median is not None:
+        usual = clock.projected(dt.timedelta(seconds=median))
+        if usual is not None and usual > due_at:
+            expected_at = usual
     payload = SlaStageReached(
         ticket_id=ticket["id"],
         reference=ticket["reference"],
@@ -139,9 +178,8 @@ async def tick(pool: asyncpg.Pool, deps: Deps) -> int:
             rows_of: dict[object, list[asyncpg.Record]] = {}
             for row in await store.events_of(conn, [t["id"] for t in tickets]):
                 rows_of.setdefault(row["ticket_id"], []).append(row)
-            for ticket in tickets:
-                clock = measure(ticket, rows_of.get(ticket["id"], []), now)
-                published += await sync(conn, deps, ticket, clock, now)
+            measured = [(t, measure(t, rows_of.get(t["id"], []), now)) for t in tickets]
+            published += await sync_many(conn, deps, measured, now)
         if len(ids) < batch_size or len(tickets) < len(ids):
             break
     if published:
