@@ -264,9 +264,30 @@ async def test_one_mail_per_recipient_in_their_language(notifier, smtp, probe, i
     assert by_recipient[OWNER]["role"] == "owner"
 
     # The stored mail is the mail received.
+    # The stored mail is the mail received, its signed links (the customer's report, the
+    # unsubscribe link) shown redacted: a notifications:read key must not be able to open
+    # a customer's reports or opt a contact out with them.
     detail = (await notifier.get(f"/v1/notifications/{by_recipient[ANN]['id']}")).json()
-    assert detail["body_text"] == received[ANN].get_body(("plain",)).get_content()
+    sent_text = received[ANN].get_body(("plain",)).get_content()
+    report_token = link[1].rsplit("/", 1)[1]
+    unsubscribe_token = received[ANN]["List-Unsubscribe"][1:-1].rsplit("/", 1)[1]
+    assert report_token in sent_text and unsubscribe_token in sent_text
+    assert detail["body_text"] == sent_text.replace(report_token, "REDACTED").replace(
+        unsubscribe_token, "REDACTED"
+    )
     assert detail["subject"] == received[ANN]["Subject"]
+    for token in (report_token, unsubscribe_token):
+        assert token not in detail["body_html"]
+        assert token in received[ANN].get_body(("html",)).get_content()
+    reader = await issue_key(notifier, isolation, ["notifications:read"])
+    for delivery in items:
+        shown = await notifier.get(f"/v1/notifications/{delivery['id']}", headers=reader)
+        assert shown.status_code == 200
+        assert "/ui/c/REDACTED" in shown.text or "/ui/c/" not in shown.text
+        assert "/unsubscribe/REDACTED" in shown.text or "/unsubscribe/" not in shown.text
+        assert not re.search(r"/(ui/c|unsubscribe)/(?!REDACTED)", shown.text)
+    listed = await notifier.get("/v1/notifications", headers=reader)
+    assert report_token not in listed.text and unsubscribe_token not in listed.text
 
     await eventually(lambda: _count(probe.of_type(EventType.NOTIFICATION_SENT), 4))
     sent = {e.data["delivery_id"]: e for e in probe.of_type(EventType.NOTIFICATION_SENT)}

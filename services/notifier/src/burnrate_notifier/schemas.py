@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from burnrate_common.pagination import Page
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from burnrate_notifier.domain.deliveries import Channel, DeliveryState
 from burnrate_notifier.domain.recipients import Role
@@ -38,8 +38,11 @@ class NotificationOut(BaseModel):
 
 
 class NotificationDetail(NotificationOut):
-    body_text: str | None
-    body_html: str | None
+    body_text: str | None = Field(
+        description="The mail as rendered (a webhook: the JSON body sent), its signed links "
+        "(the customer's report, unsubscribe) shown as .../REDACTED: the mail sent carries them"
+    )
+    body_html: str | None = Field(description="The HTML part, its signed links redacted alike")
 
 
 # -- the in-app feed (/v1/feed) -----------------------------------------------------------

@@ -1,7 +1,13 @@
-"""The deliveries of alerts: listed, shown with the mail as rendered, retried by hand."""
+"""The deliveries of alerts: listed, shown with the mail as rendered, retried by hand.
+
+The API shows a mail's body with its signed links redacted (the customer's report link and
+the unsubscribe link): each is a capability — to open a customer's reports, to opt an
+address out — that ``notifications:read`` does not grant. The mail sent carries them.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
 
 import asyncpg
@@ -13,12 +19,25 @@ from burnrate_notifier import store
 from burnrate_notifier.domain.deliveries import Channel, DeliveryState
 from burnrate_notifier.schemas import NotificationDetail, NotificationOut
 
+#: The token of a signed link (``<payload>.<signature>``, base64url) after the paths that
+#: serve them: the customer report (``/ui/c/``) and the unsubscribe page.
+_SIGNED_LINK = re.compile(r"(/ui/c/|/unsubscribe/)[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+REDACTED = "REDACTED"
+
+
+def redact_links(body: str | None) -> str | None:
+    """The body with the token of every signed link replaced by ``REDACTED``."""
+    return None if body is None else _SIGNED_LINK.sub(rf"\g<1>{REDACTED}", body)
+
 
 def _values(row: asyncpg.Record) -> dict[str, object]:
     values = dict(row)
     # Only a delivery still waiting has a next attempt.
     if values["state"] not in (DeliveryState.QUEUED, DeliveryState.RETRYING):
         values["next_attempt_at"] = None
+    for body in ("body_text", "body_html"):
+        if body in values:
+            values[body] = redact_links(values[body])
     return values
 
 
