@@ -174,6 +174,8 @@ class ConfirmationPageOut(BaseModel):
     status_kind: str
     resolved_at: dt.datetime | None
     confirmation: ConfirmationOut | None
+    #: the zone of the ticket's service-level calendar (instants are shown in it)
+    timezone: str | None = None
 
 
 class ZendeskOrganizationIn(_In):

@@ -33,6 +33,7 @@ def _page(ticket: asyncpg.Record) -> ConfirmationPageOut:
         status_kind=ticket["status_kind"],
         resolved_at=ticket["resolved_at"],
         confirmation=confirmation,
+        timezone=terms["calendar"]["timezone"] if (terms := ticket["level_terms"]) else None,
     )
 
 
