@@ -8,6 +8,12 @@ from collections.abc import Callable, Mapping
 
 from burnrate_common.bus import Handler, Trim
 from burnrate_common.db import Connection
+from burnrate_common.event_payloads import (
+    InvoiceIssued,
+    SlaStageReached,
+    StatementChanged,
+    TicketChanged,
+)
 from burnrate_common.events import (
     AlertRaised,
     ConsumptionRecorded,
@@ -85,6 +91,34 @@ async def on_notification_outcome(
     deps: Deps, conn: Connection, envelope: Envelope, payload: NotificationOutcome
 ) -> None:
     await projections.notification_outcome(conn, envelope.type, payload, envelope.occurred_at)
+
+
+@HANDLERS.on(EventType.TICKET_OPENED, EventType.TICKET_UPDATED, EventType.TICKET_RESOLVED)
+async def on_ticket_changed(
+    deps: Deps, conn: Connection, envelope: Envelope, payload: TicketChanged
+) -> None:
+    await projections.ticket_changed(conn, payload, envelope.occurred_at)
+
+
+@HANDLERS.on(EventType.SLA_AT_RISK, EventType.SLA_BREACHED)
+async def on_sla_stage_reached(
+    deps: Deps, conn: Connection, envelope: Envelope, payload: SlaStageReached
+) -> None:
+    await projections.sla_stage_reached(conn, payload)
+
+
+@HANDLERS.on(EventType.STATEMENT_UPDATED, EventType.STATEMENT_SENT, EventType.STATEMENT_APPROVED)
+async def on_statement_changed(
+    deps: Deps, conn: Connection, envelope: Envelope, payload: StatementChanged
+) -> None:
+    await projections.statement_changed(conn, envelope.type, payload, envelope.occurred_at)
+
+
+@HANDLERS.on(EventType.INVOICE_ISSUED, EventType.INVOICE_CREDITED)
+async def on_invoice_issued(
+    deps: Deps, conn: Connection, envelope: Envelope, payload: InvoiceIssued
+) -> None:
+    await projections.invoice_issued(conn, payload)
 
 
 def keep_in_event_log(mark: HandledMark) -> Callable[[Handler], Handler]:

@@ -8,6 +8,12 @@ import datetime as dt
 import uuid
 
 from burnrate_common.db import Connection
+from burnrate_common.event_payloads import (
+    InvoiceIssued,
+    SlaStageReached,
+    StatementChanged,
+    TicketChanged,
+)
 from burnrate_common.events import (
     AlertRaised,
     ContractChanged,
@@ -19,7 +25,9 @@ from burnrate_common.events import (
     WorklogsChanged,
 )
 
+from burnrate_reporting.store import billing as billing_store
 from burnrate_reporting.store import projections as store
+from burnrate_reporting.store import sla as sla_store
 
 
 async def customer_changed(
@@ -39,7 +47,12 @@ async def contract_changed(
 ) -> None:
     # An unknown zone would break every read of the contract list: retry, then dead-letter.
     await store.check_timezone(conn, contract.timezone)
-    written = await store.upsert_contract(conn, contract.model_dump(), version_at)
+    written = await store.upsert_contract(
+        conn,
+        contract.model_dump(),
+        version_at,
+        [level.model_dump(mode="json") for level in contract.service_levels],
+    )
     if written:
         await store.replace_periods(
             conn,
@@ -98,6 +111,36 @@ async def notification_outcome(
     """The latest outcome per delivery, so a retried delivery counts once."""
     status = "sent" if event_type is EventType.NOTIFICATION_SENT else "failed"
     await store.upsert_notification(conn, outcome.model_dump(), status, version_at)
+
+
+async def ticket_changed(conn: Connection, ticket: TicketChanged, version_at: dt.datetime) -> None:
+    """A ticket's newest state with its clocks (stored even before its contract is known)."""
+    await sla_store.upsert_ticket(
+        conn,
+        ticket.model_dump(exclude={"clocks"}),
+        [c.model_dump(mode="json") for c in ticket.clocks],
+        version_at,
+    )
+
+
+async def sla_stage_reached(conn: Connection, stage: SlaStageReached) -> None:
+    await sla_store.insert_stage(conn, stage.model_dump())
+
+
+async def statement_changed(
+    conn: Connection, event_type: EventType, statement: StatementChanged, version_at: dt.datetime
+) -> None:
+    await billing_store.upsert_statement(
+        conn,
+        statement.model_dump(),
+        version_at,
+        sent=event_type is EventType.STATEMENT_SENT,
+        approved=event_type is EventType.STATEMENT_APPROVED,
+    )
+
+
+async def invoice_issued(conn: Connection, invoice: InvoiceIssued) -> None:
+    await billing_store.insert_invoice(conn, invoice.model_dump())
 
 
 async def log_event(conn: Connection, envelope: Envelope) -> None:

@@ -44,18 +44,22 @@ async def check_timezone(conn: Connection, timezone: str) -> None:
 
 
 async def upsert_contract(
-    conn: Connection, contract: dict[str, Any], version_at: dt.datetime
+    conn: Connection,
+    contract: dict[str, Any],
+    version_at: dt.datetime,
+    service_levels: list[dict[str, Any]] | None = None,
 ) -> bool:
     """Full state; True when this version was written, False when a newer one is stored or
-    the contract was deleted (its tombstone: no version comes back after a deletion)."""
+    the contract was deleted (its tombstone: no version comes back after a deletion).
+    ``service_levels``: the levels as JSON (``ContractChanged.service_levels``)."""
     await _lock_entity(conn, SCREEN_LOCK, contract["id"])
     written = await conn.fetchval(
         """INSERT INTO contracts (id, customer_id, code, title, owner_email, start_date, end_date,
                                   timezone, period, planned_hours, teams, work_accounts,
                                   created_at, version_at, lifecycle, currency, rollover_policy,
-                                  allowance_policy)
+                                  allowance_policy, service_levels)
            SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14, $15, $16,
-                  $17
+                  $17, $18
            WHERE NOT EXISTS (SELECT 1 FROM deleted_contracts WHERE id = $1)
            ON CONFLICT (id) DO UPDATE
                SET customer_id = excluded.customer_id, code = excluded.code,
@@ -67,7 +71,8 @@ async def upsert_contract(
                    created_at = least(contracts.created_at, excluded.created_at),
                    version_at = excluded.version_at, lifecycle = excluded.lifecycle,
                    currency = excluded.currency, rollover_policy = excluded.rollover_policy,
-                   allowance_policy = excluded.allowance_policy
+                   allowance_policy = excluded.allowance_policy,
+                   service_levels = excluded.service_levels
                WHERE contracts.version_at < excluded.version_at
            RETURNING true""",
         contract["id"],
@@ -87,6 +92,7 @@ async def upsert_contract(
         contract.get("currency", "EUR"),
         (contract.get("rollover") or {}).get("policy", "none"),
         contract.get("allowance_policy", "overage_allowed"),
+        service_levels or [],
     )
     return bool(written)
 

@@ -19,6 +19,10 @@ READ_MODELS: dict[str, str] = {
     "notifications": "delivery_id",
     "deleted_contracts": "id",
     "deleted_customers": "id",
+    "tickets": "ticket_id",
+    "sla_stages": "ticket_id, metric, cycle, stage",
+    "statements": "statement_id",
+    "invoices": "invoice_id",
 }
 
 
