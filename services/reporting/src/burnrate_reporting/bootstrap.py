@@ -6,7 +6,7 @@ from burnrate_common.clock import Clock, SystemClock
 from burnrate_common.runtime import ServiceDefinition
 
 from burnrate_reporting import handlers, upkeep
-from burnrate_reporting.api import contracts, customers, pages
+from burnrate_reporting.api import contracts, customers, pages, service_levels, sla_pages
 from burnrate_reporting.metrics import business_metrics
 from burnrate_reporting.service import Deps, HandledMark
 from burnrate_reporting.settings import ReportingSettings
@@ -36,7 +36,9 @@ def build(
         routers=[
             contracts.router,
             customers.router,
+            service_levels.router,
             pages.router,
+            sla_pages.router,
             pages.assets_router(settings),
         ],
         handlers=handlers.HANDLERS,

@@ -10,11 +10,16 @@ from enum import StrEnum
 from typing import Annotated
 
 from burnrate_common.contract_status import ContractStatus
+from burnrate_common.contract_terms import ServiceLevelTerms
 from burnrate_common.types import Hours
 from pydantic import BaseModel, Field, PlainSerializer
 
 #: A percentage with one decimal, as a JSON number.
 Percent = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+#: Minutes (of business time, one decimal), as a JSON number.
+Minutes = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+#: An amount of money (a decimal string in JSON, as billing writes it).
+Money = Decimal
 
 
 class ScreenStatus(StrEnum):
@@ -350,3 +355,190 @@ class LinkRecord(BaseModel):
     expires_at: dt.datetime
     revoked_at: dt.datetime | None
     active: bool
+
+
+# --- service levels (issue 22) ---------------------------------------------------------------
+
+
+class Grain(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class SlaSection(StrEnum):
+    """Which table of the service-level report a CSV holds."""
+
+    ROWS = "rows"
+    BREACHES = "breaches"
+
+
+class MetricCompliance(BaseModel):
+    """One metric (first response or resolution) over a group of tickets."""
+
+    met: int
+    breached: int
+    #: met / (met + breached), one decimal rounded down; null: no cycle completed
+    percent_met: Percent | None
+    #: business time to respond / resolve of the completed cycles
+    median_minutes: Minutes | None
+    p90_minutes: Minutes | None
+    #: cycles whose clock stopped (the times above are theirs)
+    completed: int
+    #: cycles the customer was warned about (at risk) before the target
+    warned_at_risk: int
+
+
+class ComplianceRow(BaseModel):
+    """One level × priority × month / quarter / year."""
+
+    period: str
+    period_start: dt.date
+    level: str
+    priority: str
+    tickets: int
+    first_response: MetricCompliance
+    resolution: MetricCompliance
+    #: wall-clock time the resolution clocks were paused, waiting on the customer
+    paused_minutes: Minutes
+
+
+class ComplianceTotals(BaseModel):
+    tickets: int
+    first_response: MetricCompliance
+    resolution: MetricCompliance
+    paused_minutes: Minutes
+
+
+class BreachOut(BaseModel):
+    ticket_id: uuid.UUID
+    reference: str
+    contract_id: uuid.UUID
+    contract_code: str | None
+    metric: str
+    cycle: int
+    priority: str
+    level: str
+    category: str | None
+    target_minutes: int | None
+    due_at: dt.datetime | None
+    #: when the target was missed (the breach event, or the clock's stop when later known)
+    breached_at: dt.datetime | None
+    #: when the metric stopped (answered, resolved); null: still running
+    stopped_at: dt.datetime | None
+    elapsed_minutes: Minutes | None
+    paused_minutes: Minutes
+    reason: str
+
+
+class ContractLevels(BaseModel):
+    """What a contract's customer bought: each level version with its targets per priority
+    and category and the calendar it runs on; ``in_force`` the one for tickets opened today."""
+
+    contract_id: uuid.UUID
+    code: str
+    title: str
+    in_force: ServiceLevelTerms | None
+    levels: list[ServiceLevelTerms]
+
+
+class ServiceLevelReport(BaseModel):
+    """Compliance of one contract (``contract_id`` set) or of every contract of a customer."""
+
+    customer_id: uuid.UUID
+    customer_name: str | None
+    contract_id: uuid.UUID | None
+    grain: Grain
+    #: tickets opened on local days in [first_day, last_day] count
+    first_day: dt.date
+    last_day: dt.date
+    today: dt.date
+    levels: list[ContractLevels]
+    rows: list[ComplianceRow]
+    totals: ComplianceTotals
+    breaches: list[BreachOut]
+
+
+# --- statements and the quarterly review (issues 21, 22) -------------------------------------
+
+
+class StatementPeriod(BaseModel):
+    """One contract period: hours planned and executed (reporting's figures), and billing's
+    statement of it; ``billed_amount`` is what its invoices billed net of credit notes, before
+    VAT (null: not invoiced)."""
+
+    contract_id: uuid.UUID
+    contract_code: str
+    period_start: dt.date
+    period_end: dt.date
+    planned_hours: Hours
+    executed_hours: Hours
+    overage_hours: Hours
+    statement_id: uuid.UUID | None
+    statement_status: str | None
+    currency: str
+    charged_hours: Hours | None
+    charged_amount: Money | None
+    subtotal: Money | None
+    billed_amount: Money | None
+    invoices: list[str]
+    sent_at: dt.datetime | None
+    approved_at: dt.datetime | None
+
+
+class ContractStatements(BaseModel):
+    contract_id: uuid.UUID
+    customer_id: uuid.UUID
+    code: str
+    title: str
+    first_day: dt.date
+    last_day: dt.date
+    periods: list[StatementPeriod]
+
+
+class Amount(BaseModel):
+    currency: str
+    amount: Money
+
+
+class ReviewHours(BaseModel):
+    planned_hours: Hours
+    executed_hours: Hours
+    overage_hours: Hours
+    #: invoiced net of credit notes, before VAT, per currency
+    billed: list[Amount]
+    #: on statements not yet invoiced (their current subtotal), per currency
+    not_yet_billed: list[Amount]
+
+
+class ReviewContract(BaseModel):
+    contract_id: uuid.UUID
+    code: str
+    title: str
+    #: the level(s) its tickets of the quarter ran under, or the one in force
+    levels: list[str]
+    hours: ReviewHours
+    periods: list[StatementPeriod]
+    service: ComplianceTotals
+    breaches: int
+
+
+class CustomerReview(BaseModel):
+    """The quarterly review: per contract and in total, hours (planned, executed, overage,
+    billed) beside the service levels (targets met), for the periods starting in the
+    quarter and the tickets opened in it."""
+
+    customer_id: uuid.UUID
+    customer_name: str | None
+    quarter: str
+    first_day: dt.date
+    last_day: dt.date
+    previous_quarter: str
+    next_quarter: str
+    today: dt.date
+    contracts: list[ReviewContract]
+    hours: ReviewHours
+    service: ComplianceTotals
+    rows: list[ComplianceRow]
+    breaches: list[BreachOut]
+    levels: list[ContractLevels]

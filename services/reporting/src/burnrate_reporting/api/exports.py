@@ -1,5 +1,6 @@
-"""CSV of every report: the contract screen, the delivery report (one section at a time) and
-the customer roll-up. Hours as decimals with two places, dates ISO 8601."""
+"""CSV of every report: the contract screen, the delivery report (one section at a time), the
+customer roll-up, the service levels (rows or breaches), the statements and the quarterly
+review. Hours as decimals with two places, dates ISO 8601."""
 
 from __future__ import annotations
 
@@ -11,7 +12,19 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from burnrate_reporting.schemas import ContractSummary, CustomerReport, DeliveryReport, Section
+from burnrate_reporting.schemas import (
+    ComplianceRow,
+    ContractStatements,
+    ContractSummary,
+    CustomerReport,
+    CustomerReview,
+    DeliveryReport,
+    MetricCompliance,
+    Section,
+    ServiceLevelReport,
+    SlaSection,
+    StatementPeriod,
+)
 
 
 def _text(value: Any) -> str:
@@ -272,3 +285,201 @@ def customer_csv(report: CustomerReport) -> Response:
         ]
     )
     return csv_response(f"customer-{report.customer_id}.csv", header, rows)
+
+
+_METRIC_COLUMNS = [
+    "met",
+    "breached",
+    "percent_met",
+    "median_minutes",
+    "p90_minutes",
+    "completed",
+    "warned_at_risk",
+]
+
+
+def _metric(m: MetricCompliance) -> list[Any]:
+    return [
+        m.met,
+        m.breached,
+        m.percent_met,
+        m.median_minutes,
+        m.p90_minutes,
+        m.completed,
+        m.warned_at_risk,
+    ]
+
+
+def compliance_header() -> list[str]:
+    return [
+        "period",
+        "level",
+        "priority",
+        "tickets",
+        *(f"first_response_{c}" for c in _METRIC_COLUMNS),
+        *(f"resolution_{c}" for c in _METRIC_COLUMNS),
+        "paused_minutes",
+    ]
+
+
+def compliance_cells(r: ComplianceRow) -> list[Any]:
+    return [
+        r.period,
+        r.level,
+        r.priority,
+        r.tickets,
+        *_metric(r.first_response),
+        *_metric(r.resolution),
+        r.paused_minutes,
+    ]
+
+
+def sla_csv(report: ServiceLevelReport, section: SlaSection, name: str) -> Response:
+    """``name``: the contract code or the customer's id, for the file name."""
+    filename = f"{name}-service-levels-{report.first_day:%Y-%m}-{report.last_day:%Y-%m}-{section.value}.csv"
+    if section is SlaSection.ROWS:
+        t = report.totals
+        total = ["total", "", "", t.tickets, *_metric(t.first_response), *_metric(t.resolution)]
+        return csv_response(
+            filename,
+            compliance_header(),
+            [*(compliance_cells(r) for r in report.rows), [*total, t.paused_minutes]],
+        )
+    return csv_response(
+        filename,
+        [
+            "reference",
+            "contract",
+            "metric",
+            "cycle",
+            "level",
+            "priority",
+            "category",
+            "target_minutes",
+            "due_at",
+            "breached_at",
+            "stopped_at",
+            "elapsed_minutes",
+            "paused_minutes",
+            "reason",
+        ],
+        [
+            [
+                b.reference,
+                b.contract_code,
+                b.metric,
+                b.cycle,
+                b.level,
+                b.priority,
+                b.category,
+                b.target_minutes,
+                b.due_at.isoformat() if b.due_at else None,
+                b.breached_at.isoformat() if b.breached_at else None,
+                b.stopped_at.isoformat() if b.stopped_at else None,
+                b.elapsed_minutes,
+                b.paused_minutes,
+                b.reason,
+            ]
+            for b in report.breaches
+        ],
+    )
+
+
+_STATEMENT_HEADER = [
+    "contract",
+    "period_start",
+    "period_end",
+    "planned_hours",
+    "executed_hours",
+    "overage_hours",
+    "statement_status",
+    "currency",
+    "charged_hours",
+    "charged_amount",
+    "subtotal",
+    "billed_amount",
+    "invoices",
+]
+
+
+def _statement(p: StatementPeriod) -> list[Any]:
+    return [
+        p.contract_code,
+        p.period_start,
+        p.period_end,
+        p.planned_hours,
+        p.executed_hours,
+        p.overage_hours,
+        p.statement_status,
+        p.currency,
+        p.charged_hours,
+        p.charged_amount,
+        p.subtotal,
+        p.billed_amount,
+        " ".join(p.invoices),
+    ]
+
+
+def statements_csv(statements: ContractStatements) -> Response:
+    return csv_response(
+        f"{statements.code}-statements-{statements.first_day:%Y-%m}-{statements.last_day:%Y-%m}.csv",
+        _STATEMENT_HEADER,
+        [_statement(p) for p in statements.periods],
+    )
+
+
+def review_csv(review: CustomerReview) -> Response:
+    """One row per contract: hours and billing beside the service levels; then the total."""
+    header = [
+        "contract",
+        "title",
+        "levels",
+        "planned_hours",
+        "executed_hours",
+        "overage_hours",
+        "billed",
+        "not_yet_billed",
+        "tickets",
+        "first_response_percent_met",
+        "resolution_percent_met",
+        "breaches",
+    ]
+
+    def money(amounts: list[Any]) -> str:
+        return " ".join(f"{a.amount} {a.currency}" for a in amounts)
+
+    rows: list[list[Any]] = [
+        [
+            c.code,
+            c.title,
+            " ".join(c.levels),
+            c.hours.planned_hours,
+            c.hours.executed_hours,
+            c.hours.overage_hours,
+            money(c.hours.billed),
+            money(c.hours.not_yet_billed),
+            c.service.tickets,
+            c.service.first_response.percent_met,
+            c.service.resolution.percent_met,
+            c.breaches,
+        ]
+        for c in review.contracts
+    ]
+    h, s = review.hours, review.service
+    rows.append(
+        [
+            "total",
+            "",
+            "",
+            h.planned_hours,
+            h.executed_hours,
+            h.overage_hours,
+            money(h.billed),
+            money(h.not_yet_billed),
+            s.tickets,
+            s.first_response.percent_met,
+            s.resolution.percent_met,
+            len(review.breaches),
+        ]
+    )
+    return csv_response(f"review-{review.customer_id}-{review.quarter}.csv", header, rows)

@@ -54,6 +54,21 @@ def _percent(value: Any) -> str:
     return "–" if value is None else f"{float(value):.1f} %"
 
 
+def _minutes(value: Any) -> str:
+    """Minutes (of business time) as ``1 h 05`` or ``45 min``; – for none."""
+    if value is None:
+        return "–"
+    hours, minutes = divmod(round(float(value)), 60)
+    return f"{hours} h {minutes:02d}" if hours else f"{minutes} min"
+
+
+def _target(minutes: Any) -> str:
+    """A target's minutes: whole hours as ``8 h``, else as :func:`_minutes`."""
+    if minutes is None:
+        return "–"
+    return f"{minutes // 60} h" if minutes % 60 == 0 else _minutes(minutes)
+
+
 def _basis_label(value: Any) -> str:
     return Basis(value).label if value else ""
 
@@ -69,6 +84,8 @@ def templates() -> Environment:
     environment.filters["hours"] = _hours
     environment.filters["pct"] = _percent
     environment.filters["basis_label"] = _basis_label
+    environment.filters["minutes"] = _minutes
+    environment.filters["target"] = _target
     return environment
 
 
