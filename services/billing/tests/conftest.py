@@ -19,6 +19,7 @@ from burnrate_common.contract_terms import BillingTerms
 from burnrate_common.events import (
     ContractChanged,
     ContractPeriod,
+    CustomerChanged,
     Envelope,
     EventType,
     Rollover,
@@ -32,6 +33,17 @@ LINK_SECRET = "test-link-secret-0123456789abcdef"
 MARCH = (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 APRIL = (dt.date(2026, 4, 1), dt.date(2026, 4, 30))
 MAY = (dt.date(2026, 5, 1), dt.date(2026, 5, 31))
+#: the billing details of the rig's customer (as contracts' customer.* events carry them)
+BUYER: dict[str, Any] = {
+    "legal_name": "Acme Holding B.V.",
+    "address_lines": ["Keizersgracht 1"],
+    "city": "Amsterdam",
+    "postcode": "1015 AA",
+    "country": "NL",
+    "vat_id": "NL123456789B01",
+    "peppol_endpoint_id": "87654321",
+    "peppol_scheme": "0106",
+}
 #: where the rig's clock stands unless a test moves it (mid-March in Amsterdam)
 START = dt.datetime(2026, 3, 10, 11, 0, tzinfo=dt.UTC)
 AFTER_MARCH = dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.UTC)
@@ -48,6 +60,31 @@ class Rig:
 
     async def publish(self, *envelopes: Envelope) -> None:
         await publish(self.isolation.amqp_url, self.isolation.amqp_prefix, *envelopes)
+
+    async def add_customer(self, **billing: Any) -> None:
+        """contracts' customer.created for the rig's customer, with these billing details
+        (by default a Dutch buyer with a KvK Peppol endpoint); waits until billing has it."""
+        details = BUYER | billing
+        payload = CustomerChanged(id=self.customer_id, name="Acme", contacts=[], **details)
+        await self.publish(
+            new_event(
+                EventType.CUSTOMER_CREATED, payload, key=self.customer_id, producer="contracts"
+            )
+        )
+        pool = self.api.app.state.runtime.pool  # type: ignore[attr-defined]
+
+        async def known() -> bool:
+            async with pool.acquire() as conn:
+                row = await conn.fetchrow(
+                    "SELECT peppol_endpoint_id, country FROM customers WHERE id = $1",
+                    self.customer_id,
+                )
+            return row is not None and tuple(row) == (
+                details["peppol_endpoint_id"],
+                details["country"],
+            )
+
+        await eventually(known)
 
     def contract_event(
         self,

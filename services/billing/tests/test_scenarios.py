@@ -105,6 +105,7 @@ async def _updates(rig, contract_id, count):
 
 
 async def test_scenario6_what_ifs_approval_and_invoice(rig):
+    await rig.add_customer()  # the buyer's billing details, for the UBL
     contract_id, logs = await scenario5(rig)
     march = await rig.statement(contract_id)
     sid = march["id"]

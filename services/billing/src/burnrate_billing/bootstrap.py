@@ -6,7 +6,7 @@ from burnrate_common.clock import Clock, SystemClock
 from burnrate_common.runtime import ServiceDefinition
 
 from burnrate_billing import handlers
-from burnrate_billing.api import balances, customer, invoices, statements, tickets
+from burnrate_billing.api import balances, customer, documents, invoices, statements, tickets
 from burnrate_billing.service import Deps
 from burnrate_billing.settings import BillingSettings
 
@@ -23,6 +23,7 @@ def build(
         title="Burnrate billing",
         deps=Deps(clock=clock or SystemClock(), settings=settings),
         routers=[
+            documents.router,  # before statements and invoices: their /{id} takes any path
             statements.router,
             invoices.router,
             customer.router,

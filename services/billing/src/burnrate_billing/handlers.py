@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from burnrate_common.db import Connection
 from burnrate_common.event_payloads import SlaStageReached, TicketConfirmed
-from burnrate_common.events import ContractChanged, Envelope, EventType, WorklogsChanged
+from burnrate_common.events import (
+    ContractChanged,
+    CustomerChanged,
+    Envelope,
+    EventType,
+    WorklogsChanged,
+)
 from burnrate_common.handling import EventHandlers
 
-from burnrate_billing.service import Deps, replica
+from burnrate_billing.service import Deps, customers, replica
 
 HANDLERS: EventHandlers[Deps] = EventHandlers()
 
@@ -18,6 +24,19 @@ async def on_contract_changed(
     deps: Deps, conn: Connection, envelope: Envelope, payload: ContractChanged
 ) -> None:
     await replica.record_contract(conn, deps, payload, changed_at=envelope.occurred_at)
+
+
+# The buyer's billing details; a deleted customer keeps its last state, flagged.
+@HANDLERS.on(EventType.CUSTOMER_CREATED, EventType.CUSTOMER_UPDATED, EventType.CUSTOMER_DELETED)
+async def on_customer_changed(
+    deps: Deps, conn: Connection, envelope: Envelope, payload: CustomerChanged
+) -> None:
+    await customers.record_customer(
+        conn,
+        payload,
+        changed_at=envelope.occurred_at,
+        deleted=envelope.type == EventType.CUSTOMER_DELETED,
+    )
 
 
 @HANDLERS.on(EventType.WORKLOG_RECORDED, EventType.WORKLOG_CORRECTED, EventType.WORKLOG_DELETED)

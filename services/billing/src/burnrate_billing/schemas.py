@@ -93,6 +93,8 @@ class LineOut(BaseModel):
     amount: Decimal
     status: str
     note: str | None
+    #: corrects a worklog invoiced on an earlier statement (late, negative for a reduction)
+    correction: bool = False
 
 
 class AdjustmentOut(BaseModel):
@@ -204,6 +206,34 @@ class InvoiceOut(BaseModel):
     reason: str | None
     issued_by: str
     document: dict[str, Any]
+
+
+class ReasonRequiredIn(Strict):
+    reason: ReasonText
+
+
+class CorrectionOut(BaseModel):
+    """A worklog an invoice settled, corrected or deleted since: what it changes."""
+
+    worklog_id: uuid.UUID
+    period_start: dt.date | None
+    started_at: dt.datetime
+    person: str
+    ticket: str | None
+    activity: str
+    #: charged hours and amount, negative for a reduction
+    hours: Hours
+    amount: Decimal
+    deleted: bool
+
+
+class CorrectionsOut(BaseModel):
+    invoice_id: uuid.UUID
+    number: str
+    lines: list[CorrectionOut]
+    net_amount: Decimal
+    #: what ``POST …/corrections/credit-note`` would credit (before VAT); 0: nothing
+    proposed_credit_note: Decimal
 
 
 class TicketConfirmationOut(BaseModel):

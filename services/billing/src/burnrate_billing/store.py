@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 from burnrate_common.db import Connection
-from burnrate_common.events import ContractChanged, Worklog
+from burnrate_common.events import ContractChanged, CustomerChanged, Worklog
 
 # --- the contract replica -------------------------------------------------------------------
 
@@ -92,6 +92,46 @@ async def contracts_of_customer(conn: Connection, customer_id: uuid.UUID) -> lis
     )
 
 
+# --- the customer replica -------------------------------------------------------------------
+
+
+async def upsert_customer(
+    conn: Connection, customer: CustomerChanged, changed_at: dt.datetime, *, deleted: bool
+) -> bool:
+    """Keep the customer's newest state (a deletion keeps its last one, flagged)."""
+    row = await conn.fetchval(
+        """INSERT INTO customers (id, name, legal_name, address_lines, city, postcode, country,
+                                  vat_id, peppol_endpoint_id, peppol_scheme, deleted, changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+           ON CONFLICT (id) DO UPDATE SET
+               name = excluded.name, legal_name = excluded.legal_name,
+               address_lines = excluded.address_lines, city = excluded.city,
+               postcode = excluded.postcode, country = excluded.country,
+               vat_id = excluded.vat_id, peppol_endpoint_id = excluded.peppol_endpoint_id,
+               peppol_scheme = excluded.peppol_scheme, deleted = excluded.deleted,
+               changed_at = excluded.changed_at
+           WHERE customers.changed_at <= excluded.changed_at
+           RETURNING 1""",
+        customer.id,
+        customer.name,
+        customer.legal_name,
+        customer.address_lines,
+        customer.city,
+        customer.postcode,
+        customer.country,
+        customer.vat_id,
+        customer.peppol_endpoint_id,
+        customer.peppol_scheme,
+        deleted,
+        changed_at,
+    )
+    return row is not None
+
+
+async def get_customer(conn: Connection, customer_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM customers WHERE id = $1", customer_id)
+
+
 # --- the worklog replica --------------------------------------------------------------------
 
 
@@ -132,12 +172,23 @@ async def upsert_worklogs(
     return sorted({r["contract_id"] for r in rows})
 
 
+WORKLOG_FIELDS = (
+    "id, period_start, started_at, seconds, author, team, activity, location, ticket, version"
+)
+
+
 async def worklogs_of(conn: Connection, contract_id: uuid.UUID) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT id, period_start, started_at, seconds, author, team, activity, location,
-                  ticket
-           FROM worklogs WHERE contract_id = $1 AND NOT deleted""",
+        f"SELECT {WORKLOG_FIELDS} FROM worklogs WHERE contract_id = $1 AND NOT deleted",
         contract_id,
+    )
+
+
+async def worklogs_by_ids(conn: Connection, ids: Sequence[uuid.UUID]) -> list[asyncpg.Record]:
+    """Their last state, deleted or moved to another contract included."""
+    return await conn.fetch(
+        f"SELECT {WORKLOG_FIELDS}, deleted, contract_id FROM worklogs WHERE id = any($1::uuid[])",
+        list(ids),
     )
 
 
@@ -307,7 +358,12 @@ LINE_COLUMNS = (
     "amount",
     "status",
     "note",
+    "worklog_version",
+    "correction",
 )
+
+#: line statuses an invoice settles (the others go on to the next statement)
+SETTLED = ("charged", "in_allowance", "cancelled", "not_charged")
 
 
 async def lines_of(conn: Connection, statement_id: uuid.UUID) -> list[asyncpg.Record]:
@@ -322,10 +378,78 @@ async def billed_worklogs(conn: Connection, statement_ids: Sequence[uuid.UUID]) 
     rows = await conn.fetch(
         """SELECT DISTINCT worklog_id FROM statement_lines
            WHERE statement_id = any($1::uuid[])
-             AND status IN ('charged', 'in_allowance', 'cancelled', 'not_charged')""",
+             AND status = any($2::text[])""",
         list(statement_ids),
+        list(SETTLED),
     )
     return {r["worklog_id"] for r in rows}
+
+
+async def corrected_statements(conn: Connection, contract_id: uuid.UUID) -> set[uuid.UUID]:
+    """Invoiced statements of the contract that settled a worklog which has changed since
+    (its replica version is newer than every settled line or credited correction of it)."""
+    rows = await conn.fetch(
+        """WITH settled AS (
+               SELECT l.statement_id, l.worklog_id, l.worklog_version, l.correction
+               FROM statement_lines l JOIN statements s ON s.id = l.statement_id
+               WHERE s.contract_id = $1 AND s.status = 'invoiced'
+                 AND l.status = any($2::text[])
+           ), latest AS (
+               SELECT worklog_id, max(version) AS version FROM (
+                   SELECT worklog_id, worklog_version AS version FROM settled
+                   UNION ALL
+                   SELECT worklog_id, worklog_version FROM settled_corrections
+                   WHERE contract_id = $1
+               ) v GROUP BY worklog_id
+           )
+           SELECT DISTINCT st.statement_id FROM settled st
+           JOIN latest ON latest.worklog_id = st.worklog_id
+           JOIN worklogs w ON w.id = st.worklog_id
+           WHERE NOT st.correction AND w.version > latest.version""",
+        contract_id,
+        list(SETTLED),
+    )
+    return {r["statement_id"] for r in rows}
+
+
+async def lines_of_statements(
+    conn: Connection, statement_ids: Sequence[uuid.UUID]
+) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT * FROM statement_lines WHERE statement_id = any($1::uuid[])
+           ORDER BY statement_id, position""",
+        list(statement_ids),
+    )
+
+
+async def prior_corrections(
+    conn: Connection, contract_id: uuid.UUID
+) -> dict[uuid.UUID, tuple[int, Decimal]]:
+    """Per worklog: the correcting seconds and amount settled so far (invoiced on a later
+    statement, or credited by a credit note)."""
+    rows = await conn.fetch(
+        """SELECT worklog_id, sum(seconds) AS seconds, sum(amount) AS amount FROM (
+               SELECT l.worklog_id, l.charged_seconds AS seconds, l.amount
+               FROM statement_lines l JOIN statements s ON s.id = l.statement_id
+               WHERE s.contract_id = $1 AND s.status = 'invoiced' AND l.correction
+               UNION ALL
+               SELECT worklog_id, seconds, amount FROM settled_corrections
+               WHERE contract_id = $1
+           ) c GROUP BY worklog_id""",
+        contract_id,
+    )
+    return {r["worklog_id"]: (int(r["seconds"]), r["amount"]) for r in rows}
+
+
+async def settle_corrections(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """(credit_note_id, contract_id, statement_id, worklog_id, worklog_version, seconds,
+    amount) rows: corrections a credit note settled."""
+    await conn.executemany(
+        """INSERT INTO settled_corrections (credit_note_id, contract_id, statement_id, worklog_id,
+                                            worklog_version, seconds, amount)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)""",
+        rows,
+    )
 
 
 async def set_status(

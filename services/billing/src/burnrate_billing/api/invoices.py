@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 
 from burnrate_billing.api import DepsDep
 from burnrate_billing.auth import BillingReader, BillingWriter
-from burnrate_billing.schemas import CreditNoteIn, InvoiceOut
+from burnrate_billing.schemas import CorrectionsOut, CreditNoteIn, InvoiceOut, ReasonRequiredIn
 from burnrate_billing.service import exports
 from burnrate_billing.service import invoices as service
 
@@ -46,6 +46,33 @@ async def credit_note(
     who: BillingWriter,
 ) -> InvoiceOut:
     return await service.credit_note(conn, deps, invoice_id, body, actor=who.name)
+
+
+@router.get(
+    "/{invoice_id}/corrections",
+    response_model=CorrectionsOut,
+    summary="Worklogs the invoice settled, corrected or deleted since, and the credit proposed",
+)
+async def corrections(
+    invoice_id: uuid.UUID, conn: ConnectionDep, _: BillingReader
+) -> CorrectionsOut:
+    return await service.corrections(conn, invoice_id)
+
+
+@router.post(
+    "/{invoice_id}/corrections/credit-note",
+    status_code=201,
+    response_model=InvoiceOut,
+    summary="Credit the reduction the corrections make (they leave the next statement)",
+)
+async def credit_corrections(
+    invoice_id: uuid.UUID,
+    body: ReasonRequiredIn,
+    conn: ConnectionDep,
+    deps: DepsDep,
+    who: BillingWriter,
+) -> InvoiceOut:
+    return await service.credit_corrections(conn, deps, invoice_id, body, actor=who.name)
 
 
 @router.get(

@@ -51,6 +51,8 @@ class PeriodInput:
     money: Money = field(default_factory=Money)
     #: an invoiced period: the lots it left banked (nothing is computed)
     frozen_banked: Sequence[ledgers.Lot] | None = None
+    #: correcting lines of invoiced worklogs, landing on this statement
+    corrections: Sequence[StatedLine] = ()
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,7 @@ def compute(periods: Sequence[PeriodInput], timezone: str) -> list[PeriodResult]
             period.marks,
             terms.billing.ticket_confirmation_required,
         )
+        stated.extend(period.corrections)
         fig = figures(
             stated,
             currency=terms.currency,

@@ -95,6 +95,9 @@ class WorkItem:
     location: str | None = None
     ticket: str | None = None
     period_start: dt.date | None = None
+    #: the replica's version of the worklog (kept on the lines, so a later correction of
+    #: an invoiced worklog is recognised)
+    version: int = 0
 
     @property
     def order(self) -> tuple[dt.datetime, str]:
@@ -141,10 +144,12 @@ class Line:
     charged_seconds: int = 0
     late: bool = False
     first_start: dt.datetime = field(default_factory=lambda: dt.datetime.min.replace(tzinfo=dt.UTC))
+    #: a correcting line of an invoiced worklog (``domain.corrections``)
+    correction: bool = False
 
     @property
     def line_id(self) -> str:
-        return f"{self.worklog.id}:{self.index}"
+        return f"{self.worklog.id}:{'correction' if self.correction else self.index}"
 
     @property
     def amount(self) -> Decimal:

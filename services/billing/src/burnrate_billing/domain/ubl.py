@@ -47,18 +47,32 @@ class _Builder:
         return etree.SubElement(parent, f"{{{CAC}}}{name}")
 
 
-def _party(b: _Builder, parent: Any, role: str, party: dict[str, str]) -> None:
+def _party(b: _Builder, parent: Any, role: str, party: dict[str, Any]) -> None:
     outer = b.cac(parent, role)
     p = b.cac(outer, "Party")
     scheme, _, endpoint = party["endpoint"].partition(":")
     b.cbc(p, "EndpointID", endpoint, schemeID=scheme)
     b.cbc(b.cac(p, "PartyName"), "Name", party["name"])
-    b.cbc(b.cac(b.cac(p, "PostalAddress"), "Country"), "IdentificationCode", party["country"])
+    address = b.cac(p, "PostalAddress")
+    lines = list(party.get("address_lines") or [])
+    if lines:
+        b.cbc(address, "StreetName", lines[0])
+    if len(lines) > 1:
+        b.cbc(address, "AdditionalStreetName", lines[1])
+    if party.get("city"):
+        b.cbc(address, "CityName", party["city"])
+    if party.get("postcode"):
+        b.cbc(address, "PostalZone", party["postcode"])
+    if len(lines) > 2:
+        b.cbc(b.cac(address, "AddressLine"), "Line", ", ".join(lines[2:]))
+    b.cbc(b.cac(address, "Country"), "IdentificationCode", party["country"])
     if party.get("vat_id"):
         tax = b.cac(p, "PartyTaxScheme")
         b.cbc(tax, "CompanyID", party["vat_id"])
         b.cbc(b.cac(tax, "TaxScheme"), "ID", "VAT")
-    b.cbc(b.cac(p, "PartyLegalEntity"), "RegistrationName", party["name"])
+    b.cbc(
+        b.cac(p, "PartyLegalEntity"), "RegistrationName", party.get("legal_name") or party["name"]
+    )
 
 
 def _tax_category(b: _Builder, parent: Any, name: str, category: str, percent: Decimal) -> None:
@@ -81,6 +95,17 @@ def lines_of(document: dict[str, Any]) -> list[Row]:
     for line in document["lines"]:
         hours = (Decimal(line["charged_seconds"]) / 3600).quantize(Decimal("0.0001"))
         name = f"{line['activity']} {line['date']} {line['person']}"
+        if line.get("correction"):
+            # a correcting line: one unit of its (signed) amount, so that quantity × price
+            # is the line amount whatever rates the corrected hours had (the price is never
+            # negative: BR-27)
+            amount = Decimal(line["amount"])
+            name = f"Correction of invoiced work: {name}"
+            if line.get("ticket"):
+                name += f" (ticket {line['ticket']})"
+            name += f", {Decimal(line['charged_seconds']) / 3600:.2f} h"
+            out.append((name, Decimal(1 if amount >= 0 else -1), "C62", abs(amount), amount))
+            continue
         if line.get("ticket"):
             name += f" (ticket {line['ticket']})"
         if line.get("shift"):
@@ -118,7 +143,7 @@ def _document_body(
     b: _Builder,
     invoice: dict[str, Any],
     document: dict[str, Any],
-    buyer: dict[str, str],
+    buyer: dict[str, Any],
     lines: Iterable[Row],
     adjustments: list[tuple[bool, str, Decimal]],
     *,
@@ -175,15 +200,51 @@ def _document_body(
         )
 
 
-def buyer_of(document: dict[str, Any]) -> dict[str, str]:
+class MissingBuyerDetails(ValueError):
+    """The buyer lacks what a Peppol invoice must name (``fields``: the customer's billing
+    detail fields that are missing)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(", ".join(fields))
+        self.fields = fields
+
+
+def buyer_of(document: dict[str, Any]) -> dict[str, Any]:
+    """The buyer as the document names it (the customer's billing details, as known when
+    it was issued or filled in since); nothing is made up."""
     buyer = document.get("buyer", {})
+    endpoint = ""
+    if buyer.get("peppol_endpoint_id") and buyer.get("peppol_scheme"):
+        endpoint = f"{buyer['peppol_scheme']}:{buyer['peppol_endpoint_id']}"
     return {
         "name": buyer.get("name") or document["contract"]["title"],
-        "endpoint": buyer.get("endpoint")
-        or f"0088:{buyer.get('customer_id', '')[:13] or '0000000000000'}",
-        "country": buyer.get("country") or document["seller"]["country"],
-        "vat_id": buyer.get("vat_id", ""),
+        "legal_name": buyer.get("legal_name"),
+        "address_lines": buyer.get("address_lines") or [],
+        "city": buyer.get("city"),
+        "postcode": buyer.get("postcode"),
+        "country": buyer.get("country") or "",
+        "vat_id": buyer.get("vat_id") or "",
+        "endpoint": endpoint,
     }
+
+
+def missing_buyer_fields(buyer: dict[str, Any]) -> list[str]:
+    """What Peppol BIS 3.0 requires of the buyer and is not known: the electronic address
+    (PEPPOL-EN16931-R010, BT-49) and the country (BR-11, BT-55)."""
+    missing = []
+    if not buyer["endpoint"]:
+        missing.append("peppol_endpoint_id")
+    if not buyer["country"]:
+        missing.append("country")
+    return missing
+
+
+def _buyer(document: dict[str, Any]) -> dict[str, Any]:
+    buyer = buyer_of(document)
+    missing = missing_buyer_fields(buyer)
+    if missing:
+        raise MissingBuyerDetails(missing)
+    return buyer
 
 
 def invoice_xml(invoice: dict[str, Any]) -> bytes:
@@ -207,7 +268,7 @@ def invoice_xml(invoice: dict[str, Any]) -> bytes:
         b,
         invoice,
         document,
-        buyer_of(document),
+        _buyer(document),
         lines_of(document),
         adjustments_of(document),
         line_tag="InvoiceLine",
@@ -240,7 +301,7 @@ def credit_note_xml(note: dict[str, Any]) -> bytes:
         b,
         note,
         document,
-        buyer_of(document),
+        _buyer(document),
         [(name, Decimal(1), "C62", amount, amount)],
         [],
         line_tag="CreditNoteLine",

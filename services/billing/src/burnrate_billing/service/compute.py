@@ -23,9 +23,18 @@ from burnrate_common.events import EventType, Rollover, new_event
 
 from burnrate_billing import store
 from burnrate_billing.domain import chain
+from burnrate_billing.domain.corrections import Correction, Settled
+from burnrate_billing.domain.corrections import corrections as correcting_lines
+from burnrate_billing.domain.corrections import stated as stated_correction
 from burnrate_billing.domain.ledger import Lot, paid_not_delivered
 from burnrate_billing.domain.rating import RatingError, WorkItem
-from burnrate_billing.domain.statement import Marks, Money, forecast_amount, shown_status
+from burnrate_billing.domain.statement import (
+    Marks,
+    Money,
+    StatedLine,
+    forecast_amount,
+    shown_status,
+)
 from burnrate_billing.service import Deps
 
 PRODUCER = "billing"
@@ -77,6 +86,7 @@ def _item(row: asyncpg.Record) -> WorkItem:
         location=row["location"],
         ticket=row["ticket"],
         period_start=row["period_start"],
+        version=row["version"],
     )
 
 
@@ -141,6 +151,14 @@ async def refresh(
         else:
             released[m["statement_id"]].add(m["worklog_id"])
     confirmed = await store.confirmed_tickets(conn, contract_id)
+    corrections: dict[dt.date, list[StatedLine]] = defaultdict(list)
+    if invoiced:
+        for correction, source in await invoiced_corrections(conn, contract_id, timezone):
+            target = next((s for s in open_starts if s > source["period_start"]), None)
+            if target is not None:
+                corrections[target].append(
+                    stated_correction(correction, timezone, source["period_start"])
+                )
     zone = ZoneInfo(timezone)
     breaches: dict[dt.date, int] = defaultdict(int)
     for b in await store.breaches_of(conn, contract_id):
@@ -183,6 +201,7 @@ async def refresh(
                     ),
                 ),
                 frozen_banked=frozen,
+                corrections=corrections.get(s["period_start"], []),
             )
         )
     try:
@@ -233,6 +252,8 @@ async def refresh(
                 s.amount,
                 s.status,
                 s.note,
+                s.line.worklog.version,
+                s.line.correction,
             )
             for position, s in enumerate(result.lines)
         ]
@@ -282,6 +303,91 @@ async def refresh(
             ],
         )
     return changed
+
+
+async def invoiced_corrections(
+    conn: Connection,
+    contract_id: uuid.UUID,
+    timezone: str,
+    statement_ids: set[uuid.UUID] | None = None,
+) -> list[tuple[Correction, asyncpg.Record]]:
+    """The correcting lines of the contract's invoiced statements (of ``statement_ids``
+    only, when given) whose settled worklogs changed since, each with its statement."""
+    dirty = await store.corrected_statements(conn, contract_id)
+    if statement_ids is not None:
+        dirty &= statement_ids
+    if not dirty:
+        return []
+    statements = [s for s in await store.statements_of(conn, contract_id) if s["id"] in dirty]
+    lines = await store.lines_of_statements(conn, list(dirty))
+    prior = await store.prior_corrections(conn, contract_id)
+    rows = {r["id"]: r for r in await store.worklogs_of(conn, contract_id)}
+    known = {line["worklog_id"] for line in lines}
+    # deleted, moved to another contract, or moved to another period of this one
+    gone = {
+        r["id"]: _item(r)
+        for r in await store.worklogs_by_ids(conn, [i for i in known if i not in rows])
+    }
+    gone.update({i: _item(rows[i]) for i in known if i in rows})
+    marks = await store.marks_of(conn, list(dirty))
+    confirmed = await store.confirmed_tickets(conn, contract_id)
+    out: list[tuple[Correction, asyncpg.Record]] = []
+    for s in statements:
+        own: dict[uuid.UUID, WorkItem] = {}
+        late: dict[uuid.UUID, WorkItem] = {}
+        settled: dict[uuid.UUID, Settled] = {}
+        for line in lines:
+            if line["statement_id"] != s["id"] or line["correction"]:
+                continue
+            worklog_id = line["worklog_id"]
+            row = rows.get(worklog_id)
+            if line["late"] and line["status"] not in store.SETTLED:
+                continue  # a held late line was not invoiced here
+            if row is not None and row["period_start"] == line["period_start"]:
+                (late if line["late"] else own)[worklog_id] = _item(row)
+            if line["status"] in store.SETTLED:
+                before = settled.get(worklog_id, Settled(0, Decimal(0), line["rate"]))
+                charged = line["status"] == "charged"
+                settled[worklog_id] = Settled(
+                    before.seconds + (line["charged_seconds"] if charged else 0),
+                    before.amount + (line["amount"] if charged else Decimal(0)),
+                    before.rate,
+                )
+        for worklog_id, (seconds, amount) in prior.items():
+            if worklog_id in settled:
+                before = settled[worklog_id]
+                settled[worklog_id] = Settled(
+                    before.seconds + seconds, before.amount + amount, before.rate
+                )
+        terms = terms_of(s["terms"])
+        mine = [m for m in marks if m["statement_id"] == s["id"]]
+        try:
+            found = correcting_lines(
+                statement_id=s["id"],
+                own=list(own.values()),
+                late=list(late.values()),
+                allowance_seconds=int(as_dict(s["figures"]).get("allowance_seconds", 0)),
+                terms_billing=terms.billing,
+                policy=terms.allowance_policy,
+                confirmation_required=terms.billing.ticket_confirmation_required,
+                marks=Marks(
+                    cancelled={
+                        m["worklog_id"]: m["reason"] for m in mine if m["mark"] == "cancelled"
+                    },
+                    disputed={
+                        m["worklog_id"]: m["reason"] for m in mine if m["mark"] == "disputed"
+                    },
+                    released=frozenset(m["worklog_id"] for m in mine if m["mark"] == "released"),
+                    confirmed_tickets=confirmed,
+                ),
+                timezone=timezone,
+                settled=settled,
+                gone=gone,
+            )
+        except RatingError as exc:
+            raise Problem(422, "Terms cannot be applied", str(exc), field=exc.field) from exc
+        out.extend((c, s) for c in found)
+    return out
 
 
 def _expiries(banked: list[Lot], statements: list[asyncpg.Record]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ from burnrate_common.errors import Problem
 from lxml import etree
 
 from burnrate_billing.domain import exports, ubl
+from burnrate_billing.service.customers import buyer_details
 from burnrate_billing.service.invoices import get_invoice
 
 
@@ -42,11 +43,25 @@ def schema_errors(xml: bytes, kind: str) -> list[str]:
 
 
 async def ubl_of(conn: Connection, invoice_id: uuid.UUID) -> tuple[str, bytes]:
+    """The buyer is the customer's billing details as issued, completed by the current
+    ones; without an electronic address or a country there is no Peppol invoice: a 422
+    names the missing field of the customer (``PATCH /v1/customers/{id}`` in contracts)."""
     invoice = (await get_invoice(conn, invoice_id)).model_dump(mode="json")
-    if invoice["kind"] == "invoice":
-        xml = ubl.invoice_xml(invoice)
-    else:
-        xml = ubl.credit_note_xml(invoice)
+    invoice["document"]["buyer"] = await buyer_details(conn, invoice)
+    try:
+        if invoice["kind"] == "invoice":
+            xml = ubl.invoice_xml(invoice)
+        else:
+            xml = ubl.credit_note_xml(invoice)
+    except ubl.MissingBuyerDetails as exc:
+        fields = ", ".join(f"billing.{f}" for f in exc.fields)
+        raise Problem(
+            422,
+            "Buyer details missing",
+            f"The UBL of {invoice['number']} needs the customer's {fields}: set them on "
+            f"customer {invoice['customer_id']} (PATCH /v1/customers/{{id}} in contracts).",
+            field=f"billing.{exc.fields[0]}",
+        ) from exc
     errors = schema_errors(xml, invoice["kind"])
     if errors:  # ours to fix, never the client's: say what, and send nothing half-valid
         raise RuntimeError(f"UBL of {invoice['number']} fails the UBL 2.1 schema: {errors[:3]}")

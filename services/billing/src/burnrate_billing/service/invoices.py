@@ -20,12 +20,22 @@ from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
 from burnrate_common.event_payloads import InvoiceIssued
 from burnrate_common.events import EventType, new_event
+from burnrate_common.types import seconds_to_hours
 
 from burnrate_billing import store
+from burnrate_billing.domain.corrections import Correction
 from burnrate_billing.domain.rating import money
-from burnrate_billing.schemas import CreditNoteIn, InvoiceOut, StatementOut
+from burnrate_billing.schemas import (
+    CorrectionOut,
+    CorrectionsOut,
+    CreditNoteIn,
+    InvoiceOut,
+    ReasonRequiredIn,
+    StatementOut,
+)
 from burnrate_billing.service import Deps
-from burnrate_billing.service.compute import PRODUCER, as_dict, refresh
+from burnrate_billing.service.compute import PRODUCER, as_dict, invoiced_corrections, refresh
+from burnrate_billing.service.customers import buyer_of_customer
 from burnrate_billing.service.statements import (
     locked,
     publish,
@@ -113,7 +123,15 @@ async def invoice(
                 "total": Decimal(fig["total"]),
                 "reason": reason,
                 "issued_by": actor,
-                "document": _document(deps, contract, statement, fig, lines, adjustments),
+                "document": _document(
+                    deps,
+                    contract,
+                    statement,
+                    fig,
+                    lines,
+                    adjustments,
+                    await buyer_of_customer(conn, contract["customer_id"]),
+                ),
             },
         )
         statement, _ = await transition(
@@ -149,6 +167,7 @@ def _document(
     fig: dict[str, Any],
     lines: list[asyncpg.Record],
     adjustments: list[asyncpg.Record],
+    buyer: dict[str, Any],
 ) -> dict[str, Any]:
     """What the invoice says, as issued: enough for every export without another read."""
     settings = deps.settings
@@ -159,7 +178,7 @@ def _document(
             "country": settings.billing_seller_country,
             "endpoint": settings.billing_seller_endpoint,
         },
-        "buyer": {"customer_id": str(contract["customer_id"])},
+        "buyer": buyer,
         "contract": {
             "id": str(contract["id"]),
             "code": contract["code"],
@@ -184,6 +203,7 @@ def _document(
                 "rate_row": r["rate_row"],
                 "amount": str(r["amount"]),
                 "late": r["late"],
+                "correction": r["correction"],
                 "period_start": r["period_start"].isoformat(),
             }
             for r in lines
@@ -201,77 +221,188 @@ async def credit_note(
 ) -> InvoiceOut:
     """Correct an issued invoice: a credit note for all or part of it (before VAT)."""
     async with conn.transaction():
-        original = await store.get_invoice(conn, invoice_id)
-        if original is None:
-            raise Problem(404, "Not found", f"No invoice {invoice_id}.", field="invoice_id")
-        if original["kind"] != "invoice":
+        original = await _creditable(conn, invoice_id)
+        row = await _issue_credit_note(conn, deps, original, body.amount, body.reason, actor)
+    return invoice_out(row)
+
+
+async def _creditable(conn: Connection, invoice_id: uuid.UUID) -> asyncpg.Record:
+    original = await store.get_invoice(conn, invoice_id)
+    if original is None:
+        raise Problem(404, "Not found", f"No invoice {invoice_id}.", field="invoice_id")
+    if original["kind"] != "invoice":
+        raise Problem(
+            422,
+            "Invalid input",
+            "invoice_id: a credit note is not credited",
+            field="invoice_id",
+        )
+    return original
+
+
+async def _issue_credit_note(
+    conn: Connection,
+    deps: Deps,
+    original: asyncpg.Record,
+    amount: Decimal | None,
+    reason: str,
+    actor: str,
+    corrections: list[dict[str, Any]] | None = None,
+) -> asyncpg.Record:
+    """In the caller's transaction; ``amount`` None: all that is left to credit."""
+    # the counter row's lock serialises credit notes of one year; the sum is then exact
+    now = deps.clock.now()
+    number = await _number(conn, "credit_note", now.date().year)
+    left = original["subtotal"] - await store.credited_total(conn, original["id"])
+    amount = left if amount is None else amount
+    if amount <= 0 or amount > left:
+        raise Problem(
+            422,
+            "Invalid input",
+            f"amount: at most what is left to credit on {original['number']} ({left})",
+            field="amount",
+        )
+    vat = money(amount * original["vat_rate"])
+    document = {
+        **as_dict(original["document"]),
+        "corrects": {
+            "number": original["number"],
+            "issue_date": original["issue_date"].isoformat(),
+        },
+    }
+    if corrections is not None:
+        document["corrections"] = corrections
+    row = await store.insert_invoice(
+        conn,
+        {
+            "id": uuid.uuid4(),
+            "number": number,
+            "kind": "credit_note",
+            "statement_id": original["statement_id"],
+            "contract_id": original["contract_id"],
+            "customer_id": original["customer_id"],
+            "currency": original["currency"],
+            "issued_at": now,
+            "issue_date": now.date(),
+            "due_date": now.date(),
+            "vat_rate": original["vat_rate"],
+            "subtotal": amount,
+            "vat": vat,
+            "total": amount + vat,
+            "corrects": original["id"],
+            "reason": reason,
+            "issued_by": actor,
+            "document": document,
+        },
+    )
+    await store.add_history(
+        conn,
+        original["statement_id"],
+        at=now,
+        actor=actor,
+        action="credit_note",
+        reason=reason,
+        details={"number": number, "corrects": original["number"], "amount": str(amount)},
+    )
+    await outbox.add(
+        conn,
+        [
+            new_event(
+                EventType.INVOICE_CREDITED,
+                _issued(row).model_copy(update={"corrects": original["number"]}),
+                key=original["contract_id"],
+                producer=PRODUCER,
+            )
+        ],
+    )
+    return row
+
+
+def _correction_out(correction: Correction) -> CorrectionOut:
+    item = correction.worklog
+    return CorrectionOut(
+        worklog_id=item.id,
+        period_start=item.period_start,
+        started_at=item.started_at,
+        person=item.author,
+        ticket=item.ticket,
+        activity=item.activity,
+        hours=seconds_to_hours(correction.seconds),
+        amount=correction.amount,
+        deleted=correction.deleted,
+    )
+
+
+async def _pending(
+    conn: Connection, original: asyncpg.Record, *, lock: bool
+) -> tuple[asyncpg.Record, list[Correction]]:
+    contract = await store.get_contract(conn, original["contract_id"], for_update=lock)
+    assert contract is not None
+    found = await invoiced_corrections(
+        conn, contract["id"], contract["timezone"], {original["statement_id"]}
+    )
+    return contract, [c for c, _ in found]
+
+
+async def corrections(conn: Connection, invoice_id: uuid.UUID) -> CorrectionsOut:
+    """The worklogs this invoice settled that were corrected or deleted since, with what
+    each changes; a net reduction is what a credit note would credit (until one is issued
+    the correcting lines stand on the next open statement)."""
+    original = await _creditable(conn, invoice_id)
+    _, found = await _pending(conn, original, lock=False)
+    net = sum((c.amount for c in found), Decimal(0))
+    return CorrectionsOut(
+        invoice_id=invoice_id,
+        number=original["number"],
+        lines=[_correction_out(c) for c in found],
+        net_amount=net,
+        proposed_credit_note=-net if net < 0 else Decimal("0.00"),
+    )
+
+
+async def credit_corrections(
+    conn: Connection, deps: Deps, invoice_id: uuid.UUID, body: ReasonRequiredIn, *, actor: str
+) -> InvoiceOut:
+    """Issue the credit note for the net reduction the corrections make; the correcting
+    lines are then settled by it and leave the open statement."""
+    async with conn.transaction():
+        original = await _creditable(conn, invoice_id)
+        contract, found = await _pending(conn, original, lock=True)
+        net = sum((c.amount for c in found), Decimal(0))
+        if net >= 0:
             raise Problem(
-                422,
-                "Invalid input",
-                "invoice_id: a credit note is not credited",
+                409,
+                "Nothing to credit",
+                f"invoice_id: the corrections of {original['number']} reduce nothing "
+                f"(net {net}); they stand on the next open statement",
                 field="invoice_id",
             )
-        # the counter row's lock serialises credit notes of one year; the sum is then exact
-        now = deps.clock.now()
-        number = await _number(conn, "credit_note", now.date().year)
-        left = original["subtotal"] - await store.credited_total(conn, invoice_id)
-        amount = left if body.amount is None else body.amount
-        if amount <= 0 or amount > left:
-            raise Problem(
-                422,
-                "Invalid input",
-                f"amount: at most what is left to credit on {original['number']} ({left})",
-                field="amount",
-            )
-        vat = money(amount * original["vat_rate"])
-        row = await store.insert_invoice(
+        row = await _issue_credit_note(
             conn,
-            {
-                "id": uuid.uuid4(),
-                "number": number,
-                "kind": "credit_note",
-                "statement_id": original["statement_id"],
-                "contract_id": original["contract_id"],
-                "customer_id": original["customer_id"],
-                "currency": original["currency"],
-                "issued_at": now,
-                "issue_date": now.date(),
-                "due_date": now.date(),
-                "vat_rate": original["vat_rate"],
-                "subtotal": amount,
-                "vat": vat,
-                "total": amount + vat,
-                "corrects": invoice_id,
-                "reason": body.reason,
-                "issued_by": actor,
-                "document": {
-                    **as_dict(original["document"]),
-                    "corrects": {
-                        "number": original["number"],
-                        "issue_date": original["issue_date"].isoformat(),
-                    },
-                },
-            },
+            deps,
+            original,
+            -net,
+            body.reason,
+            actor,
+            [_correction_out(c).model_dump(mode="json") for c in found],
         )
-        await store.add_history(
-            conn,
-            original["statement_id"],
-            at=now,
-            actor=actor,
-            action="credit_note",
-            reason=body.reason,
-            details={"number": number, "corrects": original["number"], "amount": str(amount)},
-        )
-        await outbox.add(
+        await store.settle_corrections(
             conn,
             [
-                new_event(
-                    EventType.INVOICE_CREDITED,
-                    _issued(row).model_copy(update={"corrects": original["number"]}),
-                    key=original["contract_id"],
-                    producer=PRODUCER,
+                (
+                    row["id"],
+                    contract["id"],
+                    original["statement_id"],
+                    c.worklog.id,
+                    c.worklog.version,
+                    c.seconds,
+                    c.amount,
                 )
+                for c in found
             ],
+        )
+        await refresh(
+            conn, deps, contract["id"], actor=actor, cause=f"corrections credited ({row['number']})"
         )
     return invoice_out(row)
 

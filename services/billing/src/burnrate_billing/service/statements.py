@@ -131,6 +131,7 @@ def line_out(row: asyncpg.Record) -> LineOut:
         amount=row["amount"],
         status=row["status"],
         note=row["note"],
+        correction=row["correction"],
     )
 
 
