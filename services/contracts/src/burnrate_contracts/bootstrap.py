@@ -9,6 +9,7 @@ from burnrate_contracts.api import (
     contacts,
     contracts,
     customers,
+    pages,
     rate_cards,
     service_levels,
 )
@@ -34,6 +35,7 @@ def build(
             service_levels.router,
             calendars.router,
             api_keys.router,
+            pages.router,
         ],
         handlers=HANDLERS,
         # The contracts service issues API keys itself, so it replicates none from the bus.
