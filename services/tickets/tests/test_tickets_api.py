@@ -192,3 +192,34 @@ async def test_bad_input_names_the_field_and_writes_nothing(rig: Rig) -> None:
         "/v1/service-levels/due", params={"contract_id": str(uuid.uuid4()), "priority": "P1"}
     )
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "contract_id"
+
+
+async def test_the_clock_honours_the_calendars_own_and_icalendar_days(rig: Rig) -> None:
+    """Contracts folds the days of an uploaded iCalendar file into the calendar's
+    ``extra_holidays``: the ticket's clock skips them like a public holiday (no working
+    time, no stage falls due)."""
+    from .conftest import OFFICE
+
+    calendar = OFFICE.model_copy(update={"extra_holidays": [dt.date(2026, 3, 17)]})
+    bronze = gold(
+        level="bronze",
+        calendar=calendar,
+        targets=[Target(metric="resolution", priority="P3", minutes=30 * 60)],
+    )
+    contract_id = await rig.add_contract(levels=[bronze])
+    rig.clock.set(ams(2026, 3, 13, 17, 55))  # a Friday
+    ticket = await rig.open(contract_id, priority="P3")
+    # without the day: Wednesday 17:55 (see the bronze test); Tuesday 17 March is off
+    assert due_of(ticket, "resolution") == at(ams(2026, 3, 19, 17, 55))
+    rig.clock.set(ams(2026, 3, 17, 17, 0))
+    sla = await rig.sla(ticket["id"])
+    [resolution] = sla["metrics"]
+    # Friday 5 min + Monday 10 h; nothing on the Tuesday
+    assert resolution["elapsed_minutes"] == 605
+    tuesday = [
+        s
+        for s in resolution["timeline"]
+        if s["start"] <= at(ams(2026, 3, 17, 12, 0)) < (s["end"] or "9")
+    ]
+    assert [s["state"] for s in tuesday] == ["outside_hours"]
+    assert await rig.tick(ams(2026, 3, 17, 17, 59)) == 0  # 50 % is not reached on the day off
