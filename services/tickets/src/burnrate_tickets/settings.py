@@ -13,8 +13,9 @@ def _env(name: str, default: Any, **kwargs: Any) -> Any:
 class TicketsSettings(ReportLinkSettings):
     service_name: str = "tickets"
     port: int = Field(default=8007, validation_alias="BURNRATE_TICKETS_PORT")
-    # The stage timer: how often it looks for stages falling due, and how many tickets one
-    # transaction handles.
+    # The stage timer: it wakes when the next scheduled stage falls due, and at least this
+    # often (to find stages a writer scheduled meanwhile); how many tickets one transaction
+    # handles.
     timer_interval_seconds: float = _env("timer_interval_seconds", 1.0, gt=0)
     timer_batch_size: int = _env("timer_batch_size", 500, ge=1, le=10_000)
     # Shared secrets of the signed webhooks; unset: the webhook answers 503.
