@@ -112,6 +112,37 @@ def own_postgres() -> Iterator[OwnPostgres]:
         server.close()
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children, their children …), from ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo += children.get(child, [])
+    return found
+
+
+def _wait_gone(pid: int, seconds: float = 30) -> None:
+    """Wait until ``pid`` has exited (a zombie counts as gone)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            return
+        if state == "Z":
+            return
+        time.sleep(0.05)
+
+
 class OwnRabbitMQ:
     """A RabbitMQ node of the test's own (its own name, ports and folders); ``start`` again
     after ``kill`` brings it back on the same data (and into its cluster, if it was in one)."""
@@ -191,12 +222,19 @@ class OwnRabbitMQ:
             time.sleep(0.5)
 
     def kill(self) -> None:
-        """``kill -9`` of the whole node (its process group)."""
+        """``kill -9`` of the whole node: every process under ``rabbitmq-server``.
+
+        Not its process group alone: run as root, ``su`` starts the Erlang VM in a session
+        of its own, which a kill of the group misses (the node would live on)."""
         if self._process is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self._process.pid, signal.SIGKILL)
+            victims = [self._process.pid, *_descendants(self._process.pid)]
+            for pid in victims:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             self._process.wait(timeout=30)
             self._process = None
+            for pid in victims:
+                _wait_gone(pid)
 
     def close(self) -> None:
         if self._process is not None:
@@ -267,28 +305,19 @@ class OwnRabbitMQCluster:
         self.nodes[index].start()
         self.await_members(sum(1 for node in self.nodes if node.running))
 
-    def quorum_members(self, queue: str) -> dict[str, Any]:
-        """``rabbitmq-queues quorum_status`` of a queue, asked of a live node: one row per
-        member (its node, Raft state, commit index)."""
+    def queues(self) -> dict[str, dict[str, Any]]:
+        """Per quorum queue, as a live node's metadata has it: ``leader`` (a node name),
+        ``members`` and ``online`` (lists of node names)."""
         for node in self.nodes:
-            if node.running:
-                done = subprocess.run(
-                    [
-                        "rabbitmq-queues",
-                        "-n",
-                        node.node,
-                        "quorum_status",
-                        queue,
-                        "--formatter",
-                        "json",
-                    ],
-                    env=node._env(),
-                    capture_output=True,
-                    timeout=60,
-                )
-                if done.returncode == 0:
-                    rows: list[dict[str, Any]] = json.loads(done.stdout)
-                    return {str(row.get("Node Name")): row for row in rows}
+            if not node.running:
+                continue
+            with contextlib.suppress(RuntimeError, subprocess.TimeoutExpired):
+                output = node.ctl(
+                    "list_queues", "name", "type", "leader", "members", "online",
+                    "--formatter", "json", "-q", timeout=60,
+                )  # fmt: skip
+                rows: list[dict[str, Any]] = json.loads(output)
+                return {str(r["name"]): r for r in rows if r.get("type") == "quorum"}
         return {}
 
     def close(self) -> None:
