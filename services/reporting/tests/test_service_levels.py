@@ -448,7 +448,7 @@ async def test_compliance_per_level_priority_and_month(world):
     assert t2["elapsed_minutes"] == 90.0 and t2["due_at"] == "2026-03-03T11:30:00Z"
     t4 = r["breaches"][2]
     assert t4["reason"].startswith(
-        "The first response target of 1 h (business time) was missed: "
+        "The first response target of 1 h was missed: "
         "still unanswered when it fell due at 2026-03-11 10:00 UTC"
     )
     assert "category e-mail outage" in t4["reason"]

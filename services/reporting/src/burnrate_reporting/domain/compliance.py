@@ -369,12 +369,14 @@ def reason(outcome: Outcome) -> str:
     """What happened, in one sentence: the target, how long it took (or that it still runs)
     and the time waiting on the customer, which did not count."""
     target = outcome.target_minutes
-    kind = "business time" if outcome.calendar in (None, "business") else "round the clock"
+    kind = {"business": " (business time)", "24x7": " (round the clock)"}.get(
+        outcome.calendar or "", ""
+    )
     what = "first response" if outcome.metric == "first_response" else "resolution"
     if target is None:
         text = f"The {what} target was missed"
     else:
-        text = f"The {what} target of {duration(target)} ({kind}) was missed"
+        text = f"The {what} target of {duration(target)}{kind} was missed"
     if outcome.elapsed_seconds is not None:
         took = outcome.elapsed_seconds / 60
         done = "answered" if outcome.metric == "first_response" else "resolved"
