@@ -1514,3 +1514,41 @@ async def test_both_sender_loops_beat_their_heartbeat(notifier):
     first = {name: h.last_beat for name, h in senders.items()}
     await asyncio.sleep(0.3)  # a few idle passes (polling every 0.1 s here)
     assert all(h.last_beat > first[name] for name, h in senders.items())
+
+
+async def test_mails_to_one_address_are_capped_per_day_across_all_rules(isolation, smtp):
+    """The per-rule limit held, yet 25 rules sent 250 mails to one external address: the
+    daily cap per address counts every rule's mails. What it suppresses is recorded with
+    the reason and listed by it."""
+    settings = settings_for(isolation, smtp, max_mails_per_address_per_day=5)
+    async with serve(build(settings)) as api:
+        _, contract_id = await setup_contract(isolation)
+        alerts = []
+        for rule in range(25):
+            alert = alert_event(contract_id, owner=False, emails=["victim@external.example"])
+            alerts.append(
+                alert.model_copy(
+                    update={"data": alert.data | {"rule_id": str(uuid.UUID(int=100 + rule))}}
+                )
+            )
+        await publish(isolation.amqp_url, isolation.amqp_prefix, *alerts)
+
+        async def settled():
+            items = await deliveries(api, limit=100)
+            assert len(items) == 25
+            states = sorted((d["state"], d["reason"]) for d in items)
+            assert states == [("sent", None)] * 5 + [("suppressed", "address_daily_limit")] * 20
+            return items
+
+        await eventually(settled, timeout=15)
+        assert len(smtp.sink.to("victim@external.example")) == 5
+        suppressed = await deliveries(api, reason="address_daily_limit", limit=100)
+        assert len(suppressed) == 20
+        assert all(d["state"] == "suppressed" for d in suppressed)
+        assert await deliveries(api, reason="opted_out") == []
+        bad = await api.get("/v1/notifications", params={"reason": "bored"})
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "reason"
+        # Another address is not held back by this one's day.
+        other = alert_event(contract_id, owner=False, emails=["ann@acme.example"])
+        await publish(isolation.amqp_url, isolation.amqp_prefix, other)
+        await eventually(lambda: _count(smtp.sink.to("ann@acme.example"), 1))

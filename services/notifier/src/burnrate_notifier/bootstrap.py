@@ -30,6 +30,7 @@ def build(
         pages=Pages(),
         message_id_domain=settings.message_id_domain,
         max_mails_per_rule_period=settings.max_mails_per_rule_period,
+        max_mails_per_address_per_day=settings.max_mails_per_address_per_day,
         report_links=settings,
         unsubscribe_links=UnsubscribeLinks(
             settings.link_secret, settings.notifier_public_url, settings.unsubscribe_link_days

@@ -26,8 +26,12 @@ class NotificationOut(BaseModel):
     trigger: str
     stage: str
     state: DeliveryState
-    #: why a suppressed delivery was not sent: opted_out or mail_limit
-    reason: str | None = None
+    reason: str | None = Field(
+        default=None,
+        description="Why a suppressed delivery was not sent: opted_out, mail_limit (the "
+        "rule's mails to the address this period) or address_daily_limit (the address's "
+        "mails of the last 24 hours, all rules)",
+    )
     attempts: int
     next_attempt_at: dt.datetime | None
     message_id: str | None

@@ -37,6 +37,10 @@ class NotifierSettings(ReportLinkSettings):
     # At most this many mails to one address per contract, rule and period; more are
     # recorded as suppressed, so a flood of alerts never becomes a mail bomb.
     max_mails_per_rule_period: int = Field(default=10, ge=1, le=10_000)
+    # At most this many mails to one address in any 24 hours, every contract and rule
+    # together (BURNRATE_MAX_MAILS_PER_ADDRESS_PER_DAY); more are recorded as suppressed
+    # (reason address_daily_limit), so many rules cannot add up to a mail bomb either.
+    max_mails_per_address_per_day: int = Field(default=50, ge=1, le=100_000)
 
     # Outbound webhooks: signed with HMAC-SHA256 of this secret; tried like mail. URLs that
     # resolve to loopback, link-local or private addresses are refused unless allowed.

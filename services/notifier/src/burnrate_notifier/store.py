@@ -261,6 +261,31 @@ async def mails_so_far(
     return {r["address"]: r["n"] for r in rows}
 
 
+async def lock_addresses(conn: Connection, addresses: Collection[str]) -> None:
+    """Serialize the mails to these addresses until commit (in one order, so two
+    transactions never wait on each other crosswise), so two consumers counting today's
+    mails cannot both squeeze in under the daily cap."""
+    for address in sorted({a.lower() for a in addresses}):
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            f"burnrate-notifier-address:{address}",
+        )
+
+
+async def mails_today(conn: Connection, addresses: Sequence[str]) -> dict[str, int]:
+    """Mails queued, sent or failed (not suppressed) per lower-cased address in the last 24
+    hours, every contract and rule together."""
+    rows = await conn.fetch(
+        """SELECT lower(recipient) AS address, count(*) AS n FROM deliveries
+           WHERE channel = 'email' AND state <> 'suppressed'
+             AND lower(recipient) = any($1::text[])
+             AND created_at > clock_timestamp() - interval '24 hours'
+           GROUP BY lower(recipient)""",
+        [a.lower() for a in addresses],
+    )
+    return {r["address"]: r["n"] for r in rows}
+
+
 # -- opt-outs ----------------------------------------------------------------------------
 
 
@@ -446,6 +471,7 @@ async def list_deliveries(
     alert_id: uuid.UUID | None,
     contract_id: uuid.UUID | None,
     channel: Channel | None = None,
+    reason: str | None = None,
 ) -> list[asyncpg.Record]:
     created_at, last_id = after or (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
     return await conn.fetch(
@@ -455,6 +481,7 @@ async def list_deliveries(
               AND ($5::uuid IS NULL OR alert_id = $5)
               AND ($6::uuid IS NULL OR contract_id = $6)
               AND ($7::text IS NULL OR channel = $7)
+              AND ($8::text IS NULL OR reason = $8)
             ORDER BY created_at, id LIMIT $3""",
         created_at,
         last_id,
@@ -463,6 +490,7 @@ async def list_deliveries(
         alert_id,
         contract_id,
         channel.value if channel else None,
+        reason,
     )
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 
 from burnrate_notifier.auth import NotificationsReader, NotificationsWriter
 from burnrate_notifier.domain.deliveries import Channel, DeliveryState
+from burnrate_notifier.domain.limits import Suppressed
 from burnrate_notifier.schemas import NotificationDetail, NotificationOut
 from burnrate_notifier.service import notifications
 
@@ -25,6 +26,14 @@ async def list_notifications(
     alert_id: Annotated[uuid.UUID | None, Query()] = None,
     contract_id: Annotated[uuid.UUID | None, Query()] = None,
     channel: Annotated[Channel | None, Query()] = None,
+    reason: Annotated[
+        Suppressed | None,
+        Query(
+            description="Only deliveries suppressed for this reason: opted_out, mail_limit "
+            "(the rule's mails to the address this period), address_daily_limit (the "
+            "address's mails of the last 24 hours, all rules)"
+        ),
+    ] = None,
     limit: LimitQuery = 100,
     cursor: CursorQuery = None,
 ) -> Page[NotificationOut]:
@@ -34,6 +43,7 @@ async def list_notifications(
         alert_id=alert_id,
         contract_id=contract_id,
         channel=channel,
+        reason=reason,
         limit=limit,
         cursor=cursor,
     )

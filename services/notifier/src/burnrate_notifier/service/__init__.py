@@ -31,6 +31,8 @@ class Deps:
     message_id_domain: str
     #: at most this many mails to one address per contract, rule and period
     max_mails_per_rule_period: int
+    #: at most this many mails to one address in 24 hours, every rule together
+    max_mails_per_address_per_day: int
     #: signs the link to the customer's own report put in the customer contacts' mails
     report_links: ReportLinkSettings
     #: signs and checks the unsubscribe links of the mails to contacts and extra addresses

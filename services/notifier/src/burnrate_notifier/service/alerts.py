@@ -1,5 +1,6 @@
 """An alert becomes deliveries: one rendered e-mail per recipient (or a suppressed one: opted
-out, over the mail limit), a signed webhook call, and the in-app feed entries.
+out, over the rule's mail limit, over the address's daily cap), a signed webhook call, and
+the in-app feed entries.
 
 Rendering now, not at send time, means a later change to the replica never alters a mail
 already queued. Links in a mail are signed with the alert's time, not now, so a redelivered
@@ -157,6 +158,7 @@ async def _mails(
         return []
     await store.lock_mail_limit(conn, alert.contract_id, alert.rule_id, alert.period_start)
     addresses = [r.address for r in recipients]
+    await store.lock_addresses(conn, addresses)
     decisions = decide_mails(
         recipients,
         opted_out=await store.opted_out(conn, addresses),
@@ -164,6 +166,8 @@ async def _mails(
             conn, alert.contract_id, alert.rule_id, alert.period_start, addresses
         ),
         limit=deps.max_mails_per_rule_period,
+        mails_today=await store.mails_today(conn, addresses),
+        daily_limit=deps.max_mails_per_address_per_day,
     )
     customer_report_url, _, _ = deps.report_links.customer_report_url(
         contract.customer_id, raised_at

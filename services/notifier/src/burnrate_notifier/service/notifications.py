@@ -17,6 +17,7 @@ from burnrate_common.pagination import Page, decode_cursor, encode_cursor
 
 from burnrate_notifier import store
 from burnrate_notifier.domain.deliveries import Channel, DeliveryState
+from burnrate_notifier.domain.limits import Suppressed
 from burnrate_notifier.schemas import NotificationDetail, NotificationOut
 
 #: The token of a signed link (``<payload>.<signature>``, base64url) after the paths that
@@ -54,6 +55,7 @@ async def list_notifications(
     channel: Channel | None,
     limit: int,
     cursor: str | None,
+    reason: Suppressed | None = None,
 ) -> Page[NotificationOut]:
     """Oldest first, keyset-paged."""
     rows = await store.list_deliveries(
@@ -64,6 +66,7 @@ async def list_notifications(
         alert_id=alert_id,
         contract_id=contract_id,
         channel=channel,
+        reason=reason.value if reason else None,
     )
     next_cursor = (
         encode_cursor(rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == limit else None
