@@ -152,3 +152,41 @@ async def test_health_ready_and_metrics(rig):
     assert (
         'burnrate_rules_http_requests_total{method="GET",route="/v1/rules",status="200"}' in metrics
     )
+
+
+async def test_at_most_max_rules_per_contract_enabled_rules_apply_to_one_contract(rig):
+    """25 rules sent 250 mails to one address in 14 s: the rules that apply to one contract
+    (its own, its customer's, everyone's) are capped (BURNRATE_MAX_RULES_PER_CONTRACT, 20),
+    counting the enabled ones; the refusal is a 409 naming the field to change."""
+    crowded = await rig.add_contract()
+    other = await rig.add_contract(customer_id=uuid.uuid4())
+    for n in range(19):
+        response = await rig.api.post("/v1/rules", json=rule_body(str(crowded), name=f"r{n}"))
+        assert response.status_code == 201, response.text
+    everyone = await rig.api.post("/v1/rules", json=rule_body(name="everyone"))
+    assert everyone.status_code == 201  # the 20th rule that applies to `crowded`
+
+    for body, field in [
+        (rule_body(str(crowded), name="21st"), "contract_id"),
+        (rule_body(customer_id=str(rig.customer_id), name="21st"), "customer_id"),
+        (rule_body(name="21st for everyone"), "contract_id"),
+    ]:
+        refused = await rig.api.post("/v1/rules", json=body)
+        assert refused.status_code == 409, refused.text
+        problem = refused.json()
+        assert problem["title"] == "Too many rules" and problem["limit"] == 20
+        assert [e["field"] for e in problem["errors"]] == [field]
+        assert str(crowded) in problem["detail"]
+
+    # Another customer's contract has room; a disabled rule can always be kept.
+    assert (await rig.api.post("/v1/rules", json=rule_body(str(other)))).status_code == 201
+    parked = await rig.api.post("/v1/rules", json=rule_body(str(crowded), enabled=False))
+    assert parked.status_code == 201
+    enable = await rig.api.patch(f"/v1/rules/{parked.json()['id']}", json={"enabled": True})
+    assert enable.status_code == 409 and enable.json()["errors"][0]["field"] == "enabled"
+    # Room made by disabling another: now it can be enabled.
+    first = (await rig.api.get("/v1/rules", params={"contract_id": str(crowded)})).json()
+    off = await rig.api.patch(f"/v1/rules/{first['items'][0]['id']}", json={"enabled": False})
+    assert off.status_code == 200
+    enable = await rig.api.patch(f"/v1/rules/{parked.json()['id']}", json={"enabled": True})
+    assert enable.status_code == 200, enable.text

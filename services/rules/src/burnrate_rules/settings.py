@@ -14,3 +14,7 @@ class RulesSettings(ServiceSettings):
     clock_catch_up_days: int = Field(default=7, ge=0, le=366)
     # forecast_over_plan stays quiet until this share of the period has passed.
     forecast_min_elapsed_percent: int = Field(default=20, ge=0, le=100)
+    # At most this many enabled rules apply to one contract (its own, its customer's and
+    # everyone's together): a rule that would make more is refused with a 409
+    # (BURNRATE_MAX_RULES_PER_CONTRACT). The notifier caps the mails per address besides.
+    max_rules_per_contract: int = Field(default=20, ge=1, le=1_000)

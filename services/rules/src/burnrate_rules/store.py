@@ -386,6 +386,39 @@ async def update_rule(
     return row
 
 
+async def lock_rule_count(conn: Connection) -> None:
+    """Serialize the changes that add an enabled rule, until commit, so two of them cannot
+    both squeeze in under the cap on the rules that apply to one contract."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('burnrate-rules-cap', 0))")
+
+
+async def most_rules_applying(
+    conn: Connection, contract_id: uuid.UUID | None, customer_id: uuid.UUID | None
+) -> tuple[uuid.UUID, int] | None:
+    """Of the contracts in this scope (one contract, a customer's, or every contract), the
+    one the most enabled rules apply to (its own, its customer's, everyone's, less those it
+    opted out of), and how many; None when none applies to any."""
+    row = await conn.fetchrow(
+        """SELECT c.id, count(*) AS n
+           FROM contracts c
+           JOIN rules r
+             ON r.enabled
+            AND (r.contract_id = c.id OR r.customer_id = c.customer_id
+                 OR (r.contract_id IS NULL AND r.customer_id IS NULL))
+            AND NOT EXISTS (SELECT 1 FROM rule_opt_outs o
+                            WHERE o.rule_id = r.id AND o.contract_id = c.id)
+           WHERE c.lifecycle <> 'deleted'
+             AND ($1::uuid IS NULL OR c.id = $1)
+             AND ($2::uuid IS NULL OR c.customer_id = $2)
+           GROUP BY c.id
+           ORDER BY n DESC, c.id
+           LIMIT 1""",
+        contract_id,
+        customer_id,
+    )
+    return None if row is None else (row["id"], row["n"])
+
+
 async def rearm_clock(
     conn: Connection, contract_id: uuid.UUID | None, customer_id: uuid.UUID | None
 ) -> None:

@@ -62,10 +62,43 @@ async def _rule_or_404(
     return row
 
 
+async def check_rule_count(
+    conn: Connection,
+    settings: RulesSettings,
+    contract_id: uuid.UUID | None,
+    customer_id: uuid.UUID | None,
+    field: str,
+) -> None:
+    """Refuse (409, naming ``field``) one more enabled rule in this scope when a contract in
+    it has ``max_rules_per_contract`` enabled rules applying to it already. Call it in the
+    transaction that adds the rule."""
+    await store.lock_rule_count(conn)
+    crowded = await store.most_rules_applying(conn, contract_id, customer_id)
+    cap = settings.max_rules_per_contract
+    if crowded is not None and crowded[1] >= cap:
+        raise Problem(
+            409,
+            "Too many rules",
+            f"{field}: {crowded[1]} enabled rules apply to contract {crowded[0]} already, "
+            f"at most {cap} may (BURNRATE_MAX_RULES_PER_CONTRACT): disable one, or keep this "
+            "rule disabled",
+            field=field,
+            limit=cap,
+        )
+
+
 async def create_rule(conn: Connection, deps: Deps, rule: RuleIn) -> RuleOut:
     check_webhook(deps.settings, rule.audience)
     try:
         async with conn.transaction():
+            if rule.enabled:
+                await check_rule_count(
+                    conn,
+                    deps.settings,
+                    rule.contract_id,
+                    rule.customer_id,
+                    "customer_id" if rule.customer_id else "contract_id",
+                )
             row = await store.insert_rule(
                 conn,
                 {
@@ -124,6 +157,10 @@ async def patch_rule(conn: Connection, deps: Deps, rule_id: uuid.UUID, patch: Ru
                 "Invalid input",
                 "overage: only percent_consumed rules take overage; use the overage trigger",
                 field="overage",
+            )
+        if patch.enabled and not rule["enabled"]:
+            await check_rule_count(
+                conn, deps.settings, rule["contract_id"], rule["customer_id"], "enabled"
             )
         row = await store.update_rule(conn, rule_id, changes)
         # Stages already fired stay fired; a new or re-enabled stage fires at the next
