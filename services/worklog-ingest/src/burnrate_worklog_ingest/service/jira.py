@@ -295,9 +295,9 @@ async def _delete_row(
 def sign_parameters(deps: Deps, wanted: JiraUrlIn) -> JiraUrlOut:
     """The ``sig`` for a webhook URL's team / activity / location (see ``auth``)."""
     secret = deps.settings.jira_webhook_secret
-    if secret is None:
+    if secret is None:  # not a passing state of the server: a setting to make
         raise Problem(
-            503,
+            409,
             "Jira webhooks not configured",
             "Set BURNRATE_JIRA_WEBHOOK_SECRET to accept Jira webhooks.",
             field="jira_webhook_secret",
