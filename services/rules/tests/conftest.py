@@ -186,8 +186,9 @@ class Rig:
 
 @pytest.fixture
 def rules_settings(isolation: Isolation) -> RulesSettings:
-    # The background clock ticks once at start; tests tick it themselves (rig.tick).
-    return isolation.settings(RulesSettings, clock_interval_seconds=3600)
+    # The background clock ticks once at start; tests tick it themselves (rig.tick). A
+    # contract named but never sent is refused after half a second (5 s in production).
+    return isolation.settings(RulesSettings, clock_interval_seconds=3600, contract_wait_seconds=0.5)
 
 
 @pytest.fixture

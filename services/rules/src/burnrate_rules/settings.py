@@ -18,3 +18,8 @@ class RulesSettings(ServiceSettings):
     # everyone's together): a rule that would make more is refused with a 409
     # (BURNRATE_MAX_RULES_PER_CONTRACT). The notifier caps the mails per address besides.
     max_rules_per_contract: int = Field(default=20, ge=1, le=1_000)
+    # A rule or opt-out naming a contract this service has not heard of yet (it learns of
+    # contracts through contract.* events, some milliseconds after the contracts service
+    # answered) waits up to this long for it before the answer is 422 "Unknown contract"
+    # (BURNRATE_CONTRACT_WAIT_SECONDS): a script may create a contract and at once its rule.
+    contract_wait_seconds: float = Field(default=5.0, ge=0, le=60)

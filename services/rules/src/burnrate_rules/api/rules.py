@@ -17,7 +17,30 @@ from burnrate_rules.service import rules as service
 router = APIRouter(prefix="/v1/rules", tags=["rules"])
 
 
-@router.post("", status_code=201, response_model=RuleOut, summary="Create a notification rule")
+_WAITS_FOR_THE_CONTRACT = (
+    "A contract created a moment ago at the contracts service reaches this service through "
+    "its `contract.created` event, usually within milliseconds. A {what} naming a contract "
+    "not known here yet waits for it, up to `BURNRATE_CONTRACT_WAIT_SECONDS` (5 s by "
+    "default), and is then answered as usual; a contract that has not arrived by then is "
+    "{refusal}. So a script may create a contract and at once {what_for_it}."
+)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RuleOut,
+    summary="Create a notification rule",
+    description=_WAITS_FOR_THE_CONTRACT.format(
+        what="rule",
+        refusal='a 422 "Unknown contract" naming `contract_id`',
+        what_for_it="a rule for it",
+    )
+    + " At most `BURNRATE_MAX_RULES_PER_CONTRACT` (20) enabled rules apply to one contract "
+    "(its own, its customer's and everyone's): a rule that would make more is a 409 "
+    '"Too many rules" naming `contract_id` or `customer_id` (create it disabled, or '
+    "disable another).",
+)
 async def create_rule(body: RuleIn, conn: ConnectionDep, deps: DepsDep, _: RulesWriter) -> RuleOut:
     return await service.create_rule(conn, deps, body)
 
@@ -49,6 +72,8 @@ async def get_rule(rule_id: uuid.UUID, conn: ConnectionDep, _: RulesReader) -> R
     "/{rule_id}",
     response_model=RuleOut,
     summary="Change a rule: enable or disable it, its stages, its audience, its name",
+    description="Enabling a rule that would make more than `BURNRATE_MAX_RULES_PER_CONTRACT` "
+    '(20) enabled rules apply to one contract is a 409 "Too many rules" naming `enabled`.',
 )
 async def patch_rule(
     rule_id: uuid.UUID, body: RulePatch, conn: ConnectionDep, deps: DepsDep, _: RulesWriter
@@ -60,11 +85,16 @@ async def patch_rule(
     "/{rule_id}/opt-outs/{contract_id}",
     response_model=OptOutOut,
     summary="This contract opts out of a rule for every contract (or for its customer's)",
+    description=_WAITS_FOR_THE_CONTRACT.format(
+        what="opt-out",
+        refusal="a 404 naming `contract_id`",
+        what_for_it="its opt-out",
+    ),
 )
 async def put_opt_out(
-    rule_id: uuid.UUID, contract_id: uuid.UUID, conn: ConnectionDep, _: RulesWriter
+    rule_id: uuid.UUID, contract_id: uuid.UUID, conn: ConnectionDep, deps: DepsDep, _: RulesWriter
 ) -> OptOutOut:
-    return await service.put_opt_out(conn, rule_id, contract_id)
+    return await service.put_opt_out(conn, deps, rule_id, contract_id)
 
 
 @router.delete(

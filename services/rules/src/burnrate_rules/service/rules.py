@@ -3,7 +3,9 @@ would raise today."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import time
 import uuid
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -87,8 +89,29 @@ async def check_rule_count(
         )
 
 
+#: How often the replica is asked again while waiting for a contract (it is one index probe).
+_CONTRACT_POLL_SECONDS = 0.02
+
+
+async def wait_for_contract(conn: Connection, contract_id: uuid.UUID, seconds: float) -> bool:
+    """Read your own writes: whether the contract is in the replica, asking again until it
+    is or ``seconds`` have passed. Outside any transaction, so each probe sees the commits
+    of the consumer that applies ``contract.created``."""
+    deadline = time.monotonic() + seconds
+    while not await store.contract_exists(conn, contract_id):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(_CONTRACT_POLL_SECONDS, left))
+    return True
+
+
 async def create_rule(conn: Connection, deps: Deps, rule: RuleIn) -> RuleOut:
+    """A rule for a contract not replicated yet waits for it (``contract_wait_seconds``);
+    then the foreign key decides: 422 "Unknown contract" if it never came."""
     check_webhook(deps.settings, rule.audience)
+    if rule.contract_id is not None:
+        await wait_for_contract(conn, rule.contract_id, deps.settings.contract_wait_seconds)
     try:
         async with conn.transaction():
             if rule.enabled:
@@ -172,18 +195,22 @@ async def patch_rule(conn: Connection, deps: Deps, rule_id: uuid.UUID, patch: Ru
 # --- opt-outs --------------------------------------------------------------------------
 
 
-async def put_opt_out(conn: Connection, rule_id: uuid.UUID, contract_id: uuid.UUID) -> OptOutOut:
-    """Idempotent. Only a shared rule (every contract's, or a customer's) is opted out of."""
+async def put_opt_out(
+    conn: Connection, deps: Deps, rule_id: uuid.UUID, contract_id: uuid.UUID
+) -> OptOutOut:
+    """Idempotent. Only a shared rule (every contract's, or a customer's) is opted out of. A
+    contract not replicated yet is waited for, like a rule's (``contract_wait_seconds``)."""
+    rule = await _rule_or_404(conn, rule_id)
+    if rule["contract_id"] is not None:  # a rule's scope never changes
+        raise Problem(
+            422,
+            "Not a shared rule",
+            "This rule is set for one contract; disable it instead (PATCH enabled=false).",
+            field="rule_id",
+        )
+    await wait_for_contract(conn, contract_id, deps.settings.contract_wait_seconds)
     try:
         async with conn.transaction():
-            rule = await _rule_or_404(conn, rule_id)
-            if rule["contract_id"] is not None:
-                raise Problem(
-                    422,
-                    "Not a shared rule",
-                    "This rule is set for one contract; disable it instead (PATCH enabled=false).",
-                    field="rule_id",
-                )
             row = await store.put_opt_out(conn, rule_id, contract_id)
     except asyncpg.ForeignKeyViolationError as exc:
         raise Problem(404, "Not found", f"No contract {contract_id}.", field="contract_id") from exc
