@@ -112,7 +112,7 @@ def own_postgres() -> Iterator[OwnPostgres]:
         server.close()
 
 
-def _descendants(pid: int) -> list[int]:
+def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (children, their children …), from ``/proc``."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -227,7 +227,7 @@ class OwnRabbitMQ:
         Not its process group alone: run as root, ``su`` starts the Erlang VM in a session
         of its own, which a kill of the group misses (the node would live on)."""
         if self._process is not None:
-            victims = [self._process.pid, *_descendants(self._process.pid)]
+            victims = [self._process.pid, *descendants(self._process.pid)]
             for pid in victims:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
