@@ -139,6 +139,55 @@ def _outbox_router() -> APIRouter:
     return router
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details; ``errors`` names each field at fault.",
+    "type": "object",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+_PROBLEM_CONTENT = {
+    "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+}
+
+
+def _with_problems(document: dict[str, Any]) -> dict[str, Any]:
+    """Every operation answers errors as problem documents: its declared 4xx/5xx say so, and
+    a ``default`` response covers the others (401, 413, 429, 503 …)."""
+    document.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+    document["components"]["schemas"].pop("HTTPValidationError", None)
+    document["components"]["schemas"].pop("ValidationError", None)
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            for status, response in responses.items():
+                if status[:1] in ("4", "5"):
+                    # A page's own error pages (text/html) stay; JSON errors are problems.
+                    content = response.get("content", {})
+                    content.pop("application/json", None)
+                    response["content"] = {**content, **_PROBLEM_CONTENT}
+            responses.setdefault(
+                "default", {"description": "A problem (RFC 9457)", "content": _PROBLEM_CONTENT}
+            )
+    return document
+
+
 def create_app(definition: ServiceDefinition[Any]) -> FastAPI:
     metrics = ServiceMetrics(definition.settings.service_name)
 
@@ -162,4 +211,12 @@ def create_app(definition: ServiceDefinition[Any]) -> FastAPI:
     app.include_router(_outbox_router())
     for router in definition.routers:
         app.include_router(router)
+    plain_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _with_problems(plain_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
