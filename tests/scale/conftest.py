@@ -6,9 +6,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import pytest
 from burnrate_devstack.chaos import Mailbox
 from burnrate_testing.servers import free_port
@@ -17,6 +15,8 @@ from burnrate_testing.servers import free_port
 # does not put this folder on the path by itself.
 sys.path.insert(0, str(Path(__file__).parent))
 
+from replicated_stack import drop_database, fresh_database
+
 
 @pytest.fixture
 def mailbox() -> Iterator[Mailbox]:
@@ -24,23 +24,6 @@ def mailbox() -> Iterator[Mailbox]:
     box.up()
     yield box
     box.down()
-
-
-async def fresh_database(server_url: str, name: str) -> str:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-
-
-async def drop_database(server_url: str, name: str) -> None:
-    admin = await asyncpg.connect(server_url)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture

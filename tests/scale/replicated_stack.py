@@ -16,7 +16,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import httpx
 from burnrate_devstack.chaos import API_KEY, Check, Mailbox, table
 from burnrate_devstack.stack import SERVICES, Stack
@@ -187,6 +189,23 @@ def checks_table(checks: list[Check]) -> str:
         [[c.name, c.expected, c.actual, "ok" if c.ok else "FAILED"] for c in checks],
         ["check", "expected", "actual", "result"],
     )
+
+
+async def fresh_database(server_url: str, name: str) -> str:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    return urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
+
+
+async def drop_database(server_url: str, name: str) -> None:
+    admin = await asyncpg.connect(server_url)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
 
 
 def new_prefix(kind: str) -> str:
