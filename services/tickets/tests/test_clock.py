@@ -119,6 +119,8 @@ def test_row2_pauses_while_waiting_on_the_customer() -> None:
     paused = clock_of(events[:1], ams(*MON, 17, 0)).current("resolution")
     assert paused is not None and paused.state == "paused" and paused.due_at is None
     assert paused.elapsed == dt.timedelta(hours=1)
+    # paused time is wall-clock time, up to now while still paused
+    assert res.paused == dt.timedelta(hours=2) and paused.paused == dt.timedelta(hours=7)
     # a public reply of the customer ends the wait
     replied = [events[0], ev(ams(*MON, 11, 0), "reply", by="customer")]
     res = clock_of(replied, ams(*MON, 12, 0)).current("resolution")
@@ -212,6 +214,7 @@ def test_row7_paused_time_is_never_lost_across_a_change() -> None:
     res = clock_of(events, ams(*MON, 13, 0)).current("resolution")
     assert res is not None and res.elapsed == dt.timedelta(hours=2)
     assert res.due_at == ams(*MON, 15, 0)  # P2: 4 h, with the 2 h pause excluded
+    assert res.paused == dt.timedelta(hours=2)  # both paused phases, either priority
     carried = clock_of(events, ams(*MON, 13, 0), lvl=level(priority_change="carry_elapsed"))
     assert carried.current("resolution").elapsed == dt.timedelta(hours=2)  # type: ignore[union-attr]
 

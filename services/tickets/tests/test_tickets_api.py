@@ -38,6 +38,53 @@ async def _has(rig: Rig, event_type: str, ticket_id: str) -> bool:
     )
 
 
+async def test_a_ticket_event_carries_its_clocks(rig: Rig) -> None:
+    contract_id = await rig.add_contract()
+    ticket = await rig.open(contract_id, priority="P3")
+    tid = ticket["id"]
+    rig.clock.set(ams(2026, 3, 16, 12, 0))
+    await rig.post(tid, "status", status="waiting_on_customer", at=ams(2026, 3, 16, 10, 0))
+    await rig.post(tid, "status", status="in_progress", at=ams(2026, 3, 16, 11, 0))
+    await rig.post(tid, "replies", by="agent", at=ams(2026, 3, 16, 11, 30))
+    await rig.post(tid, "resolve", at=ams(2026, 3, 16, 12, 0))
+    await eventually(lambda: _has(rig, "ticket.resolved", tid))
+    [resolved] = [
+        e
+        for e in rig.probe.events
+        if e.type.value == "ticket.resolved" and e.data["ticket_id"] == tid
+    ]
+    clocks = {c["metric"]: c for c in resolved.data["clocks"]}
+    assert clocks["first_response"] == {
+        "metric": "first_response",
+        "cycle": 1,
+        "priority": "P3",
+        "target_minutes": 4 * 60,
+        "calendar": "business",
+        "state": "stopped",
+        "started_at": at(START),
+        "stopped_at": at(ams(2026, 3, 16, 11, 30)),
+        "elapsed_seconds": 90 * 60,  # 09:00-10:00 and 11:00-11:30
+        "paused_seconds": 60 * 60,  # waiting 10:00-11:00
+        "due_at": None,
+        "met": True,
+    }
+    resolution = clocks["resolution"]
+    assert resolution["state"] == "stopped" and resolution["met"] is True
+    assert resolution["stopped_at"] == at(ams(2026, 3, 16, 12, 0))
+    assert resolution["elapsed_seconds"] == 2 * 3600 and resolution["paused_seconds"] == 3600
+    assert resolution["target_minutes"] == 30 * 60 and resolution["calendar"] == "business"
+    # the event of the opening already carried both clocks, running
+    [opened] = [
+        e
+        for e in rig.probe.events
+        if e.type.value == "ticket.opened" and e.data["ticket_id"] == tid
+    ]
+    assert [(c["metric"], c["state"]) for c in opened.data["clocks"]] == [
+        ("first_response", "running"),
+        ("resolution", "running"),
+    ]
+
+
 async def test_open_by_customer_resolves_the_contract(rig: Rig) -> None:
     contract_id = await rig.add_contract()
     response = await rig.api.post(

@@ -127,6 +127,16 @@ class MetricClock:
         return total
 
     @property
+    def paused(self) -> dt.timedelta:
+        """Wall-clock time the metric spent paused (waiting on the customer) up to ``now``."""
+        total = ZERO
+        for phase in self.phases:
+            if phase.state == "paused" and phase.start < self.now:
+                stop = self.now if phase.end is None else min(phase.end, self.now)
+                total += stop - phase.start
+        return total
+
+    @property
     def remaining(self) -> dt.timedelta:
         return max(self.rule.amount - self.elapsed, ZERO)
 

@@ -19,12 +19,12 @@ from burnrate_common import outbox
 from burnrate_common.contract_terms import Priority, ServiceLevelTerms
 from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
-from burnrate_common.event_payloads import TicketChanged
+from burnrate_common.event_payloads import SlaClockFacts, TicketChanged
 from burnrate_common.events import EventType, new_event
 from burnrate_common.pagination import Page, decode_cursor, encode_cursor
 
 from burnrate_tickets import store
-from burnrate_tickets.domain.clock import EventKind, TicketClock, level_in_force
+from burnrate_tickets.domain.clock import EventKind, MetricClock, TicketClock, level_in_force
 from burnrate_tickets.schemas import (
     ConfirmationOut,
     MetricSlaOut,
@@ -333,8 +333,27 @@ def ticket_event(
         first_response_due_at=first.due_at if first else None,
         resolution_due_at=resolution.due_at if resolution else None,
         confirmation_link=links.confirmation_url(deps, ticket),
+        clocks=[clock_facts(c) for c in clock.clocks],
     )
     return new_event(event_type, payload, key=ticket["contract_id"], producer="tickets")
+
+
+def clock_facts(clock: MetricClock) -> SlaClockFacts:
+    """One metric clock as the ticket event carries it (reporting's compliance figures)."""
+    return SlaClockFacts(
+        metric=clock.metric,
+        cycle=clock.cycle,
+        priority=clock.priority,
+        target_minutes=clock.target_minutes,
+        calendar=clock.rule.calendar_kind,
+        state=clock.state,
+        started_at=clock.started_at,
+        stopped_at=clock.stopped_at,
+        elapsed_seconds=int(clock.elapsed.total_seconds()),
+        paused_seconds=int(clock.paused.total_seconds()),
+        due_at=clock.due_at,
+        met=clock.met,
+    )
 
 
 # --- queries ----------------------------------------------------------------------------
