@@ -4,8 +4,10 @@
 # 1. every package (libs/*/src, services/*/src, tools/*/src) in one run, strict: the
 #    `burnrate_*` modules are held to `--strict` by [tool.mypy] in pyproject.toml;
 # 2. every tests folder in a run of its own, with mypy's default rules: test files share
-#    names across folders (test_domain.py, conftest.py) and have no __init__.py, so mypy
-#    names each module by its file alone and one run would see duplicates.
+#    names across folders (test_domain.py, conftest.py) and have no __init__.py, so one run
+#    would see duplicates. Each run makes its folder a package of that name (the folder's
+#    parent as the package base), so `from .test_report import ...` between test files
+#    resolves as it does under pytest.
 #
 # Every run happens even when one fails, so one `make lint` lists every error.
 set -uo pipefail
@@ -20,7 +22,8 @@ $mypy "${packages[@]}" || failed+=("the packages (strict)")
 
 for tests in libs/*/tests services/*/tests tools/*/tests tests/*/; do
   [ -d "$tests" ] || continue
-  $mypy "${tests%/}" || failed+=("${tests%/}")
+  tests=${tests%/}
+  MYPYPATH=$(dirname "$tests") $mypy --explicit-package-bases "$tests" || failed+=("$tests")
 done
 
 if [ ${#failed[@]} -gt 0 ]; then
