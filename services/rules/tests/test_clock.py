@@ -292,3 +292,33 @@ async def test_the_daily_clock_loop_beats_its_heartbeat(rig):
     assert health.last_beat is not None and health.running
     ready = (await rig.api.get("/readyz")).json()
     assert ready["checks"][f"loop:{health.name}"] is True
+
+
+async def test_a_time_zone_postgresql_does_not_know_stops_no_other_contract(rig):
+    """The clock picks the contracts due today in SQL, by each one's time zone: one zone
+    PostgreSQL does not know (its tz data older than the one the contracts service checked
+    with, or a replica written by hand) made that query fail for every contract, at every
+    tick. Such a contract is left out of the clock, with the reason shown."""
+    good = [await rig.add_contract(end_date=D(2026, 4, 5)) for _ in range(3)]
+    unknown = await rig.add_contract(end_date=D(2026, 4, 5), timezone="Mars/Olympus_Mons")
+    await rig.create_rule(name="end", trigger="days_before_end", stages=[30], overage=False)
+
+    assert await rig.tick(utc("2026-03-06T12:00:00")) == (3, 3)
+    assert sorted(a["contract_id"] for a in await rig.alerts()) == sorted(map(str, good))
+    totals = (await rig.api.get(f"/v1/contracts/{unknown}/totals")).json()
+    assert totals["clock_error"] == (
+        'time zone "Mars/Olympus_Mons" is not known to PostgreSQL: the daily clock leaves '
+        "this contract out until its time zone changes"
+    )
+    # A correction of the zone brings it back.
+    fixed = rig.contract_event(
+        unknown, end_date=D(2026, 4, 5), event_type=EventType.CONTRACT_UPDATED
+    )
+    await rig.publish(fixed)
+
+    async def corrected():
+        body = (await rig.api.get(f"/v1/contracts/{unknown}/totals")).json()
+        return body["clock_error"] is None
+
+    await eventually(corrected)
+    assert await rig.tick() == (1, 1)

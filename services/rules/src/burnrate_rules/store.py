@@ -16,20 +16,46 @@ _EPOCH = (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
 # --- the contract replica ---------------------------------------------------------------
 
 
+async def zone_known(conn: Connection, timezone: str) -> bool:
+    """Whether PostgreSQL can compute a local day in this zone (probed in a savepoint)."""
+    try:
+        async with conn.transaction():
+            await conn.fetchval("SELECT now() AT TIME ZONE $1::text", timezone)
+    except asyncpg.InvalidParameterValueError:
+        return False
+    return True
+
+
+def unknown_zone_error(timezone: str) -> str:
+    return (
+        f'time zone "{timezone}" is not known to PostgreSQL: the daily clock leaves this '
+        "contract out until its time zone changes"
+    )
+
+
 async def upsert_contract(
     conn: Connection, contract: ContractChanged, changed_at: dt.datetime
 ) -> bool:
-    """Store the contract's state; False (and nothing written) if a newer state is held."""
+    """Store the contract's state; False (and nothing written) if a newer state is held.
+
+    A zone PostgreSQL does not know is stored as such (``zone_known``): the daily clock
+    leaves the contract out, with the reason in ``clock_error``, instead of failing for
+    every contract."""
+    known = await zone_known(conn, contract.timezone)
+    error = None if known else unknown_zone_error(contract.timezone)
     row = await conn.fetchval(
         """INSERT INTO contracts (id, customer_id, code, title, owner_email, timezone,
-                                  start_date, end_date, changed_at, lifecycle)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                  start_date, end_date, changed_at, lifecycle, zone_known,
+                                  clock_error, clock_error_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,
+                   CASE WHEN $12::text IS NULL THEN NULL ELSE now() END)
            ON CONFLICT (id) DO UPDATE SET
                customer_id = excluded.customer_id, code = excluded.code,
                title = excluded.title, owner_email = excluded.owner_email,
                timezone = excluded.timezone, start_date = excluded.start_date,
                end_date = excluded.end_date, changed_at = excluded.changed_at,
-               lifecycle = excluded.lifecycle,
+               lifecycle = excluded.lifecycle, zone_known = excluded.zone_known,
+               clock_error = excluded.clock_error, clock_error_at = excluded.clock_error_at,
                clock_date = NULL  -- dates or plan may have moved: the clock looks again
            WHERE contracts.changed_at <= excluded.changed_at
            RETURNING 1""",
@@ -43,6 +69,8 @@ async def upsert_contract(
         contract.end_date,
         changed_at,
         contract.lifecycle,
+        known,
+        error,
     )
     return row is not None
 
@@ -231,14 +259,15 @@ async def claim_clock_batch(
     ``SKIP LOCKED``: a second replica's tick takes the next contracts instead of waiting.
     Contracts that ended more than ``catch_up_days`` ago are no longer looked at.
     """
+    # CASE: the local day is computed only in a zone PostgreSQL knows (an unknown one
+    # would fail the query for every contract); for the others it is NULL, never due.
+    today = "(CASE WHEN c.zone_known THEN ($1::timestamptz AT TIME ZONE c.timezone)::date END)"
     return await conn.fetch(
-        f"""SELECT {_CONTRACT_FACTS},
-                   ($1::timestamptz AT TIME ZONE c.timezone)::date AS today
+        f"""SELECT {_CONTRACT_FACTS}, {today} AS today
             FROM contracts c
-            WHERE c.lifecycle = 'active'
-              AND (c.clock_date IS NULL
-                   OR c.clock_date < ($1::timestamptz AT TIME ZONE c.timezone)::date)
-              AND c.end_date >= ($1::timestamptz AT TIME ZONE c.timezone)::date - $2::int - 1
+            WHERE c.lifecycle = 'active' AND c.zone_known
+              AND (c.clock_date IS NULL OR c.clock_date < {today})
+              AND c.end_date >= {today} - $2::int - 1
             ORDER BY c.id
             LIMIT $3
             FOR UPDATE OF c SKIP LOCKED""",
