@@ -314,3 +314,22 @@ async def test_a_webhook_url_the_notifier_could_not_call_is_refused_at_create_an
         assert error["field"] == "audience.webhook_url" and reason in error["message"], url
     stored = (await rig.api.get(f"/v1/rules/{rule.json()['id']}")).json()
     assert stored["audience"]["webhook_url"] == "http://127.0.0.1/h"
+
+
+async def test_a_contract_whose_evaluation_raises_is_skipped_by_the_preview_with_the_reason(rig):
+    """A contract in a zone Python cannot load ("UTC+3", which PostgreSQL takes) made the
+    preview of every rule covering it a 500; it is listed as skipped, the others shown."""
+    soon = await rig.add_contract(end_date=dt.date(2026, 2, 10))
+    odd = await rig.add_contract(end_date=dt.date(2026, 2, 10), timezone="UTC+3")
+    rule = await rig.create_rule(
+        name="end", trigger="days_before_end", stages=[30], overage=False, enabled=False
+    )
+    rig.clock.set(utc("2026-01-20T09:00:00"))
+    response = await rig.api.post(f"/v1/rules/{rule['id']}/preview")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["contracts_evaluated"] == 1
+    assert [i["contract_id"] for i in body["items"]] == [str(soon)]
+    [skipped] = body["contracts_skipped"]
+    assert skipped["contract_id"] == str(odd)
+    assert skipped["reason"].startswith("ZoneInfoNotFoundError: ")

@@ -189,11 +189,20 @@ class PreviewAlertOut(BaseModel):
     outside_dates_hours: Hours | None = None
 
 
+class SkippedContractOut(BaseModel):
+    contract_id: uuid.UUID
+    reason: str = Field(description="Why it could not be evaluated (the daily clock sets it aside)")
+
+
 class PreviewOut(BaseModel):
     rule_id: uuid.UUID
     evaluated_at: dt.datetime
     contracts_evaluated: int
     items: list[PreviewAlertOut]
+    contracts_skipped: list[SkippedContractOut] = Field(
+        default_factory=list,
+        description="Contracts in the rule's scope whose evaluation raised, with the reason",
+    )
 
 
 # --- alerts ----------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from burnrate_rules.schemas import (
     RuleIn,
     RuleOut,
     RulePatch,
+    SkippedContractOut,
 )
 from burnrate_rules.service import Deps, evaluation
 from burnrate_rules.service.alerts import optional_hours
@@ -246,11 +247,20 @@ async def preview_rule(conn: Connection, deps: Deps, rule_id: uuid.UUID) -> Prev
     settings = deps.settings
     now = deps.clock.now()
     rule = await _rule_or_404(conn, rule_id)
-    contracts = await store.contracts_in_scope(
+    # A contract whose local day cannot be computed (a zone Python does not know) is
+    # skipped with the reason, as the daily clock sets it aside: never a 500 for all.
+    skipped: list[SkippedContractOut] = []
+    local: list[tuple[asyncpg.Record, dt.date]] = []
+    for contract in await store.contracts_in_scope(
         conn, rule_id, rule["contract_id"], rule["customer_id"]
-    )
+    ):
+        try:
+            local.append((contract, now.astimezone(ZoneInfo(contract["timezone"])).date()))
+        except Exception as exc:
+            skipped.append(SkippedContractOut(contract_id=contract["id"], reason=_reason(exc)))
+    contracts = [c for c, _ in local]
+    days = [day for _, day in local]
     ids = [c["id"] for c in contracts]
-    days = [now.astimezone(ZoneInfo(c["timezone"])).date() for c in contracts]
     periods: dict[uuid.UUID, list[asyncpg.Record]] = {}
     for p in await store.periods_around(conn, ids, days, settings.clock_catch_up_days):
         periods.setdefault(p["contract_id"], []).append(p)
@@ -258,16 +268,23 @@ async def preview_rule(conn: Connection, deps: Deps, rule_id: uuid.UUID) -> Prev
     for (cid, start), stages in (await store.fired_stages_of_rule(conn, rule_id, ids)).items():
         fired.setdefault(cid, {})[(rule_id, start)] = stages
     items = []
+    evaluated = 0
     for contract in contracts:
-        for c in evaluation.plan(
-            "clock",
-            contract,
-            periods.get(contract["id"], []),
-            [rule],
-            now,
-            fired.get(contract["id"], {}),
-            settings.forecast_min_elapsed_percent,
-        ):
+        try:
+            candidates = evaluation.plan(
+                "clock",
+                contract,
+                periods.get(contract["id"], []),
+                [rule],
+                now,
+                fired.get(contract["id"], {}),
+                settings.forecast_min_elapsed_percent,
+            )
+        except Exception as exc:
+            skipped.append(SkippedContractOut(contract_id=contract["id"], reason=_reason(exc)))
+            continue
+        evaluated += 1
+        for c in candidates:
             facts = c.due.facts
             items.append(
                 PreviewAlertOut(
@@ -288,5 +305,13 @@ async def preview_rule(conn: Connection, deps: Deps, rule_id: uuid.UUID) -> Prev
                 )
             )
     return PreviewOut(
-        rule_id=rule_id, evaluated_at=now, contracts_evaluated=len(contracts), items=items
+        rule_id=rule_id,
+        evaluated_at=now,
+        contracts_evaluated=evaluated,
+        items=items,
+        contracts_skipped=skipped,
     )
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
