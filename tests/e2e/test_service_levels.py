@@ -19,6 +19,7 @@ import random
 import time
 import uuid
 from collections import defaultdict
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +45,7 @@ async def call(
 ) -> dict:
     """Retried while the service is down (connection refused, 5xx while starting)."""
 
-    async def attempt() -> dict | None:
+    async def attempt() -> Any:
         try:
             response = await client.request(method, url, **kwargs)  # type: ignore[arg-type]
         except httpx.HTTPError:

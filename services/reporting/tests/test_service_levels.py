@@ -27,7 +27,7 @@ from burnrate_reporting.service.rebuild import rebuild
 from burnrate_testing import eventually, publish, serve
 from prometheus_client.parser import text_string_to_metric_families
 
-from . import test_report
+from . import test_report  # type: ignore[misc]  # a sibling test module (pytest imports it)
 from .test_report import FIGURES_OF_ROWS, H, _add_months, browser, customer, delta, fits, on_a_port
 
 # The delivery report's fixtures: the service as built there, and headless Chromium.

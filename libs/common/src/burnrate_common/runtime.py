@@ -137,9 +137,7 @@ async def _when_database_is_up(
         except bus.TRANSIENT_ERRORS as exc:
             if attempt == attempts:
                 raise
-            log.warning(
-                "database not reachable yet", extra={"error": str(exc), "attempt": attempt}
-            )
+            log.warning("database not reachable yet", extra={"error": str(exc), "attempt": attempt})
             await asyncio.sleep(1)
     raise AssertionError("unreachable")
 
