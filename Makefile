@@ -25,7 +25,7 @@ services: ## Start the local PostgreSQL and RabbitMQ if they are not running
 	@bash scripts/ensure-services.sh
 
 .PHONY: browser
-browser: ## Install Debian's chromium for the page tests if it is missing
+browser: ## Install Debian's chromium and poppler-utils (page and PDF tests) if missing
 	@bash scripts/ensure-chromium.sh
 
 .PHONY: run
@@ -70,7 +70,7 @@ chaos-short: install ## The fault run's few-minute variant (CI runs it)
 	$(UV) run --frozen burnrate-dev chaos --short
 
 .PHONY: bench
-bench: install services ## Benchmarks (see bench/ and the README): figures against a baseline
+bench: install services ## Benchmarks (see docs/performance.md): figures against a baseline
 	$(UV) run --frozen python bench/outbox.py
 	$(UV) run --frozen python bench/ingest.py --worklogs 200000
 	$(UV) run --frozen python bench/reporting.py --contracts 2000 --worklogs 1000000
