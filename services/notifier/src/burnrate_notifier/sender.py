@@ -199,8 +199,8 @@ async def work_through(
             except TRANSIENT_ERRORS:
                 raise
             except Exception as exc:
-                if row is None:
-                    raise  # the claim itself failed: nothing to set aside
+                if row is None or conn.is_closed():
+                    raise  # the claim failed, or the database went: not this delivery's fault
                 await settle.set_aside(conn, row, exc, metrics)
                 stop = False
             settled += 1

@@ -68,6 +68,8 @@ async def tick(
                 except TRANSIENT_ERRORS:
                     raise
                 except Exception as exc:
+                    if conn.is_closed():
+                        raise  # the database went: not this contract's fault
                     errors.append(_set_aside(contract, exc, metrics))
                     continue
                 errors.append(None)
