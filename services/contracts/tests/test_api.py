@@ -131,7 +131,7 @@ async def test_api_keys_are_hashed_scoped_and_revocable(api, probe):
     await eventually(lambda: _has(probe, EventType.APIKEY_ISSUED))
     assert issued["key"] not in str(probe.of_type(EventType.APIKEY_ISSUED)[0].data)
 
-    listed = (await api.get("/v1/api-keys")).json()
+    listed = (await api.get("/v1/api-keys")).json()["items"]
     assert "key" not in listed[0]
     assert (await api.delete(f"/v1/api-keys/{issued['id']}")).status_code == 204
     assert (await api.get("/v1/contracts", headers=reader)).status_code == 401

@@ -14,20 +14,22 @@ from burnrate_common.contract_terms import (
     ServiceLevelTerms,
     ShiftWindow,
     Target,
-    WorkingHours,
 )
+from burnrate_common.timezones import is_valid_timezone
 from burnrate_common.types import Hours
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
     JsonValue,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
-from burnrate_contracts.domain.contracts import Lifecycle, is_valid_timezone
+from burnrate_contracts.domain.contracts import Lifecycle
 from burnrate_contracts.domain.periods import PeriodKind
 from burnrate_contracts.domain.terms import holiday_country_error, is_currency, shift_errors
 
@@ -195,13 +197,21 @@ class _ContractRules(BaseModel):
         return values
 
 
+#: A contract's dates lie in 1970-2199 (as worklogs' do): the periods between them are all
+#: computed and carried in the contract's events.
+ContractDate = Annotated[
+    dt.date,
+    Field(ge=dt.date(1970, 1, 1), le=dt.date(2199, 12, 31), description="1970-01-01 to 2199-12-31"),
+]
+
+
 class ContractIn(_ContractRules):
     customer_id: uuid.UUID
     code: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     title: str = Field(min_length=1, max_length=200)
     owner_email: EmailStr
-    start_date: dt.date
-    end_date: dt.date
+    start_date: ContractDate
+    end_date: ContractDate
     timezone: str = Field(examples=["Europe/Amsterdam"])
     period: PeriodKind = PeriodKind.MONTHLY
     planned_hours: Decimal = Field(gt=0, max_digits=10, decimal_places=2)
@@ -246,8 +256,8 @@ class ContractPatch(_ContractRules):
     )
     title: str | None = Field(default=None, min_length=1, max_length=200)
     owner_email: EmailStr | None = None
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
+    start_date: ContractDate | None = None
+    end_date: ContractDate | None = None
     timezone: str | None = None
     period: PeriodKind | None = None
     planned_hours: Decimal | None = Field(default=None, gt=0, max_digits=10, decimal_places=2)
@@ -639,11 +649,43 @@ class BillingOut(BillingIn):
 Priority = Literal["P1", "P2", "P3", "P4"]
 
 
+#: A local time of day as the API writes it (``08:00:00``). Declared by pattern: OpenAPI's
+#: ``format: time`` is RFC 3339's full-time, which requires an offset.
+_TIME_OF_DAY_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "description": "Local time of day, HH:MM or HH:MM:SS (no offset: the zone is the "
+        "calendar's)",
+    }
+)
+
+
+def _without_offset(value: dt.time) -> dt.time:
+    if value.tzinfo is not None:
+        raise ValueError("a local time of day, without an offset (the zone is the calendar's)")
+    return value
+
+
+#: A time of day the API takes: local, no offset.
+TimeOfDayIn = Annotated[dt.time, AfterValidator(_without_offset), _TIME_OF_DAY_SCHEMA]
+#: A time of day the API answers.
+TimeOfDay = Annotated[dt.time, _TIME_OF_DAY_SCHEMA]
+
+
 class WorkingHoursIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     weekday: int = Field(ge=1, le=7, description="ISO weekday, 1 = Monday")
-    start: dt.time = Field(examples=["08:00"])
-    end: dt.time = Field(examples=["18:00"], description="00:00 is midnight, the day's end")
+    start: TimeOfDayIn = Field(examples=["08:00"])
+    end: TimeOfDayIn = Field(examples=["18:00"], description="00:00 is midnight, the day's end")
+
+
+class WorkingHoursOut(BaseModel):
+    """One window of working time on an ISO weekday (1 = Monday); a day may have several."""
+
+    weekday: int = Field(ge=1, le=7)
+    start: TimeOfDay
+    end: TimeOfDay = Field(description="00:00 is midnight, the day's end")
 
 
 def _business_week() -> list[JsonValue]:
@@ -713,7 +755,7 @@ class CalendarOut(BaseModel):
     name: str
     kind: Literal["24x7", "business"]
     timezone: str
-    hours: list[WorkingHours]
+    hours: list[WorkingHoursOut]
     holiday_country: str | None
     holiday_subdivision: str | None
     extra_holidays: list[dt.date]

@@ -659,7 +659,15 @@ async def insert_api_key(
     return created_at
 
 
-async def list_api_keys(conn: Connection) -> list[asyncpg.Record]:
+async def list_api_keys(
+    conn: Connection, limit: int, after: tuple[dt.datetime, uuid.UUID] | None
+) -> list[asyncpg.Record]:
+    """One page in (created_at, id) order, ``limit + 1`` rows to tell whether more follow."""
     return await conn.fetch(
-        "SELECT id, name, scopes, created_at, revoked_at FROM api_keys ORDER BY created_at"
+        """SELECT id, name, scopes, created_at, revoked_at FROM api_keys
+           WHERE $2::timestamptz IS NULL OR (created_at, id) > ($2, $3)
+           ORDER BY created_at, id LIMIT $1 + 1""",
+        limit,
+        after[0] if after else None,
+        after[1] if after else None,
     )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from burnrate_common.deps import ConnectionDep
+from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery
+from burnrate_common.pagination import Page
 from fastapi import APIRouter, Response
 
 from burnrate_contracts.api import DepsDep
@@ -20,9 +21,11 @@ async def issue(body: ApiKeyIn, conn: ConnectionDep, deps: DepsDep, _: Admin) ->
     return await api_keys.issue_api_key(conn, deps, body)
 
 
-@router.get("", response_model=list[ApiKeyOut], summary="List API keys (never the keys)")
-async def list_keys(conn: ConnectionDep, _: Admin) -> list[ApiKeyOut]:
-    return await api_keys.list_api_keys(conn)
+@router.get("", response_model=Page[ApiKeyOut], summary="List API keys (never the keys), paged")
+async def list_keys(
+    conn: ConnectionDep, _: Admin, limit: LimitQuery = 100, cursor: CursorQuery = None
+) -> Page[ApiKeyOut]:
+    return await api_keys.list_api_keys(conn, limit, cursor)
 
 
 @router.delete("/{key_id}", status_code=204, summary="Revoke an API key everywhere")

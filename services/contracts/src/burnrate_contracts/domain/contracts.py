@@ -41,14 +41,6 @@ def transition(current: Lifecycle, action: str) -> Lifecycle:
     return target
 
 
-def is_valid_timezone(name: str) -> bool:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
 def hours_to_seconds(hours: Decimal) -> int:
     return int((hours * 3600).to_integral_value())
 

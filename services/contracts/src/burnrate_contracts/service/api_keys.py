@@ -8,6 +8,7 @@ from burnrate_common import auth, outbox
 from burnrate_common.db import Connection
 from burnrate_common.errors import Problem
 from burnrate_common.events import ApiKeyIssued, ApiKeyRevoked, EventType, new_event
+from burnrate_common.pagination import Page, decode_cursor, encode_cursor
 
 from burnrate_contracts import store
 from burnrate_contracts.schemas import ApiKeyIn, ApiKeyOut, IssuedApiKey
@@ -32,8 +33,15 @@ async def issue_api_key(conn: Connection, deps: Deps, body: ApiKeyIn) -> IssuedA
     )
 
 
-async def list_api_keys(conn: Connection) -> list[ApiKeyOut]:
-    return [ApiKeyOut.model_validate(dict(r)) for r in await store.list_api_keys(conn)]
+async def list_api_keys(conn: Connection, limit: int, cursor: str | None) -> Page[ApiKeyOut]:
+    rows = await store.list_api_keys(conn, limit, decode_cursor(cursor))
+    items = [ApiKeyOut.model_validate(dict(r)) for r in rows[:limit]]
+    more = len(rows) > limit
+    last = rows[limit - 1] if more else None
+    return Page(
+        items=items,
+        next_cursor=encode_cursor(last["created_at"], last["id"]) if last is not None else None,
+    )
 
 
 async def revoke_api_key(conn: Connection, deps: Deps, key_id: uuid.UUID) -> None:
