@@ -83,6 +83,7 @@ async def record(
         "something was created, 200 otherwise; 413 above "
         f"{MAX_BATCH_ITEMS} items."
     ),
+    responses={200: {"model": BatchOut, "description": "Nothing created: duplicates, updates"}},
     openapi_extra={
         "requestBody": {
             "required": True,
