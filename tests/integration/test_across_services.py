@@ -24,6 +24,8 @@ from typing import Any
 
 import httpx
 import pytest
+from burnrate_billing.bootstrap import build as build_billing
+from burnrate_billing.settings import BillingSettings
 from burnrate_contracts.bootstrap import build as build_contracts
 from burnrate_contracts.settings import ContractsSettings
 from burnrate_reporting.bootstrap import build as build_reporting
@@ -65,6 +67,7 @@ class Services:
             ),
             "reporting": (build_reporting, isolation.settings(ReportingSettings)),
             "rules": (build_rules, isolation.settings(RulesSettings)),
+            "billing": (build_billing, isolation.settings(BillingSettings)),
         }
         self._names = names
         self._running: dict[str, contextlib.AsyncExitStack] = {}
@@ -105,7 +108,9 @@ async def services(isolation) -> AsyncIterator[Services]:
 _numbers = itertools.count(1)
 
 
-async def new_contract(contracts: httpx.AsyncClient, *, lifecycle: str = "active") -> dict:
+async def new_contract(
+    contracts: httpx.AsyncClient, *, lifecycle: str = "active", billing: dict | None = None
+) -> dict:
     n = next(_numbers)
     customer = await contracts.post("/v1/customers", json={"name": f"Customer {n}"})
     body = {
@@ -121,6 +126,7 @@ async def new_contract(contracts: httpx.AsyncClient, *, lifecycle: str = "active
         "work_accounts": [f"ACC{n}"],
         "jira_project_keys": [f"PK{n}"],
         "lifecycle": lifecycle,
+        "billing": billing,
     }
     response = await contracts.post("/v1/contracts", json=body)
     assert response.status_code == 201, response.text

@@ -168,7 +168,13 @@ def test_the_batch_fast_path_sums_like_summed(rows):
 def test_worklog_events_built_from_rows_carry_what_the_payload_model_would():
     """The batch path serialises stored rows without a model per worklog
     (``new_bulk_event``): the JSON must be exactly what the validated model gives."""
-    from burnrate_common.events import Envelope, EventType, Worklog, WorklogsChanged
+    from burnrate_common.events import (
+        Envelope,
+        EventType,
+        Worklog,
+        WorklogsChanged,
+        routing_headers_of_body,
+    )
     from burnrate_worklog_ingest.service import ingest
 
     amsterdam = dt.timezone(dt.timedelta(hours=1))
@@ -194,18 +200,24 @@ def test_worklog_events_built_from_rows_carry_what_the_payload_model_would():
         }
         for n in range(4)
     ]
-    [event] = ingest.worklog_events(EventType.WORKLOG_RECORDED, rows, "test")
-    assert event.to_json() == event.model_dump_json().encode()
-    sent = Envelope.model_validate_json(event.to_json())
-    fields = Worklog.model_fields
-    by_model = WorklogsChanged.model_validate(
-        {
-            "contract_id": CONTRACT,
-            "worklogs": [{f: r[f] for f in fields} for r in rows if r["contract_id"]],
-        }
-    )
-    assert sent.data == by_model.model_dump(mode="json")
-    assert sent.payload() == by_model
+    for billed in (frozenset(), frozenset({CONTRACT})):
+        [event] = ingest.worklog_events(EventType.WORKLOG_RECORDED, rows, "test", billed)
+        assert event.to_json() == event.model_dump_json().encode()
+        sent = Envelope.model_validate_json(event.to_json())
+        fields = Worklog.model_fields
+        by_model = WorklogsChanged.model_validate(
+            {
+                "contract_id": CONTRACT,
+                "worklogs": [{f: r[f] for f in fields} for r in rows if r["contract_id"]],
+                "billed": bool(billed),
+            }
+        )
+        assert sent.data == by_model.model_dump(mode="json")
+        assert sent.payload() == by_model
+        # The routing headers, as kept in the outbox and as read off the stored body.
+        headers = {"outside_dates": True, "billed": bool(billed)}
+        assert event.routing_headers() == headers
+        assert routing_headers_of_body(event.type, event.to_json()) == headers
 
 
 def test_a_new_row_holds_every_column_and_the_source_values_of_its_item():
@@ -253,3 +265,16 @@ def test_a_new_row_holds_every_column_and_the_source_values_of_its_item():
     assert attributed["outside_dates"] and attributed["unattributed_reason"] is None
     assert unattributed["contract_id"] is None and not unattributed["outside_dates"]
     assert unattributed["unattributed_reason"] == Unroutable.UNKNOWN_WORK_ACCOUNT.value
+
+
+def test_announced_are_the_worklogs_outside_the_dates_and_those_of_billed_contracts():
+    from burnrate_worklog_ingest.service.ingest import announced
+
+    billed, unbilled = uuid.uuid4(), uuid.uuid4()
+    rows = [
+        {"contract_id": contract, "outside_dates": outside}
+        for contract in (billed, unbilled)
+        for outside in (False, True)
+    ]
+    assert announced(rows, frozenset()) == [rows[1], rows[3]]
+    assert announced(rows, frozenset({billed})) == [rows[0], rows[1], rows[3]]

@@ -185,6 +185,9 @@ class WorklogsChanged(Payload):
 
     contract_id: uuid.UUID
     worklogs: list[Worklog] = Field(max_length=WORKLOGS_PER_EVENT)
+    #: the contract is billed (``ContractChanged.billing`` set, as worklog-ingest knew it):
+    #: every worklog event of such a contract is published; None: not said (older events)
+    billed: bool | None = None
 
 
 class ConsumptionRecorded(Payload):
@@ -373,13 +376,17 @@ _WORKLOG_EVENTS = frozenset(
 # A JSON true as the value of the field; a quote inside a string value is escaped, so no
 # ticket or description can look like it.
 _OUTSIDE_DATES_TRUE = re.compile(rb'"outside_dates"\s*:\s*true')
+_BILLED_TRUE = re.compile(rb'"billed"\s*:\s*true')
 
 
 def routing_headers_of_body(event_type: str, body: bytes) -> dict[str, Any]:
     """:meth:`Envelope.routing_headers` read off a JSON body: for outbox rows written before
     the outbox kept the headers (``burnrate_common`` migration 0004)."""
     if event_type in _WORKLOG_EVENTS:
-        return {"outside_dates": _OUTSIDE_DATES_TRUE.search(body) is not None}
+        return {
+            "outside_dates": _OUTSIDE_DATES_TRUE.search(body) is not None,
+            "billed": _BILLED_TRUE.search(body) is not None,
+        }
     return {}
 
 
@@ -409,12 +416,16 @@ class Envelope(BaseModel):
 
         ``worklog.*``: ``outside_dates``, whether any of its worklogs is outside its
         contract's dates: a 1,000-worklog event is ~360 KB, and reporting, which lists only
-        those worklogs, need not receive the rest (almost all of them). Taken from ``data``
-        when the event is written and kept beside it in the outbox: searching the stored
-        body at every publish cost ~0.3 µs per worklog.
+        those worklogs, need not receive the rest (almost all of them); ``billed``, whether
+        its contract is billed (``WorklogsChanged.billed``): billing rates every worklog of
+        those. Taken from ``data`` when the event is written and kept beside it in the
+        outbox: searching the stored body at every publish cost ~0.3 µs per worklog.
         """
         if self.type in _WORKLOG_EVENTS:
-            return {"outside_dates": any(w.get("outside_dates") for w in self.data["worklogs"])}
+            return {
+                "outside_dates": any(w.get("outside_dates") for w in self.data["worklogs"]),
+                "billed": self.data.get("billed") is True,
+            }
         return {}
 
     def to_json(self) -> bytes:

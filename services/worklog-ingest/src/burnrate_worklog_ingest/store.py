@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -24,25 +24,42 @@ async def upsert_contract(
     end_date: dt.date,
     teams: list[str],
     changed_at: dt.datetime,
-) -> bool:
-    """Store a contract's state unless a newer one is stored; True when this one was kept."""
-    kept = await conn.fetchval(
-        """INSERT INTO contracts (id, timezone, start_date, end_date, teams, changed_at)
-           VALUES ($1, $2, $3, $4, $5, $6)
+    billed: bool,
+) -> tuple[bool, bool]:
+    """Store a contract's state unless a newer one is stored: (this one was kept, the
+    contract was billed before it; False for a contract new here)."""
+    row = await conn.fetchrow(
+        """WITH before AS (SELECT billed FROM contracts WHERE id = $1)
+           INSERT INTO contracts (id, timezone, start_date, end_date, teams, changed_at,
+                                  billed)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
            ON CONFLICT (id) DO UPDATE
               SET timezone = excluded.timezone, start_date = excluded.start_date,
                   end_date = excluded.end_date, teams = excluded.teams,
-                  changed_at = excluded.changed_at, replicated_at = now()
+                  changed_at = excluded.changed_at, billed = excluded.billed,
+                  replicated_at = now()
               WHERE contracts.changed_at <= excluded.changed_at
-           RETURNING true""",
+           RETURNING coalesce((SELECT billed FROM before), false) AS was_billed""",
         contract_id,
         timezone,
         start_date,
         end_date,
         teams,
         changed_at,
+        billed,
     )
-    return bool(kept)
+    return (row is not None, row is not None and row["was_billed"])
+
+
+async def billed_contracts(
+    conn: Connection, contract_ids: Iterable[uuid.UUID]
+) -> frozenset[uuid.UUID]:
+    """Those of the contracts that are billed (see migration 0006)."""
+    ids = list(contract_ids)
+    if not ids:
+        return frozenset()
+    rows = await conn.fetch("SELECT id FROM contracts WHERE id = any($1::uuid[]) AND billed", ids)
+    return frozenset(r["id"] for r in rows)
 
 
 async def lock_routing(conn: Connection, *, shared: bool) -> None:
@@ -99,7 +116,7 @@ async def replace_work_accounts(
     )
 
 
-_ROUTE_COLUMNS = """c.id, c.timezone, c.start_date, c.end_date, c.teams,
+_ROUTE_COLUMNS = """c.id, c.timezone, c.start_date, c.end_date, c.teams, c.billed,
        array_agg(p.start_date ORDER BY p.start_date) AS period_starts,
        array_agg(p.end_date ORDER BY p.start_date) AS period_ends"""
 
@@ -418,6 +435,19 @@ async def worklogs_of_contract(conn: Connection, contract_id: uuid.UUID) -> list
     return await conn.fetch(
         f"""SELECT {_COLUMNS} FROM worklogs
             WHERE contract_id = $1 AND deleted_at IS NULL ORDER BY id FOR UPDATE""",
+        contract_id,
+    )
+
+
+async def inside_dates_of_contract(
+    conn: Connection, contract_id: uuid.UUID
+) -> list[asyncpg.Record]:
+    """Live worklogs of one contract inside its dates (those not announced while the
+    contract was not billed), in id order."""
+    return await conn.fetch(
+        f"""SELECT {_COLUMNS} FROM worklogs
+            WHERE contract_id = $1 AND deleted_at IS NULL AND NOT outside_dates
+            ORDER BY id""",
         contract_id,
     )
 

@@ -48,6 +48,8 @@ class ContractRoute:
     periods: tuple[Period, ...]
     #: the teams working on the contract; empty: any team (for Jira project key routing)
     teams: frozenset[str] = frozenset()
+    #: billing rates the contract's hours: every worklog of it is announced
+    billed: bool = False
     _starts: tuple[dt.date, ...] = field(init=False, repr=False, compare=False)
     _zone: zoneinfo.ZoneInfo = field(init=False, repr=False, compare=False)
     # The attribution of each local day asked for: a batch of 10,000 worklogs of one
@@ -96,6 +98,7 @@ class ContractRoute:
                 period_start=period.start_date,
                 period_end=period.end_date,
                 outside_dates=not self.covers(day),
+                billed=self.billed,
             )
         return found
 
@@ -106,6 +109,8 @@ class Attribution:
     period_start: dt.date
     period_end: dt.date
     outside_dates: bool
+    #: the contract is billed (``ContractRoute.billed``)
+    billed: bool = False
 
 
 def attribute(contract: ContractRoute, started_at: dt.datetime) -> Attribution:

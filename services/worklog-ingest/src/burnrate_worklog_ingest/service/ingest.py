@@ -5,7 +5,8 @@ Every path validates into :class:`WorklogIn`, routes the items with three querie
 stores them with one COPY, and writes the summed consumption deltas and the ``worklog.*``
 events to the outbox in the same transaction. A worklog that matches no contract is kept,
 unattributed (no events until it is attributed). A new worklog inside its contract's dates
-is announced by its consumption delta alone (see :func:`recorded_events`).
+is announced by its consumption delta alone, unless its contract is billed (see
+:func:`announced`).
 
 The same (source, external_id) is one worklog; the latest state a source sends wins. A repeat
 carrying a ``source_updated_at`` newer than the stored one replaces the stored worklog (a
@@ -25,6 +26,7 @@ import operator
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from typing import Any, NamedTuple
 
 import asyncpg
@@ -80,6 +82,7 @@ def contract_route(row: asyncpg.Record) -> ContractRoute:
             for start, end in zip(row["period_starts"], row["period_ends"], strict=True)
         ),
         teams=frozenset(row["teams"]),
+        billed=row["billed"],
     )
 
 
@@ -270,7 +273,7 @@ async def record(
             # or compare (the loops below cost ~15 % of a 10,000-worklog batch).
             for row in rows:
                 row["created_at"] = row["updated_at"] = created_at
-            await outbox.add(conn, recorded_events(rows, producer))
+            await outbox.add(conn, recorded_events(rows, producer, billed_of(outcomes)))
             return [Recorded(row, Outcome.CREATED) for row in rows]
     keys = [(row["source"], row["external_id"]) for row in rows]
     stored: dict[tuple[str, str], Row] = {}
@@ -314,7 +317,13 @@ async def record(
         if result.outcome is Outcome.CREATED:
             created.setdefault(result.row["id"], result.row)
     fresh = list(created.values())
-    await outbox.add(conn, [*recorded_events(fresh, producer), *changed_events(changes, producer)])
+    await outbox.add(
+        conn,
+        [
+            *recorded_events(fresh, producer, billed_of(outcomes)),
+            *await change_events(conn, changes, producer),
+        ],
+    )
     return results
 
 
@@ -330,7 +339,7 @@ async def record_one(
     if isinstance(outcome, Attribution):
         row = new_row(item, outcome)
         # The events need no column the database fills in (created_at and the like).
-        events = recorded_events([row], producer)
+        events = recorded_events([row], producer, billed_of([outcome]))
         created = await store.insert_worklog_with_events(conn, row, events)
         if created is not None:
             return Recorded(created, Outcome.CREATED)
@@ -385,7 +394,7 @@ async def reattribute(
 ) -> asyncpg.Record:
     """A stored (and locked) worklog routed anew: what the source said of it is kept, its
     attribution becomes ``outcome``. The new version; the caller publishes the change
-    (:func:`changed_events` of ``(row, new version)``)."""
+    (:func:`change_events` of ``(row, new version)``)."""
     values = {name: row[name] for name in _KEPT} | attribution_values(outcome)
     return await store.update_worklog(conn, row["id"], values)
 
@@ -407,18 +416,25 @@ def share(row: Row) -> Share | None:
     )
 
 
-def worklog_events(event_type: EventType, rows: Iterable[Row], producer: str) -> list[Envelope]:
+def worklog_events(
+    event_type: EventType, rows: Iterable[Row], producer: str, billed: AbstractSet[uuid.UUID]
+) -> list[Envelope]:
     """One event per contract and chunk of worklogs, not one per worklog (unattributed
-    worklogs have no contract and no event)."""
-    # contract id → (its text, its worklogs)
-    by_contract: dict[uuid.UUID, tuple[str, list[dict[str, Any]]]] = {}
+    worklogs have no contract and no event). ``billed``: the billed contracts (each event
+    says whether its contract is, for the ``billed`` routing header)."""
+    # contract id → (its text, whether it is billed, its worklogs)
+    by_contract: dict[uuid.UUID, tuple[str, bool, list[dict[str, Any]]]] = {}
     for row in rows:
         contract_id = row["contract_id"]
         if contract_id is None:
             continue
         of_contract = by_contract.get(contract_id)
         if of_contract is None:
-            of_contract = by_contract[contract_id] = (str(contract_id), [])
+            of_contract = by_contract[contract_id] = (
+                str(contract_id),
+                contract_id in billed,
+                [],
+            )
         # The fields of the Worklog payload written out: a comprehension per row cost as much
         # as the rest of this loop. The ids as the text they serialise to (asyncpg's UUID
         # type, of ids read from the database and of new_id, is no uuid.UUID to orjson).
@@ -439,16 +455,20 @@ def worklog_events(event_type: EventType, rows: Iterable[Row], producer: str) ->
             "location": row["location"],
             "version": row["version"],
         }
-        of_contract[1].append(worklog)
+        of_contract[2].append(worklog)
     return [
         # Built from the rows as stored, without a model per worklog (see new_bulk_event).
         new_bulk_event(
             event_type,
-            {"contract_id": contract_text, "worklogs": worklogs[i : i + WORKLOGS_PER_EVENT]},
+            {
+                "contract_id": contract_text,
+                "worklogs": worklogs[i : i + WORKLOGS_PER_EVENT],
+                "billed": is_billed,
+            },
             key=contract_text,
             producer=producer,
         )
-        for contract_text, worklogs in by_contract.values()
+        for contract_text, is_billed, worklogs in by_contract.values()
         for i in range(0, len(worklogs), WORKLOGS_PER_EVENT)
     ]
 
@@ -510,35 +530,63 @@ def created_deltas(rows: Iterable[Row]) -> list[Delta]:
     ]
 
 
-def recorded_events(rows: Sequence[Row], producer: str) -> list[Envelope]:
+def billed_of(outcomes: Iterable[Attribution | RoutingError]) -> frozenset[uuid.UUID]:
+    """The billed contracts among those the items were routed to."""
+    return frozenset({o.contract_id for o in outcomes if isinstance(o, Attribution) and o.billed})
+
+
+def recorded_events(
+    rows: Sequence[Row], producer: str, billed: AbstractSet[uuid.UUID]
+) -> list[Envelope]:
     """New worklogs: the summed deltas, and ``worklog.recorded`` for those outside their
-    contract's dates only (see :func:`announced`)."""
+    contract's dates or of a ``billed`` contract (see :func:`announced`)."""
     deltas = created_deltas(rows)
     return [
-        *worklog_events(EventType.WORKLOG_RECORDED, announced(rows), producer),
+        *worklog_events(EventType.WORKLOG_RECORDED, announced(rows, billed), producer, billed),
         *consumption_events(deltas, producer),
     ]
 
 
-def announced(rows: Iterable[Row]) -> list[Row]:
+def announced(rows: Iterable[Row], billed: AbstractSet[uuid.UUID]) -> list[Row]:
     """The new (or newly attributed) worklogs published one by one in ``worklog.recorded``:
-    those outside their contract's dates, the ones a consumer lists (reporting). The others
-    reach consumers as their consumption deltas only: publishing each of them cost ~13 % of
-    the stack's CPU under a bulk load (3.4 MB of events per 10,000 worklogs, built, stored,
-    relayed), for events no queue was bound to (reporting takes the outside ones only)."""
-    return [row for row in rows if row["outside_dates"]]
+    those of a billed contract (billing rates each hour from its start and duration), and
+    those outside their contract's dates (reporting lists them). The others, inside the
+    dates of a contract that is not billed, reach consumers as their consumption deltas
+    only: publishing each of them cost ~13 % of the stack's CPU under a bulk load (3.4 MB of
+    events per 10,000 worklogs, built, stored, relayed), for events no queue reads."""
+    if not billed:
+        return [row for row in rows if row["outside_dates"]]
+    return [row for row in rows if row["outside_dates"] or row["contract_id"] in billed]
 
 
-def changed_events(changes: Sequence[tuple[Row, Row]], producer: str) -> list[Envelope]:
+async def change_events(
+    conn: Connection, changes: Sequence[tuple[Row, Row]], producer: str
+) -> list[Envelope]:
+    """:func:`changed_events`, the billed contracts among theirs read from the replica."""
+    if not changes:
+        return []
+    contracts = {
+        row["contract_id"] for pair in changes for row in pair if row["contract_id"] is not None
+    }
+    return changed_events(changes, producer, await store.billed_contracts(conn, contracts))
+
+
+def changed_events(
+    changes: Sequence[tuple[Row, Row]], producer: str, billed: AbstractSet[uuid.UUID]
+) -> list[Envelope]:
     """Corrections, deletions and late attributions: the worklog events and one summed set
-    of correcting deltas."""
+    of correcting deltas. Every correction and deletion is published (a consumer holding
+    the earlier version needs it, and they are few); a late attribution as a new worklog
+    (:func:`announced`)."""
     corrected = [new for old, new in changes if old["contract_id"] and not new["deleted_at"]]
     first_time = [new for old, new in changes if not old["contract_id"] and new["contract_id"]]
     deleted = [new for old, new in changes if old["contract_id"] and new["deleted_at"]]
     deltas = summed((share(old), share(new)) for old, new in changes)
     return [
-        *worklog_events(EventType.WORKLOG_RECORDED, announced(first_time), producer),
-        *worklog_events(EventType.WORKLOG_CORRECTED, corrected, producer),
-        *worklog_events(EventType.WORKLOG_DELETED, deleted, producer),
+        *worklog_events(
+            EventType.WORKLOG_RECORDED, announced(first_time, billed), producer, billed
+        ),
+        *worklog_events(EventType.WORKLOG_CORRECTED, corrected, producer, billed),
+        *worklog_events(EventType.WORKLOG_DELETED, deleted, producer, billed),
         *consumption_events(deltas, producer),
     ]

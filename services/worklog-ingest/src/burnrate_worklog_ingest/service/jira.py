@@ -288,7 +288,7 @@ async def _delete_row(
         return JiraOut(event="worklog_deleted", outcome="duplicate", worklog_id=str(stored["id"]))
     new = await store.soft_delete_worklog(conn, stored["id"], updated_at)
     assert new is not None  # locked by the caller and not deleted
-    await outbox.add(conn, ingest.changed_events([(stored, new)], producer))
+    await outbox.add(conn, await ingest.change_events(conn, [(stored, new)], producer))
     return JiraOut(event="worklog_deleted", outcome="deleted", worklog_id=str(stored["id"]))
 
 

@@ -4,6 +4,11 @@ Fed by ``contract.created`` / ``contract.updated`` / ``contract.deleted``, each 
 contract's full state, so the newest event wins whatever the delivery order. A change of a
 contract routes again the worklogs it concerns, in the same transaction, and publishes the
 corrections.
+
+The replica also knows whether a contract is billed (``ContractChanged.billing`` set): the
+worklogs of a billed contract are all announced (``ingest.announced``), since billing rates
+each of them. A contract turning billed announces the worklogs it already had inside its
+dates (the others were announced already), so billing holds them all.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Sequence
 import asyncpg
 from burnrate_common import outbox
 from burnrate_common.db import Connection
-from burnrate_common.events import ContractChanged
+from burnrate_common.events import ContractChanged, EventType
 
 from burnrate_worklog_ingest import store
 from burnrate_worklog_ingest.domain.attribution import Attribution, ContractRoute, Period
@@ -44,7 +49,8 @@ async def replicate_contract(
                 for p in sorted(contract.periods, key=lambda p: p.start_date)
             ),
         )
-        kept = await store.upsert_contract(
+        billed = contract.billing is not None
+        kept, was_billed = await store.upsert_contract(
             conn,
             contract.id,
             contract.timezone,
@@ -52,6 +58,7 @@ async def replicate_contract(
             contract.end_date,
             contract.teams,
             changed_at,
+            billed,
         )
         if not kept:
             return  # a newer state of this contract is already stored
@@ -62,6 +69,8 @@ async def replicate_contract(
         )
         await store.replace_work_accounts(conn, contract.id, contract.work_accounts)
         await store.replace_project_keys(conn, contract.id, contract.jira_project_keys)
+        if billed and not was_billed:
+            await _announce_held(conn, deps, contract)
         # A worklog sent moments before its contract reached this service is kept
         # unattributed: the ones naming this contract's accounts or keys are attributed now.
         waiting = await store.unattributed_matching(
@@ -90,12 +99,27 @@ async def withdraw_contract(
             contract.end_date,
             [],
             changed_at,
+            False,
         )
         await store.replace_periods(conn, contract.id, [])
         await store.replace_work_accounts(conn, contract.id, [])
         await store.replace_project_keys(conn, contract.id, [])
         counted = await store.worklogs_of_contract(conn, contract.id)
         await _route_again(conn, deps, counted, attributed_only=False)
+
+
+async def _announce_held(conn: Connection, deps: Deps, contract: ContractChanged) -> None:
+    """A contract that turned billed: ``worklog.recorded`` for the worklogs it holds inside
+    its dates, which were not announced (a consumer holding one keeps the newest version).
+    A worklog stored while the contract's previous state was being read for routing may
+    commit after this read, unannounced; a correction or ``contract.updated`` brings it."""
+    held = await store.inside_dates_of_contract(conn, contract.id)
+    await outbox.add(
+        conn,
+        ingest.worklog_events(
+            EventType.WORKLOG_RECORDED, held, deps.producer, frozenset({contract.id})
+        ),
+    )
 
 
 async def _route_again(
@@ -112,7 +136,7 @@ async def _route_again(
         if attributed_only and not isinstance(outcome, Attribution):
             continue
         changes.append((row, await ingest.reattribute(conn, row, outcome)))
-    await outbox.add(conn, ingest.changed_events(changes, deps.producer))
+    await outbox.add(conn, await ingest.change_events(conn, changes, deps.producer))
 
 
 def _as_item(row: asyncpg.Record) -> WorklogIn:

@@ -248,7 +248,7 @@ async def correct_worklog(
         if all(old[name] == value for name, value in values.items()):
             return WorklogOut(**_out(old))  # nothing changes: no new version, no event
         new = await store.update_worklog(conn, worklog_id, values)
-        await outbox.add(conn, ingest.changed_events([(old, new)], deps.producer))
+        await outbox.add(conn, await ingest.change_events(conn, [(old, new)], deps.producer))
     return WorklogOut(**_out(new))
 
 
@@ -280,7 +280,7 @@ async def attribute_worklog(
             )
         attribution = attribute(ingest.contract_route(routes[0]), old["started_at"])
         new = await ingest.reattribute(conn, old, attribution)
-        await outbox.add(conn, ingest.changed_events([(old, new)], deps.producer))
+        await outbox.add(conn, await ingest.change_events(conn, [(old, new)], deps.producer))
     return WorklogOut(**_out(new))
 
 
@@ -291,7 +291,7 @@ async def delete_worklog(pool: asyncpg.Pool, deps: Deps, worklog_id: uuid.UUID) 
         new = await store.soft_delete_worklog(conn, worklog_id) if old else None
         if old is None or new is None:
             raise _not_found(worklog_id)
-        await outbox.add(conn, ingest.changed_events([(old, new)], deps.producer))
+        await outbox.add(conn, await ingest.change_events(conn, [(old, new)], deps.producer))
 
 
 # --- queries -------------------------------------------------------------------------------
