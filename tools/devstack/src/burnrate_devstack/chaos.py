@@ -30,6 +30,7 @@ import datetime as dt
 import email
 import email.policy
 import random
+import socket
 import sys
 import tempfile
 import time
@@ -316,6 +317,8 @@ async def inject(
             stack.start(victim)
         elif kind == "broker":
             await asyncio.to_thread(broker.kill)
+            if _listening(broker.port):  # the kill must really take the broker away
+                raise RuntimeError(f"RabbitMQ still listens on {broker.port} after kill -9")
             faults.record("kill -9 of RabbitMQ", broker.node)
             await asyncio.sleep(rng.uniform(1.0, 4.0))
             await asyncio.to_thread(broker.start)
@@ -335,6 +338,12 @@ async def inject(
                 break
             except RuntimeError:
                 revive(stack, faults)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 def revive(stack: Stack, faults: Faults) -> None:
