@@ -2,6 +2,7 @@
 PostgreSQL and RabbitMQ: the contract events carry the resolved terms."""
 
 import datetime as dt
+import re
 
 import pytest
 from burnrate_common.clock import FixedClock
@@ -360,6 +361,17 @@ async def test_gold_silver_bronze_are_shipped_in_the_catalogue(api):
     assert {"date": "2026-04-27", "name": "King's Day", "source": "country"} in holidays
 
 
+async def test_times_of_day_are_answered_as_the_document_says(api):
+    """``format: time`` (RFC 3339) needs an offset; the document declares the pattern the
+    answers have."""
+    document = (await api.get("/openapi.json")).json()
+    pattern = document["components"]["schemas"]["WorkingHoursOut"]["properties"]["start"]
+    calendars = (await api.get("/v1/calendars")).json()
+    times = [h[end] for c in calendars for h in c["hours"] for end in ("start", "end")]
+    assert times and all(re.fullmatch(pattern["pattern"], t) for t in times), times
+    assert "format" not in pattern
+
+
 ICAL = (
     "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//MSP//EN\r\n"
     "BEGIN:VEVENT\r\nUID:1@msp\r\nDTSTART;VALUE=DATE:20261224\r\nSUMMARY:Office closed\r\n"
@@ -411,7 +423,10 @@ async def test_a_calendar_with_split_days_and_an_icalendar_file(api):
             "hours.1",
         ),
         ({"hours": [{"weekday": 8, "start": "08:00", "end": "12:00"}]}, "hours.0.weekday"),
+        ({"hours": [{"weekday": 1, "start": "08:00+02:00", "end": "12:00"}]}, "hours.0.start"),
         ({"timezone": "Mars/Olympus"}, "timezone"),
+        # longer than a file name may be: zoneinfo's OSError once answered 503
+        ({"timezone": "0" * 27 + "\u0080" * 60 + "\u0130" * 100}, "timezone"),
         ({"holiday_country": "XX"}, "holiday_country"),
         ({"kind": "24x7"}, "hours"),
     ],

@@ -30,6 +30,7 @@ from burnrate_contracts.schemas import (
     Holiday,
     IcalDay,
     IcalUploaded,
+    WorkingHoursOut,
 )
 from burnrate_contracts.service.concurrency import check_if_match
 from burnrate_contracts.service.terms import invalid
@@ -48,7 +49,7 @@ def calendar_out(record: asyncpg.Record) -> CalendarOut:
     return CalendarOut(
         **{k: record[k] for k in CalendarOut.model_fields if k in set(record.keys())}
         | {
-            "hours": hours,
+            "hours": [WorkingHoursOut(**h.model_dump()) for h in hours],
             "ical_holidays": [IcalDay(**d) for d in record["ical_holidays"]],
             "business_hours_per_week": per_week,
         }
