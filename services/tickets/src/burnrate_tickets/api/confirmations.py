@@ -24,6 +24,15 @@ MAX_FORM_BYTES = 16 * 1024
 Lang = Annotated[str | None, Query(description="en or nl (default: by Accept-Language)")]
 
 
+#: The page's own error pages (the link expired or unknown; a form to correct).
+_HTML = {"text/html": {"schema": {"type": "string"}}}
+NOT_VALID_PAGE = {"description": "The link is not valid (a page)", "content": _HTML}
+FORM_AGAIN_PAGE = {
+    "description": "The form again, saying what to correct (a page)",
+    "content": _HTML,
+}
+
+
 def _html(text: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(text, status_code=status, headers=pages.SECURITY_HEADERS)
 
@@ -32,7 +41,7 @@ def _html(text: str, status: int = 200) -> HTMLResponse:
     "/{token}",
     response_model=ConfirmationPageOut,
     summary="The ticket to confirm (a page where the customer answers, for a browser)",
-    responses={200: {"content": {"text/html": {}}}},
+    responses={200: {"content": {"text/html": {}}}, 404: NOT_VALID_PAGE},
 )
 async def show(
     token: str,
@@ -70,8 +79,32 @@ async def answer(
 @router.post(
     "/{token}/form",
     summary="The page's form (application/x-www-form-urlencoded); answers 303 to the page",
-    response_class=HTMLResponse,
+    response_class=RedirectResponse,
     status_code=303,
+    responses={
+        303: {
+            "description": "Answered: see the page (``Location``)",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        },
+        404: NOT_VALID_PAGE,
+        422: FORM_AGAIN_PAGE,
+    },
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "action": {"type": "string", "enum": ["confirm", "reopen"]},
+                            "rating": {"type": "integer", "minimum": 1, "maximum": 5},
+                            "comment": {"type": "string", "maxLength": 4000},
+                        },
+                    }
+                }
+            }
+        }
+    },
 )
 async def answer_form(
     token: str,

@@ -21,6 +21,7 @@ OrgId = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_
 @router.put(
     "/{org_id}",
     response_model=ZendeskOrganizationOut,
+    responses={201: {"model": ZendeskOrganizationOut, "description": "A new mapping"}},
     summary="Map a Zendesk organization to a customer (201 new, 200 replaced)",
     description="Zendesk tickets of the organization are attributed to the customer's "
     "contract without query parameters; tickets kept for it so far are attributed now.",

@@ -30,6 +30,7 @@ router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
     "",
     status_code=201,
     response_model=TicketOut,
+    responses={200: {"model": TicketOut, "description": "The source's ticket, opened before"}},
     summary="Open a ticket (with its contract, or its customer's); answers its due instants",
 )
 async def open_ticket(
