@@ -66,6 +66,6 @@ class ServiceMetrics:
         self.outbox_set_aside = Counter(
             f"{prefix}_outbox_set_aside_total",
             "Outbox events that could not be published after every attempt and were set aside "
-            "(listed at GET /v1/outbox/failed, replayable)",
+            "(listed at GET /v1/outbox/set-aside, replayable)",
             registry=self.registry,
         )
