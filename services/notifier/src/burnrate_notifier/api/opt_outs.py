@@ -25,7 +25,15 @@ async def list_opt_outs(
     return await opt_outs.list_opt_outs(conn, limit=limit, cursor=cursor)
 
 
-@router.put("/{email}", response_model=OptOutOut, summary="Opt an address out of alert mail")
+@router.put(
+    "/{email}",
+    response_model=OptOutOut,
+    summary="Opt an address out of alert mail",
+    responses={
+        200: {"description": "The address had opted out already (idempotent)"},
+        201: {"model": OptOutOut, "description": "The address is opted out now"},
+    },
+)
 async def put_opt_out(
     email: EmailPath, conn: ConnectionDep, _: NotificationsWriter, response: Response
 ) -> OptOutOut:

@@ -19,6 +19,15 @@ from burnrate_notifier.service import Deps, opt_outs
 
 router = APIRouter(prefix="/unsubscribe", tags=["unsubscribe"])
 
+#: The pages answer in HTML, a refused link too (a person reads it, in a browser).
+_PAGE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/html": {"schema": {"type": "string"}}}},
+    403: {
+        "description": "The link was tampered with or has expired: a page saying so",
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    },
+}
+
 _HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
@@ -44,7 +53,10 @@ def _answer(deps: Deps, grant: Unsubscribe | None, state: str) -> HTMLResponse:
 
 
 @router.get(
-    "/{token}", response_class=HTMLResponse, summary="Confirmation page of an unsubscribe link"
+    "/{token}",
+    response_class=HTMLResponse,
+    summary="Confirmation page of an unsubscribe link",
+    responses=_PAGE_RESPONSES,
 )
 async def confirm_page(token: str, deps: DepsDep) -> HTMLResponse:
     return _answer(deps, opt_outs.check_unsubscribe_link(deps, token), "confirm")
@@ -54,6 +66,7 @@ async def confirm_page(token: str, deps: DepsDep) -> HTMLResponse:
     "/{token}",
     response_class=HTMLResponse,
     summary="Unsubscribe (RFC 8058 one-click, or the confirmation page's button)",
+    responses=_PAGE_RESPONSES,
 )
 async def unsubscribe(token: str, deps: DepsDep, conn: ConnectionDep) -> HTMLResponse:
     return _answer(deps, await opt_outs.unsubscribe(conn, deps, token), "done")

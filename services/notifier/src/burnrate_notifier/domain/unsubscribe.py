@@ -74,6 +74,8 @@ class UnsubscribeLinks:
 
     def verify(self, token: str, now: dt.datetime) -> Unsubscribe:
         """Raise :class:`InvalidLink` if tampered, malformed or expired."""
+        if not token.isascii():  # a token is base64url: anything else is not one of ours
+            raise InvalidLink("characters")
         payload, dot, signature = token.partition(".")
         if not dot or not hmac.compare_digest(self._signature(payload), signature):
             raise InvalidLink("signature")
