@@ -101,6 +101,18 @@ async def test_the_form_reopens(rig: Rig) -> None:
     assert "not waiting for a confirmation" in later.text and 'id="answer"' not in later.text
 
 
+async def test_the_document_says_what_the_links_answer(rig: Rig) -> None:
+    """Pages answer their errors as pages: the document declares them (text/html)."""
+    paths = (await rig.api.get("/openapi.json")).json()["paths"]
+    form = paths["/v1/confirmations/{token}/form"]["post"]["responses"]
+    assert "content" not in form["303"] and "Location" in form["303"]["headers"]
+    assert "text/html" in form["404"]["content"] and "text/html" in form["422"]["content"]
+    page = paths["/v1/confirmations/{token}"]["get"]["responses"]
+    assert "text/html" in page["200"]["content"] and "text/html" in page["404"]["content"]
+    expired = await rig.api.post("/v1/confirmations/nope/form", content="", headers=FORM)
+    assert expired.status_code == 404 and expired.headers["content-type"].startswith("text/html")
+
+
 # --- in headless Chromium -----------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium")
