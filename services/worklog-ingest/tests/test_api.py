@@ -100,6 +100,7 @@ def consumption(contract_id, period_start, period_end, seconds, worklogs, outsid
         "delta_worklogs": worklogs,
         "delta_outside_dates_seconds": outside,
         "author": key.get("author", "tech1"),
+        "location": key.get("location"),
     }
 
 
@@ -408,6 +409,34 @@ async def test_a_batch_yields_one_consumption_event_per_contract_period(api, con
     assert {(line["team"], line["author"]) for line in march.data["lines"]} == {
         (team, f"tech{n}") for team in ("field", "servicedesk") for n in range(3)
     }
+
+
+async def test_consumption_lines_split_by_location(api, contract_id, probe):
+    """One line per (team, activity, author, location); a location not said is a line."""
+    items = [
+        worklog(contract_id, location=location, seconds=seconds)
+        for location, seconds in (("site A", 600), ("site A", 900), ("service desk", 60))
+    ]
+    items.append(worklog(contract_id, seconds=30))
+    response = await api.post("/v1/worklogs/batch", json={"worklogs": items})
+    assert response.status_code == 201, response.text
+    deltas = await settled(probe, EventType.CONSUMPTION_RECORDED, 3)
+    assert deltas == [
+        consumption(contract_id, "2026-03-01", "2026-03-31", 30, 1),
+        consumption(contract_id, "2026-03-01", "2026-03-31", 60, 1, location="service desk"),
+        consumption(contract_id, "2026-03-01", "2026-03-31", 1500, 2, location="site A"),
+    ]
+    # A correction moving a worklog to another location moves its seconds between lines.
+    [first] = response.json()["worklogs"][:1]
+    stored = (await api.get(f"/v1/worklogs/{first}")).json()
+    moved = {k: stored[k] for k in ("author", "team", "activity", "started_at", "seconds")}
+    corrected = await api.put(f"/v1/worklogs/{first}", json=moved | {"location": "site B"})
+    assert corrected.status_code == 200, corrected.text
+    deltas = await settled(probe, EventType.CONSUMPTION_RECORDED, 5)
+    assert deltas[3:] == [
+        consumption(contract_id, "2026-03-01", "2026-03-31", -600, -1, location="site A"),
+        consumption(contract_id, "2026-03-01", "2026-03-31", 600, 1, location="site B"),
+    ]
 
 
 async def test_concurrent_batches_sharing_worklogs_store_each_once(api, contract_id, probe):

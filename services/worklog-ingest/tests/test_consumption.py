@@ -47,6 +47,19 @@ def test_moving_to_another_period_moves_the_whole_worklog():
     ]
 
 
+def test_lines_split_by_location_and_a_location_not_said_sorts_first():
+    at_site = ConsumptionKey(CONTRACT, MARCH, "servicedesk", "phone", "tech1", "site A")
+    shares = [Share(at_site, END[MARCH], 3600, False), share(1800), share(600)]
+    assert summed((None, s) for s in shares) == [
+        Delta(key(), END[MARCH], 2400, 2, 0),
+        Delta(at_site, END[MARCH], 3600, 1, 0),
+    ]
+    assert change(share(3600), Share(at_site, END[MARCH], 3600, False)) == [
+        Delta(key(), END[MARCH], -3600, -1, 0),
+        Delta(at_site, END[MARCH], 3600, 1, 0),
+    ]
+
+
 def test_moving_to_another_team_or_activity():
     assert change(share(3600), share(3600, team="field")) == [
         Delta(key(team="field"), END[MARCH], 3600, 1, 0),
@@ -147,6 +160,8 @@ created_rows = st.lists(
             "team": st.sampled_from(["servicedesk", "field"]),
             "activity": st.sampled_from(["phone", "on-site"]),
             "author": st.sampled_from(["tech1", "tech2"]),
+            # a location not said and said, on one key otherwise: None and text never compare
+            "location": st.sampled_from([None, "site A", "service desk"]),
             "seconds": st.integers(1, 86_400),
             "outside_dates": st.booleans(),
             "deleted_at": st.sampled_from([None, dt.datetime(2026, 3, 2, tzinfo=dt.UTC)]),

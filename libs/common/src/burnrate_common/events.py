@@ -230,7 +230,7 @@ class ConsumptionRecorded(Payload):
 
 
 class ConsumptionLine(Payload):
-    """One (team, activity, author) share of a :class:`PeriodConsumptionRecorded`."""
+    """One (team, activity, author, location) share of a :class:`PeriodConsumptionRecorded`."""
 
     team: str
     activity: str
@@ -239,11 +239,13 @@ class ConsumptionLine(Payload):
     delta_seconds: int
     delta_worklogs: int
     delta_outside_dates_seconds: int = 0
+    #: where the work was done (``Worklog.location``); None: not said
+    location: str | None = None
 
 
 class PeriodConsumptionRecorded(Payload):
     """``consumption.recorded`` version 2: the signed deltas one request (batch, import chunk,
-    correction) makes to one contract period, one line per (team, activity, author).
+    correction) makes to one contract period, one line per (team, activity, author, location).
 
     One event per contract period and request, not one per line: a batch of 10,000 worklogs
     yields as many events as it touches contract periods, and a consumer applies all lines

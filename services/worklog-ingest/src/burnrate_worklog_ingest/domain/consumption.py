@@ -1,7 +1,8 @@
 """Consumption deltas: what a create, correction or delete changes in the totals.
 
-Totals are sums per (contract, period, team, activity, author), so every change travels as a
-signed delta and the deltas of one request are summed per key before they are published.
+Totals are sums per (contract, period, team, activity, author, location), so every change
+travels as a signed delta and the deltas of one request are summed per key before they are
+published.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True, order=True)
@@ -20,6 +22,20 @@ class ConsumptionKey:
     activity: str
     #: the person who logged the time: reports split by person
     author: str
+    #: where the work was done (None: not said): reports split by location
+    location: str | None = None
+
+    def order(self) -> tuple[Any, ...]:
+        """The key's place in the published order (a location not said sorts first; None
+        and text do not compare)."""
+        return (
+            self.contract_id,
+            self.period_start,
+            self.team,
+            self.activity,
+            self.author,
+            self.location or "",
+        )
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,10 @@ def summed(changes: Iterable[tuple[Share | None, Share | None]]) -> list[Delta]:
             period_ends[share.key] = share.period_end
     return [
         Delta(key, period_ends[key], seconds, worklogs, outside)
-        for key, (seconds, worklogs, outside) in sorted(sums.items())
+        for key, (seconds, worklogs, outside) in sorted(sums.items(), key=_by_key_order)
         if seconds or worklogs or outside
     ]
+
+
+def _by_key_order(item: tuple[ConsumptionKey, Any]) -> tuple[Any, ...]:
+    return item[0].order()

@@ -408,7 +408,12 @@ def share(row: Row) -> Share | None:
         return None
     return Share(
         key=ConsumptionKey(
-            row["contract_id"], row["period_start"], row["team"], row["activity"], row["author"]
+            row["contract_id"],
+            row["period_start"],
+            row["team"],
+            row["activity"],
+            row["author"],
+            row["location"],
         ),
         period_end=row["period_end"],
         seconds=row["seconds"],
@@ -494,6 +499,7 @@ def consumption_events(deltas: Iterable[Delta], producer: str) -> list[Envelope]
                         delta_seconds=d.seconds,
                         delta_worklogs=d.worklogs,
                         delta_outside_dates_seconds=d.outside_dates_seconds,
+                        location=d.key.location,
                     )
                     for d in lines
                 ],
@@ -506,7 +512,16 @@ def consumption_events(deltas: Iterable[Delta], producer: str) -> list[Envelope]
 
 
 #: A row's ``ConsumptionKey`` fields as a tuple, read in C.
-_CONSUMPTION_KEY = operator.itemgetter("contract_id", "period_start", "team", "activity", "author")
+_CONSUMPTION_KEY = operator.itemgetter(
+    "contract_id", "period_start", "team", "activity", "author", "location"
+)
+
+
+def _delta_order(item: tuple[tuple[Any, ...], list[Any]]) -> tuple[Any, ...]:
+    """A summed key's place in the published order, as ``ConsumptionKey.order`` (a location
+    not said sorts first; None and text do not compare)."""
+    key = item[0]
+    return (*key[:5], key[5] or "")
 
 
 def created_deltas(rows: Iterable[Row]) -> list[Delta]:
@@ -526,7 +541,7 @@ def created_deltas(rows: Iterable[Row]) -> list[Delta]:
             total[2] += row["seconds"]
     return [
         Delta(ConsumptionKey(*key), period_end, seconds, worklogs, outside)
-        for key, (seconds, worklogs, outside, period_end) in sorted(sums.items())
+        for key, (seconds, worklogs, outside, period_end) in sorted(sums.items(), key=_delta_order)
     ]
 
 
