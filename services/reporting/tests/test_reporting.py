@@ -288,6 +288,15 @@ async def test_the_forty_hour_month(api, send):
             {"activity": "phone_support", "executed_hours": 28.0, "executed_seconds": 100_800},
             {"activity": "remote_support", "executed_hours": 8.0, "executed_seconds": 28_800},
         ],
+        # The deltas (version 1) say no location.
+        "by_location": [
+            {
+                "location": None,
+                "executed_hours": 60.0,
+                "executed_seconds": 216_000,
+                "worklog_count": 6,
+            }
+        ],
         "outside_dates_worklogs": [],
         "alerts": [
             {"stage": "70", "trigger": "percent_consumed", "rule_name": "40-hour month"},

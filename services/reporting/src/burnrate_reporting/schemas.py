@@ -42,6 +42,7 @@ class Section(StrEnum):
     TEAM_PERIODS = "team_periods"
     ACTIVITIES = "activities"
     PEOPLE = "people"
+    LOCATIONS = "locations"
     OUTSIDE_DATES = "outside_dates"
     FORECAST = "forecast"
 
@@ -130,6 +131,14 @@ class ActivityHours(BaseModel):
     executed_seconds: int
 
 
+class LocationHours(BaseModel):
+    #: where the work was done (``Worklog.location``); null: the worklogs did not say
+    location: str | None
+    executed_hours: Hours
+    executed_seconds: int
+    worklog_count: int
+
+
 class OutsideDatesWorklog(BaseModel):
     id: uuid.UUID
     author: str
@@ -166,6 +175,7 @@ class ConsumptionReport(BaseModel):
     executed_seconds: int
     by_team: list[TeamHours]
     by_activity: list[ActivityHours]
+    by_location: list[LocationHours]
     outside_dates_worklogs: list[OutsideDatesWorklog]
     alerts: list[PeriodAlert]
 
@@ -216,12 +226,23 @@ class PeriodFigures(BaseModel):
     planned_seconds: int
     executed_seconds: int
     by_team: list[TeamHours]
+    by_location: list[LocationHours]
 
 
 class Share(BaseModel):
     name: str
     executed_hours: Hours
     executed_seconds: int
+    #: of the range's executed hours
+    percent: Percent | None
+
+
+class LocationShare(BaseModel):
+    #: where the work was done; null: the worklogs did not say
+    location: str | None
+    executed_hours: Hours
+    executed_seconds: int
+    worklog_count: int
     #: of the range's executed hours
     percent: Percent | None
 
@@ -291,6 +312,8 @@ class DeliveryReport(BaseModel):
     by_activity: list[Share]
     #: from ConsumptionRecorded.author; "unknown" where the producer did not say
     by_person: list[Share]
+    #: from ConsumptionLine.location
+    by_location: list[LocationShare]
     outside_dates_worklogs: list[ListedWorklog]
     alerts: list[ReportAlert]
     forecast: ForecastOut

@@ -188,6 +188,15 @@ def report_csv(report: DeliveryReport, section: Section) -> Response:
             [label[section], "executed_hours", "percent"],
             [[s.name, s.executed_hours, s.percent] for s in shares],
         )
+    if section is Section.LOCATIONS:
+        return csv_response(
+            name,
+            ["location", "executed_hours", "worklogs", "percent"],
+            [
+                [s.location or "", s.executed_hours, s.worklog_count, s.percent]
+                for s in report.by_location
+            ],
+        )
     if section is Section.OUTSIDE_DATES:
         return csv_response(
             name,

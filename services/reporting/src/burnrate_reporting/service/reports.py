@@ -33,6 +33,8 @@ from burnrate_reporting.schemas import (
     ForecastLine,
     ForecastOut,
     ListedWorklog,
+    LocationHours,
+    LocationShare,
     OutsideDatesWorklog,
     PeriodAlert,
     PeriodFigures,
@@ -100,6 +102,7 @@ async def consumption_report(
         sums = await store.period_totals(conn, contract_id, chosen.start_date)
         by_team = await store.executed_by_team(conn, contract_id, chosen.start_date)
         by_activity = await store.executed_by_activity(conn, contract_id, chosen.start_date)
+        by_location = await store.executed_by_location(conn, contract_id, chosen.start_date)
         outside = await store.outside_dates_worklogs(conn, contract_id, chosen.start_date)
         alerts = await store.period_alerts(conn, contract_id, chosen.start_date)
 
@@ -135,6 +138,10 @@ async def consumption_report(
                 executed_seconds=r["executed_seconds"],
             )
             for r in by_activity
+        ],
+        by_location=[
+            _location_hours(r["location"], r["executed_seconds"], r["worklogs"])
+            for r in by_location
         ],
         outside_dates_worklogs=[
             OutsideDatesWorklog(**dict(r), hours=seconds_to_hours(r["seconds"])) for r in outside
@@ -230,7 +237,34 @@ def _shares(rows: list[tuple[str, int]], whole: int) -> list[Share]:
     ]
 
 
-def _period_figures(line: PeriodLine, teams: list[tuple[str, int]]) -> PeriodFigures:
+def _location_hours(location: str, seconds: int, worklogs: int) -> LocationHours:
+    """One location's sums as the API shows them (``''`` in the read model: not said)."""
+    return LocationHours(
+        location=location or None,
+        executed_hours=seconds_to_hours(seconds),
+        executed_seconds=seconds,
+        worklog_count=worklogs,
+    )
+
+
+def _location_shares(sums: dict[str, tuple[int, int]], whole: int) -> list[LocationShare]:
+    """The range's sums per location, most hours first (``''``: not said)."""
+    return [
+        LocationShare(
+            location=location or None,
+            executed_hours=seconds_to_hours(seconds),
+            executed_seconds=seconds,
+            worklog_count=worklogs,
+            percent=_share_percent(seconds, whole),
+        )
+        for location, (seconds, worklogs) in sorted(sums.items(), key=lambda kv: (-kv[1][0], kv[0]))
+        if seconds or worklogs
+    ]
+
+
+def _period_figures(
+    line: PeriodLine, teams: list[tuple[str, int]], locations: list[LocationHours]
+) -> PeriodFigures:
     p, f = line.period, line.figures
     return PeriodFigures(
         start_date=p.start_date,
@@ -252,6 +286,7 @@ def _period_figures(line: PeriodLine, teams: list[tuple[str, int]]) -> PeriodFig
             TeamHours(team=t, executed_hours=seconds_to_hours(s), executed_seconds=s)
             for t, s in teams
         ],
+        by_location=locations,
     )
 
 
@@ -326,6 +361,7 @@ async def delivery_report(
         team_rows = await store.team_by_period(conn, contract_id, lo, hi)
         activities = await store.activity_totals(conn, contract_id, lo, hi)
         people = await store.person_totals(conn, contract_id, lo, hi)
+        location_rows = await store.location_by_period(conn, contract_id, lo, hi)
         outside = await store.outside_dates_in_range(conn, contract_id, lo, hi)
         alerts = await store.alerts_in_range(conn, contract_id, lo, hi)
 
@@ -363,6 +399,13 @@ async def delivery_report(
         ],
         today,
     )
+    locations_of: dict[dt.date, list[LocationHours]] = defaultdict(list)
+    location_sum: dict[str, tuple[int, int]] = {}
+    for r in location_rows:
+        seconds, worklogs = r["executed_seconds"], r["worklogs"]
+        locations_of[r["period_start"]].append(_location_hours(r["location"], seconds, worklogs))
+        before = location_sum.get(r["location"], (0, 0))
+        location_sum[r["location"]] = (before[0] + seconds, before[1] + worklogs)
     whole = sums.executed_seconds
     return DeliveryReport(
         contract=ContractHead(
@@ -396,10 +439,16 @@ async def delivery_report(
             sums.outside_dates_seconds,
             sums.worklogs,
         ),
-        periods=[_period_figures(x, teams_of.get(x.period.start_date, [])) for x in lines],
+        periods=[
+            _period_figures(
+                x, teams_of.get(x.period.start_date, []), locations_of.get(x.period.start_date, [])
+            )
+            for x in lines
+        ],
         by_team=_shares(sorted(team_sum.items(), key=lambda kv: (-kv[1], kv[0])), whole),
         by_activity=_shares([(r["name"], r["executed_seconds"]) for r in activities], whole),
         by_person=_shares([(r["name"], r["executed_seconds"]) for r in people], whole),
+        by_location=_location_shares(location_sum, whole),
         outside_dates_worklogs=[
             ListedWorklog(**dict(r), hours=seconds_to_hours(r["seconds"])) for r in outside
         ],

@@ -7,9 +7,9 @@ import datetime as dt
 from burnrate_common.db import Connection
 
 #: Consumption deltas that occurred before $1 (versions 1 and 2) become one version 2 event
-#: per contract period, with one line per (team, activity, author) summing theirs. Replaying
-#: it adds what the originals added to each of the three sums (all keyed by a subset of that
-#: line key), so `rebuild` gives the same tables; lines summing to zero are kept, since the
+#: per contract period, with one line per (team, activity, author, location) summing theirs.
+#: Replaying it adds what the originals added to each of the four sums (all keyed by a subset
+#: of that line key), so `rebuild` gives the same tables; lines summing to zero are kept, since the
 #: rows they created exist. Each new event takes the smallest seq of those it replaces.
 _COMPACT_CONSUMPTION = """
     WITH old AS (
@@ -26,18 +26,20 @@ _COMPACT_CONSUMPTION = """
         SELECT d ->> 'contract_id' AS contract_id, d ->> 'period_start' AS period_start,
                max(d ->> 'period_end') AS period_end, l ->> 'team' AS team,
                l ->> 'activity' AS activity, l ->> 'author' AS author,
+               l ->> 'location' AS location,
                sum((l ->> 'delta_seconds')::bigint) AS seconds,
                sum((l ->> 'delta_worklogs')::bigint) AS worklogs,
                sum(coalesce((l ->> 'delta_outside_dates_seconds')::bigint, 0)) AS outside,
                min(seq) AS seq, max(occurred_at) AS occurred_at, count(DISTINCT seq) AS events
-        FROM line GROUP BY 1, 2, 4, 5, 6),
+        FROM line GROUP BY 1, 2, 4, 5, 6, 7),
     merged AS (
         SELECT contract_id, period_start, max(period_end) AS period_end, min(seq) AS seq,
                max(occurred_at) AS occurred_at, gen_random_uuid() AS id,
                jsonb_agg(jsonb_build_object(
                    'team', team, 'activity', activity, 'author', author,
                    'delta_seconds', seconds, 'delta_worklogs', worklogs,
-                   'delta_outside_dates_seconds', outside) ORDER BY team, activity, author)
+                   'delta_outside_dates_seconds', outside, 'location', location)
+                   ORDER BY team, activity, author, location)
                    AS lines
         FROM summed GROUP BY contract_id, period_start),
     written AS (

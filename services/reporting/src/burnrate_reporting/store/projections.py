@@ -263,6 +263,8 @@ async def refresh_due_screen_rows(conn: Connection, now: dt.datetime, batch: int
 
 #: Who logged time when ConsumptionRecorded.author is None.
 UNKNOWN_AUTHOR = "unknown"
+#: ``consumption_by_location.location`` of a line that does not say (see migration 0007)
+NO_LOCATION = ""
 
 
 async def add_consumption(
@@ -271,15 +273,15 @@ async def add_consumption(
     period_start: dt.date,
     lines: Sequence[ConsumptionLine],
 ) -> None:
-    """Add the signed deltas of one contract period to the three sums (by team and activity,
-    by period, by person): sums commute, so arrival order does not matter. One round trip
-    whatever the number of lines; lines sharing a row are summed first (one statement may
-    not update a row twice)."""
+    """Add the signed deltas of one contract period to the four sums (by team and activity,
+    by period, by person, by location): sums commute, so arrival order does not matter. One
+    round trip whatever the number of lines; lines sharing a row are summed first (one
+    statement may not update a row twice)."""
     await conn.execute(
         """WITH line AS (
                SELECT * FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[],
-                                    $7::bigint[], $8::bigint[])
-                      AS l (team, activity, author, seconds, worklogs, outside)),
+                                    $7::bigint[], $8::bigint[], $9::text[])
+                      AS l (team, activity, author, seconds, worklogs, outside, location)),
            by_group AS (
                INSERT INTO consumption (contract_id, period_start, team, activity,
                                         executed_seconds, worklogs, outside_dates_seconds)
@@ -300,7 +302,16 @@ async def add_consumption(
                            period_totals.executed_seconds + excluded.executed_seconds,
                        worklogs = period_totals.worklogs + excluded.worklogs,
                        outside_dates_seconds =
-                           period_totals.outside_dates_seconds + excluded.outside_dates_seconds)
+                           period_totals.outside_dates_seconds + excluded.outside_dates_seconds),
+           by_location AS (
+               INSERT INTO consumption_by_location (contract_id, period_start, location,
+                                                    executed_seconds, worklogs)
+               SELECT $1, $2, location, sum(seconds), sum(worklogs) FROM line
+               GROUP BY location
+               ON CONFLICT (contract_id, period_start, location) DO UPDATE
+                   SET executed_seconds =
+                           consumption_by_location.executed_seconds + excluded.executed_seconds,
+                       worklogs = consumption_by_location.worklogs + excluded.worklogs)
            INSERT INTO consumption_by_author (contract_id, period_start, author,
                                               executed_seconds, worklogs)
            SELECT $1, $2, author, sum(seconds), sum(worklogs) FROM line GROUP BY author
@@ -316,6 +327,7 @@ async def add_consumption(
         [line.delta_seconds for line in lines],
         [line.delta_worklogs for line in lines],
         [line.delta_outside_dates_seconds for line in lines],
+        [line.location or NO_LOCATION for line in lines],
     )
 
 

@@ -14,6 +14,7 @@ READ_MODELS: dict[str, str] = {
     "consumption": "contract_id, period_start, team, activity",
     "period_totals": "contract_id, period_start",
     "consumption_by_author": "contract_id, period_start, author",
+    "consumption_by_location": "contract_id, period_start, location",
     "outside_dates_worklogs": "id",
     "alerts": "alert_id",
     "notifications": "delivery_id",

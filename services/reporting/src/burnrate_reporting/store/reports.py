@@ -86,6 +86,20 @@ async def executed_by_activity(
     )
 
 
+async def executed_by_location(
+    conn: Connection, contract_id: uuid.UUID, period_start: dt.date
+) -> list[asyncpg.Record]:
+    """One period's sums per location (``''``: not said, first), most hours first."""
+    return await conn.fetch(
+        """SELECT location, executed_seconds, worklogs FROM consumption_by_location
+           WHERE contract_id = $1 AND period_start = $2
+             AND (executed_seconds <> 0 OR worklogs <> 0)
+           ORDER BY executed_seconds DESC, location""",
+        contract_id,
+        period_start,
+    )
+
+
 async def outside_dates_worklogs(
     conn: Connection, contract_id: uuid.UUID, period_start: dt.date
 ) -> list[asyncpg.Record]:
@@ -180,6 +194,23 @@ async def person_totals(
            WHERE contract_id = $1 AND period_start BETWEEN $2 AND $3
            GROUP BY author HAVING sum(executed_seconds) <> 0 OR sum(worklogs) <> 0
            ORDER BY executed_seconds DESC, author""",
+        contract_id,
+        first,
+        last,
+    )
+
+
+async def location_by_period(
+    conn: Connection, contract_id: uuid.UUID, first: dt.date, last: dt.date
+) -> list[asyncpg.Record]:
+    """Sums per period start and location (``''``: not said), for periods starting in
+    [first, last], most hours first within a period."""
+    return await conn.fetch(
+        """SELECT period_start, location, executed_seconds, worklogs
+           FROM consumption_by_location
+           WHERE contract_id = $1 AND period_start BETWEEN $2 AND $3
+             AND (executed_seconds <> 0 OR worklogs <> 0)
+           ORDER BY period_start, executed_seconds DESC, location""",
         contract_id,
         first,
         last,
