@@ -71,6 +71,14 @@ class Trigger(StrEnum):
     FORECAST_OVER_PLAN = "forecast_over_plan"
     WORKLOG_OUTSIDE_DATES = "worklog_outside_dates"
     PERIOD_UNUSED = "period_unused"
+    #: the period's allowance is used up and hours are charged (``statement.updated``)
+    ALLOWANCE_REACHED = "allowance_reached"
+    #: the priced forecast of the period exceeds the customer's budget (``statement.updated``)
+    BUDGET_EXCEEDED_FORECAST = "budget_exceeded_forecast"
+    #: a ticket's target is at risk (``sla.at_risk``), per ticket, metric, cycle and stage
+    SLA_AT_RISK = "sla_at_risk"
+    #: a ticket's target is breached (``sla.breached``)
+    SLA_BREACHED = "sla_breached"
 
 
 class Contact(Payload):
@@ -288,6 +296,7 @@ class AlertFacts(Payload):
     forecast_amount: Decimal | None = None
     budget: Decimal | None = None
     # Service-level triggers: the ticket and its target.
+    ticket_id: uuid.UUID | None = None
     ticket_reference: str | None = None
     ticket_priority: str | None = None
     service_level: str | None = None
@@ -295,6 +304,8 @@ class AlertFacts(Payload):
     sla_target_minutes: int | None = None
     sla_due_at: dt.datetime | None = None
     sla_expected_at: dt.datetime | None = None
+    #: the clock's cycle (a reopened ticket may start a new one)
+    sla_cycle: int | None = None
 
 
 class AlertRaised(AlertFacts):
