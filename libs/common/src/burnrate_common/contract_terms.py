@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, WithJsonSchema
 
 from burnrate_common.payload import Payload
 
 Priority = Literal["P1", "P2", "P3", "P4"]
+
+#: A local time of day (the zone is the calendar's or the contract's), documented as what it
+#: is: OpenAPI's ``format: time`` would demand an offset.
+TIME_OF_DAY_SCHEMA = WithJsonSchema(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "description": "Local time of day, HH:MM or HH:MM:SS (no offset)",
+    }
+)
+TimeOfDay = Annotated[dt.time, TIME_OF_DAY_SCHEMA]
 
 
 class RateRow(Payload):
@@ -46,8 +57,8 @@ class ShiftWindow(Payload):
     name: str
     kind: Literal["window", "weekend", "holiday"] = "window"
     weekdays: list[int] = Field(default_factory=lambda: [1, 2, 3, 4, 5])
-    start: dt.time | None = None
-    end: dt.time | None = None
+    start: TimeOfDay | None = None
+    end: TimeOfDay | None = None
 
 
 class Rounding(Payload):
@@ -100,8 +111,8 @@ class WorkingHours(Payload):
     """One window of working time on an ISO weekday (1 = Monday); a day may have several."""
 
     weekday: int = Field(ge=1, le=7)
-    start: dt.time
-    end: dt.time
+    start: TimeOfDay
+    end: TimeOfDay
 
 
 class Calendar(Payload):

@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 from burnrate_common import auth
 from burnrate_common.contract_status import ContractStatus
 from burnrate_common.contract_terms import (
+    TIME_OF_DAY_SCHEMA,
     RateRow,
     ServiceLevelTerms,
     ShiftWindow,
     Target,
+    TimeOfDay,
 )
 from burnrate_common.timezones import is_valid_timezone
 from burnrate_common.types import Hours
@@ -25,7 +27,6 @@ from pydantic import (
     Field,
     JsonValue,
     ValidationInfo,
-    WithJsonSchema,
     field_validator,
 )
 
@@ -492,8 +493,8 @@ class ShiftIn(BaseModel):
     weekdays: list[int] = Field(
         default_factory=lambda: [1, 2, 3, 4, 5], description="ISO weekdays, 1 = Monday"
     )
-    start: dt.time | None = None
-    end: dt.time | None = None
+    start: TimeOfDayIn | None = None
+    end: TimeOfDayIn | None = None
 
 
 class RoundingIn(BaseModel):
@@ -649,18 +650,6 @@ class BillingOut(BillingIn):
 Priority = Literal["P1", "P2", "P3", "P4"]
 
 
-#: A local time of day as the API writes it (``08:00:00``). Declared by pattern: OpenAPI's
-#: ``format: time`` is RFC 3339's full-time, which requires an offset.
-_TIME_OF_DAY_SCHEMA = WithJsonSchema(
-    {
-        "type": "string",
-        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
-        "description": "Local time of day, HH:MM or HH:MM:SS (no offset: the zone is the "
-        "calendar's)",
-    }
-)
-
-
 def _without_offset(value: dt.time) -> dt.time:
     if value.tzinfo is not None:
         raise ValueError("a local time of day, without an offset (the zone is the calendar's)")
@@ -668,9 +657,7 @@ def _without_offset(value: dt.time) -> dt.time:
 
 
 #: A time of day the API takes: local, no offset.
-TimeOfDayIn = Annotated[dt.time, AfterValidator(_without_offset), _TIME_OF_DAY_SCHEMA]
-#: A time of day the API answers.
-TimeOfDay = Annotated[dt.time, _TIME_OF_DAY_SCHEMA]
+TimeOfDayIn = Annotated[dt.time, AfterValidator(_without_offset), TIME_OF_DAY_SCHEMA]
 
 
 class WorkingHoursIn(BaseModel):
