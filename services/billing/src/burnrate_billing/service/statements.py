@@ -542,6 +542,46 @@ async def carry(
     return await _what_if(conn, deps, statement_id, preview=preview, apply=apply)
 
 
+async def _mark_worklog(
+    conn: Connection,
+    deps: Deps,
+    statement_id: uuid.UUID,
+    contract_id: uuid.UUID,
+    worklog_id: uuid.UUID,
+    *,
+    mark: str,
+    action: str,
+    reason: str,
+    actor: str,
+    details: dict[str, Any],
+    why: str,
+) -> None:
+    """Mark a worklog's lines on the statement (``cancelled``, ``released``), record it in
+    the history (``details`` after the worklog's id) and rate the contract again."""
+    now = deps.clock.now()
+    await store.add_mark(
+        conn,
+        {
+            "statement_id": statement_id,
+            "worklog_id": worklog_id,
+            "mark": mark,
+            "reason": reason,
+            "created_by": actor,
+            "created_at": now,
+        },
+    )
+    await store.add_history(
+        conn,
+        statement_id,
+        at=now,
+        actor=actor,
+        action=action,
+        reason=reason,
+        details={"worklog_id": str(worklog_id), **details},
+    )
+    await _recompute(conn, deps, contract_id, actor, why)
+
+
 async def cancel_line(
     conn: Connection,
     deps: Deps,
@@ -566,32 +606,22 @@ async def cancel_line(
                 f"worklog_id: no line of worklog {body.worklog_id} on this statement",
                 field="worklog_id",
             )
-        now = deps.clock.now()
-        await store.add_mark(
+        await _mark_worklog(
             conn,
-            {
-                "statement_id": statement_id,
-                "worklog_id": body.worklog_id,
-                "mark": "cancelled",
-                "reason": body.reason,
-                "created_by": actor,
-                "created_at": now,
-            },
-        )
-        await store.add_history(
-            conn,
+            deps,
             statement_id,
-            at=now,
-            actor=actor,
+            contract["id"],
+            body.worklog_id,
+            mark="cancelled",
             action="cancel_line",
             reason=body.reason,
+            actor=actor,
             details={
-                "worklog_id": str(body.worklog_id),
                 "activity": lines[0]["activity"],
                 "amount": str(sum((r["value"] for r in lines), Decimal(0))),
             },
+            why="line cancelled",
         )
-        await _recompute(conn, deps, contract["id"], actor, "line cancelled")
 
     return await _what_if(conn, deps, statement_id, preview=preview, apply=apply)
 
@@ -620,28 +650,19 @@ async def release_line(
                 f"worklog_id: no held line of worklog {body.worklog_id} on this statement",
                 field="worklog_id",
             )
-        now = deps.clock.now()
-        await store.add_mark(
+        await _mark_worklog(
             conn,
-            {
-                "statement_id": statement_id,
-                "worklog_id": body.worklog_id,
-                "mark": "released",
-                "reason": body.reason,
-                "created_by": actor,
-                "created_at": now,
-            },
-        )
-        await store.add_history(
-            conn,
+            deps,
             statement_id,
-            at=now,
-            actor=actor,
+            contract["id"],
+            body.worklog_id,
+            mark="released",
             action="release_line",
             reason=body.reason,
-            details={"worklog_id": str(body.worklog_id)},
+            actor=actor,
+            details={},
+            why="held line released",
         )
-        await _recompute(conn, deps, contract["id"], actor, "held line released")
 
     return await _what_if(conn, deps, statement_id, preview=preview, apply=apply)
 
