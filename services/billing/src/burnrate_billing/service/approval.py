@@ -22,6 +22,7 @@ from burnrate_billing.schemas import CustomerApproveIn, CustomerDisputeIn, SentO
 from burnrate_billing.service import Deps
 from burnrate_billing.service.compute import refresh
 from burnrate_billing.service.statements import (
+    approve,
     publish,
     statement_or_404,
     statement_out,
@@ -102,20 +103,7 @@ async def customer_approve(
 ) -> StatementOut:
     """The customer approves the balance: who (as they signed) and when are recorded."""
     statement = await _customer_statement(conn, deps, token)
-    who = f"customer: {body.name}"
-    async with conn.transaction():
-        row, contract = await transition(
-            conn,
-            deps,
-            statement["id"],
-            "approve",
-            actor=who,
-            reason=None,
-            approved_by=who,
-            approved_at=deps.clock.now(),
-        )
-        await publish(conn, deps, EventType.STATEMENT_APPROVED, row, contract)
-    return await statement_out(conn, deps, row, contract=contract)
+    return await approve(conn, deps, statement["id"], actor=f"customer: {body.name}", reason=None)
 
 
 async def customer_dispute(
