@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Awaitable
+from typing import Annotated, Protocol
 
+from burnrate_common.db import Connection
 from burnrate_common.deps import ConnectionDep, CursorQuery, LimitQuery
 from fastapi import APIRouter, Query
 
@@ -21,7 +23,7 @@ from burnrate_billing.schemas import (
     StatementOut,
     StatementPage,
 )
-from burnrate_billing.service import approval, invoices
+from burnrate_billing.service import Deps, approval, invoices
 from burnrate_billing.service import statements as service
 
 router = APIRouter(prefix="/v1/statements", tags=["statements"])
@@ -75,76 +77,49 @@ async def history(
     return await service.history(conn, statement_id)
 
 
-@router.post("/{statement_id}/review", response_model=StatementOut, summary="Into review")
-async def review(
-    statement_id: uuid.UUID,
-    conn: ConnectionDep,
-    deps: DepsDep,
-    who: BillingWriter,
-    body: ReasonIn | None = None,
-) -> StatementOut:
-    reason = body.reason if body else None
-    return await service.review(conn, deps, statement_id, actor=who.name, reason=reason)
+class _Command(Protocol):
+    """A life-cycle use case: the statement moved by the caller, with an optional reason."""
+
+    def __call__(
+        self,
+        conn: Connection,
+        deps: Deps,
+        statement_id: uuid.UUID,
+        *,
+        actor: str,
+        reason: str | None,
+    ) -> Awaitable[StatementOut]: ...
 
 
-@router.post(
-    "/{statement_id}/send",
-    response_model=SentOut,
-    summary="To the customer, with a signed approval link",
+def _command(
+    name: str, action: _Command, summary: str, response_model: type[StatementOut] = StatementOut
+) -> None:
+    """``POST /{statement_id}/<name>`` with an optional ``ReasonIn`` body: calls ``action``.
+    The route is named ``name`` (its OpenAPI operation id); it has no description."""
+
+    @router.post(
+        f"/{{statement_id}}/{name}", response_model=response_model, summary=summary, name=name
+    )
+    async def command(
+        statement_id: uuid.UUID,
+        conn: ConnectionDep,
+        deps: DepsDep,
+        who: BillingWriter,
+        body: ReasonIn | None = None,
+    ) -> StatementOut:
+        reason = body.reason if body else None
+        return await action(conn, deps, statement_id, actor=who.name, reason=reason)
+
+
+_command("review", service.review, "Into review")
+_command("send", approval.send, "To the customer, with a signed approval link", SentOut)
+_command("approve", service.approve, "Approve on the customer's behalf")
+_command("invoice", invoices.invoice, "Issue the invoice")
+_command(
+    "rerate",
+    service.rerate,
+    "Rate the open statement with the contract's current terms (audited)",
 )
-async def send(
-    statement_id: uuid.UUID,
-    conn: ConnectionDep,
-    deps: DepsDep,
-    who: BillingWriter,
-    body: ReasonIn | None = None,
-) -> SentOut:
-    reason = body.reason if body else None
-    return await approval.send(conn, deps, statement_id, actor=who.name, reason=reason)
-
-
-@router.post(
-    "/{statement_id}/approve",
-    response_model=StatementOut,
-    summary="Approve on the customer's behalf",
-)
-async def approve(
-    statement_id: uuid.UUID,
-    conn: ConnectionDep,
-    deps: DepsDep,
-    who: BillingWriter,
-    body: ReasonIn | None = None,
-) -> StatementOut:
-    reason = body.reason if body else None
-    return await service.approve(conn, deps, statement_id, actor=who.name, reason=reason)
-
-
-@router.post("/{statement_id}/invoice", response_model=StatementOut, summary="Issue the invoice")
-async def invoice(
-    statement_id: uuid.UUID,
-    conn: ConnectionDep,
-    deps: DepsDep,
-    who: BillingWriter,
-    body: ReasonIn | None = None,
-) -> StatementOut:
-    reason = body.reason if body else None
-    return await invoices.invoice(conn, deps, statement_id, actor=who.name, reason=reason)
-
-
-@router.post(
-    "/{statement_id}/rerate",
-    response_model=StatementOut,
-    summary="Rate the open statement with the contract's current terms (audited)",
-)
-async def rerate(
-    statement_id: uuid.UUID,
-    conn: ConnectionDep,
-    deps: DepsDep,
-    who: BillingWriter,
-    body: ReasonIn | None = None,
-) -> StatementOut:
-    reason = body.reason if body else None
-    return await service.rerate(conn, deps, statement_id, actor=who.name, reason=reason)
 
 
 @router.post(
