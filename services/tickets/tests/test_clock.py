@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from burnrate_common.contract_terms import Calendar, ServiceLevelTerms, Target, WorkingHours
+from burnrate_common.contract_terms import ServiceLevelTerms, Target
 from burnrate_tickets.domain.clock import (
     Opening,
     TicketEvent,
@@ -16,40 +15,8 @@ from burnrate_tickets.domain.clock import (
     replay,
 )
 
-AMS = ZoneInfo("Europe/Amsterdam")
-H = 60
-
-
-def ams(*args: int, fold: int = 0) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=AMS, fold=fold).astimezone(dt.UTC)  # type: ignore[misc,arg-type]
-
-
-OFFICE = Calendar(
-    name="office",
-    timezone="Europe/Amsterdam",
-    hours=[WorkingHours(weekday=d, start=dt.time(8), end=dt.time(18)) for d in range(1, 6)],
-    holiday_country="NL",
-)
-
-
-def level(**kwargs: Any) -> ServiceLevelTerms:
-    targets = [
-        Target(metric="first_response", priority="P1", minutes=15, calendar="24x7"),
-        Target(metric="resolution", priority="P1", minutes=60, calendar="24x7"),
-        Target(metric="first_response", priority="P2", minutes=1 * H),
-        Target(metric="resolution", priority="P2", minutes=4 * H),
-        Target(metric="first_response", priority="P3", minutes=4 * H),
-        Target(metric="resolution", priority="P3", minutes=30 * H),
-        Target(metric="resolution", category="e-mail outage", minutes=4 * H, calendar="24x7"),
-    ]
-    data = {
-        "level": "gold",
-        "effective_from": dt.date(2026, 1, 1),
-        "targets": targets,
-        "calendar": OFFICE,
-    } | kwargs
-    return ServiceLevelTerms.model_validate(data)
-
+from .conftest import AMS, H, ams
+from .conftest import gold as level  # the gold level; keywords override (bronze below)
 
 GOLD = level()
 MON = (2026, 3, 16)  # a Monday
