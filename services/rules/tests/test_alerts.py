@@ -97,6 +97,7 @@ async def test_the_40_hour_month(rig):
         "charged_amount": None,
         "forecast_amount": None,
         "budget": None,
+        "ticket_id": None,
         "ticket_reference": None,
         "ticket_priority": None,
         "service_level": None,
@@ -104,6 +105,7 @@ async def test_the_40_hour_month(rig):
         "sla_target_minutes": None,
         "sla_due_at": None,
         "sla_expected_at": None,
+        "sla_cycle": None,
     }
     assert alerts[2] | {"alert_id": None, "raised_at": None} == {
         "alert_id": None,
@@ -123,6 +125,21 @@ async def test_the_40_hour_month(rig):
         "forecast_exhaustion_date": None,
         "unused_hours": None,
         "outside_dates_hours": None,
+        # the billing and service-level facts: none for an hours trigger
+        "currency": None,
+        "charged_hours": None,
+        "charged_amount": None,
+        "forecast_amount": None,
+        "budget": None,
+        "ticket_id": None,
+        "ticket_reference": None,
+        "ticket_priority": None,
+        "service_level": None,
+        "sla_metric": None,
+        "sla_cycle": None,
+        "sla_target_minutes": None,
+        "sla_due_at": None,
+        "sla_expected_at": None,
     }
 
     totals = (await rig.api.get(f"/v1/contracts/{contract_id}/totals")).json()

@@ -176,6 +176,11 @@ async def test_preview_shows_what_would_fire_without_raising_it(rig):
             "forecast_exhaustion_date": None,
             "unused_hours": None,
             "outside_dates_hours": None,
+            "currency": None,
+            "charged_hours": None,
+            "charged_amount": None,
+            "forecast_amount": None,
+            "budget": None,
         }
     ]
     await rig.tick()
@@ -229,7 +234,12 @@ BAD_RULES = [
     (body(trigger="forecast_over_plan", stages=[50]), "stages"),
     (body(trigger="worklog_outside_dates", stages=[2]), "stages"),
     (body(trigger="overage", stages=[0], overage=True), "overage"),
-    (body(trigger="sla_at_risk"), "trigger"),
+    (body(trigger="moon_phase"), "trigger"),
+    (body(trigger="sla_at_risk", stages=None), "stages"),
+    (body(trigger="sla_at_risk", stages=[75, 100]), "stages"),
+    (body(trigger="sla_breached", stages=[75]), "stages"),
+    (body(trigger="allowance_reached", stages=[1]), "stages"),
+    (body(trigger="budget_exceeded_forecast", stages=[0], overage=True), "overage"),
     (body(audience={"webhook_url": "ftp://hooks.example/x"}), "audience.webhook_url"),
     (body(audience={"webhook_url": "not a url"}), "audience.webhook_url"),
     (body(audience={"emails": ["a@b.example", "bad@"]}), "audience.emails.1"),

@@ -84,7 +84,7 @@ BAD_INPUT = [
     ({"stages": [70, 1001]}, "stages"),
     ({"stages": []}, "stages"),
     ({"stages": [70.5]}, "stages.0"),
-    ({"trigger": "sla_breached"}, "trigger"),
+    ({"trigger": "moon_phase"}, "trigger"),
     ({"trigger": None}, "trigger"),
     ({"audience": {"emails": ["not-an-address"]}}, "audience.emails.0"),
     ({"audience": {"owner": False}}, "audience"),

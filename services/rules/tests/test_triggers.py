@@ -276,7 +276,19 @@ def test_bad_stages_per_trigger(trigger, stages, problem):
 def test_good_stages_and_defaults():
     assert stages_problem(Trigger.DAYS_BEFORE_END, [30, 7, 0]) is None
     assert stages_problem(Trigger.HOURS_REMAINING, [10, 0]) is None
-    assert [default_stages(t) for t in Trigger] == [None, None, (0,), None, (100,), (0,), None]
+    assert [default_stages(t) for t in Trigger] == [
+        None,
+        None,
+        (0,),
+        None,
+        (100,),
+        (0,),
+        None,
+        (0,),
+        (0,),
+        None,
+        (100,),
+    ]
 
 
 # --- properties ------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 from burnrate_common.events import Trigger
 from burnrate_common.types import Hours
@@ -100,7 +101,10 @@ class RuleIn(BaseModel):
         max_length=20,
         validate_default=True,
         description="In the trigger's unit and firing order; optional for overage (0), "
-        "forecast_over_plan (100) and worklog_outside_dates (0)",
+        "forecast_over_plan (100), worklog_outside_dates (0), allowance_reached (0), "
+        "budget_exceeded_forecast (0) and sla_breached (100); sla_at_risk: percents of a "
+        "ticket's target elapsed (1-99), each reached when the tickets service announces "
+        "that percent or a higher one",
     )
     overage: bool = Field(
         default=False, description="percent_consumed only: also fire once executed exceeds plan"
@@ -187,6 +191,11 @@ class PreviewAlertOut(BaseModel):
     forecast_exhaustion_date: dt.date | None = None
     unused_hours: Hours | None = None
     outside_dates_hours: Hours | None = None
+    currency: str | None = None
+    charged_hours: Hours | None = None
+    charged_amount: Decimal | None = None
+    forecast_amount: Decimal | None = None
+    budget: Decimal | None = None
 
 
 class SkippedContractOut(BaseModel):
@@ -225,6 +234,32 @@ class AlertOut(BaseModel):
     forecast_exhaustion_date: dt.date | None
     unused_hours: Hours | None
     outside_dates_hours: Hours | None
+    currency: str | None = Field(
+        default=None, description="allowance_reached, budget_exceeded_forecast: the statement's"
+    )
+    charged_hours: Hours | None = Field(
+        default=None, description="allowance_reached: hours charged beyond the allowance"
+    )
+    charged_amount: Decimal | None = Field(
+        default=None, description="allowance_reached: what they are charged, before VAT"
+    )
+    forecast_amount: Decimal | None = Field(
+        default=None, description="budget_exceeded_forecast: the priced forecast of the period"
+    )
+    budget: Decimal | None = Field(
+        default=None, description="budget_exceeded_forecast: the customer's budget"
+    )
+    ticket_id: uuid.UUID | None = Field(default=None, description="sla_*: the ticket")
+    ticket_reference: str | None = None
+    ticket_priority: str | None = None
+    service_level: str | None = None
+    sla_metric: str | None = Field(default=None, description="first_response or resolution")
+    sla_cycle: int | None = None
+    sla_target_minutes: int | None = None
+    sla_due_at: dt.datetime | None = None
+    sla_expected_at: dt.datetime | None = Field(
+        default=None, description="When such tickets are usually resolved, if later than due"
+    )
     raised_at: dt.datetime
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import asyncpg
 from burnrate_common.db import Connection
+from burnrate_common.event_payloads import StatementChanged
 from burnrate_common.events import ContractChanged
 
 _EPOCH = (dt.datetime.min.replace(tzinfo=dt.UTC), uuid.UUID(int=0))
@@ -100,6 +101,12 @@ async def contract_exists(conn: Connection, contract_id: uuid.UUID) -> bool:
 
 # --- running totals and evaluation -----------------------------------------------------
 
+#: A period's statement figures as evaluation reads them (all NULL: no statement known).
+_STATEMENT_COLUMNS = """s.currency AS s_currency, s.allowance_seconds AS s_allowance_seconds,
+    s.in_allowance_seconds AS s_in_allowance_seconds, s.charged_seconds AS s_charged_seconds,
+    s.charged_amount AS s_charged_amount, s.forecast_amount AS s_forecast_amount,
+    s.budget AS s_budget"""
+
 
 async def add_consumption(
     conn: Connection,
@@ -136,16 +143,151 @@ async def lock_periods(
     no plan to compare with until the contract arrives.
     """
     return await conn.fetch(
-        """SELECT t.contract_id, t.period_start, p.end_date AS period_end,
-                  p.planned_seconds, t.executed_seconds, t.outside_dates_seconds
+        f"""SELECT t.contract_id, t.period_start, p.end_date AS period_end,
+                  p.planned_seconds, t.executed_seconds, t.outside_dates_seconds,
+                  {_STATEMENT_COLUMNS}
            FROM period_totals t
            JOIN contract_periods p
              ON p.contract_id = t.contract_id AND p.start_date = t.period_start
+           LEFT JOIN statement_figures s
+             ON s.contract_id = t.contract_id AND s.period_start = t.period_start
            WHERE t.contract_id = $1 AND ($2::date IS NULL OR t.period_start = $2)
            ORDER BY t.period_start
            FOR UPDATE OF t""",
         contract_id,
         period_start,
+    )
+
+
+async def upsert_statement(
+    conn: Connection, statement: StatementChanged, changed_at: dt.datetime
+) -> bool:
+    """Keep the period's newest statement figures; False (nothing written) if newer ones
+    are held. The row lock taken here serializes the evaluation of one period's statement."""
+    row = await conn.fetchval(
+        """INSERT INTO statement_figures (contract_id, period_start, period_end, statement_id,
+                                          status, currency, allowance_seconds,
+                                          in_allowance_seconds, charged_seconds,
+                                          charged_amount, forecast_amount, budget, changed_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+           ON CONFLICT (contract_id, period_start) DO UPDATE SET
+               period_end = excluded.period_end, statement_id = excluded.statement_id,
+               status = excluded.status, currency = excluded.currency,
+               allowance_seconds = excluded.allowance_seconds,
+               in_allowance_seconds = excluded.in_allowance_seconds,
+               charged_seconds = excluded.charged_seconds,
+               charged_amount = excluded.charged_amount,
+               forecast_amount = excluded.forecast_amount, budget = excluded.budget,
+               changed_at = excluded.changed_at
+           WHERE statement_figures.changed_at <= excluded.changed_at
+           RETURNING 1""",
+        statement.contract_id,
+        statement.period_start,
+        statement.period_end,
+        statement.statement_id,
+        statement.status,
+        statement.currency,
+        statement.allowance_seconds,
+        statement.in_allowance_seconds,
+        statement.charged_seconds,
+        statement.charged_amount,
+        statement.forecast_amount,
+        statement.budget,
+        changed_at,
+    )
+    return row is not None
+
+
+async def statement_periods(
+    conn: Connection, contract_id: uuid.UUID, period_start: dt.date | None = None
+) -> list[asyncpg.Record]:
+    """The contract periods (one, or all) that have a statement, with their totals (0 when
+    nothing was consumed yet) and the statement's figures; empty while the contract or the
+    period is not known."""
+    return await conn.fetch(
+        f"""SELECT p.contract_id, p.start_date AS period_start, p.end_date AS period_end,
+                   p.planned_seconds,
+                   coalesce(t.executed_seconds, 0) AS executed_seconds,
+                   coalesce(t.outside_dates_seconds, 0) AS outside_dates_seconds,
+                   {_STATEMENT_COLUMNS}
+            FROM contract_periods p
+            JOIN statement_figures s
+              ON s.contract_id = p.contract_id AND s.period_start = p.start_date
+            LEFT JOIN period_totals t
+              ON t.contract_id = p.contract_id AND t.period_start = p.start_date
+            WHERE p.contract_id = $1 AND ($2::date IS NULL OR p.start_date = $2)
+            ORDER BY p.start_date""",
+        contract_id,
+        period_start,
+    )
+
+
+async def period_of_day(
+    conn: Connection, contract_id: uuid.UUID, day: dt.date
+) -> asyncpg.Record | None:
+    """The contract period a local day falls in (outside the contract's periods: the
+    nearest one), with its totals; None when the contract has no periods."""
+    return await conn.fetchrow(
+        """SELECT p.contract_id, p.start_date AS period_start, p.end_date AS period_end,
+                  p.planned_seconds,
+                  coalesce(t.executed_seconds, 0) AS executed_seconds,
+                  coalesce(t.outside_dates_seconds, 0) AS outside_dates_seconds
+           FROM contract_periods p
+           LEFT JOIN period_totals t
+             ON t.contract_id = p.contract_id AND t.period_start = p.start_date
+           WHERE p.contract_id = $1
+           ORDER BY (p.start_date <= $2 AND $2 <= p.end_date) DESC,
+                    least(abs(p.start_date - $2), abs(p.end_date - $2)), p.start_date
+           LIMIT 1""",
+        contract_id,
+        day,
+    )
+
+
+async def sla_fired(
+    conn: Connection,
+    rule_ids: Sequence[uuid.UUID],
+    ticket_id: uuid.UUID,
+    metric: str,
+    cycle: int,
+) -> dict[uuid.UUID, set[str]]:
+    """Stages fired per rule for one ticket's metric and cycle."""
+    rows = await conn.fetch(
+        """SELECT rule_id, array_agg(stage) AS stages FROM sla_fired_stages
+           WHERE rule_id = any($1::uuid[]) AND ticket_id = $2 AND metric = $3 AND cycle = $4
+           GROUP BY rule_id""",
+        list(rule_ids),
+        ticket_id,
+        metric,
+        cycle,
+    )
+    return {r["rule_id"]: set(r["stages"]) for r in rows}
+
+
+async def insert_sla_fired(
+    conn: Connection,
+    contract_id: uuid.UUID,
+    ticket_id: uuid.UUID,
+    metric: str,
+    cycle: int,
+    rows: Sequence[tuple[uuid.UUID, str, uuid.UUID]],
+) -> list[asyncpg.Record]:
+    """Insert (rule_id, stage, alert_id) rows of one ticket's metric and cycle; returns
+    those not fired before."""
+    return await conn.fetch(
+        """INSERT INTO sla_fired_stages (rule_id, ticket_id, metric, cycle, stage, contract_id,
+                                         alert_id)
+           SELECT r, $2, $3, $4, s, $1, a
+           FROM unnest($5::uuid[], $6::text[], $7::uuid[]) AS u (r, s, a)
+           ON CONFLICT DO NOTHING
+           RETURNING rule_id, stage, alert_id""",
+        contract_id,
+        ticket_id,
+        metric,
+        cycle,
+        [r[0] for r in rows],
+        [r[1] for r in rows],
+        [r[2] for r in rows],
     )
 
 
@@ -234,6 +376,20 @@ _ALERT_COLUMNS = (
     "forecast_exhaustion_date",
     "unused_seconds",
     "outside_dates_seconds",
+    "currency",
+    "charged_seconds",
+    "charged_amount",
+    "forecast_amount",
+    "budget",
+    "ticket_id",
+    "ticket_reference",
+    "ticket_priority",
+    "service_level",
+    "sla_metric",
+    "sla_cycle",
+    "sla_target_minutes",
+    "sla_due_at",
+    "sla_expected_at",
 )
 
 
@@ -312,14 +468,17 @@ async def periods_around(
     """Per contract, the period containing its local ``today`` and those that ended at most
     ``catch_up_days`` days before it, with their totals (0 when nothing was consumed)."""
     return await conn.fetch(
-        """SELECT p.contract_id, p.start_date AS period_start, p.end_date AS period_end,
+        f"""SELECT p.contract_id, p.start_date AS period_start, p.end_date AS period_end,
                   p.planned_seconds,
                   coalesce(t.executed_seconds, 0) AS executed_seconds,
-                  coalesce(t.outside_dates_seconds, 0) AS outside_dates_seconds
+                  coalesce(t.outside_dates_seconds, 0) AS outside_dates_seconds,
+                  {_STATEMENT_COLUMNS}
            FROM unnest($1::uuid[], $2::date[]) AS u (contract_id, today)
            JOIN contract_periods p ON p.contract_id = u.contract_id
            LEFT JOIN period_totals t
              ON t.contract_id = p.contract_id AND t.period_start = p.start_date
+           LEFT JOIN statement_figures s
+             ON s.contract_id = p.contract_id AND s.period_start = p.start_date
            WHERE p.start_date <= u.today AND p.end_date >= u.today - $3::int - 1
            ORDER BY p.contract_id, p.start_date""",
         list(contract_ids),
@@ -546,7 +705,10 @@ async def list_alerts(
                   a.period_start, a.period_end, a.stage, a.trigger, a.planned_seconds,
                   a.executed_seconds, a.days_before_end, a.forecast_seconds,
                   a.forecast_exhaustion_date, a.unused_seconds, a.outside_dates_seconds,
-                  a.raised_at
+                  a.currency, a.charged_seconds, a.charged_amount, a.forecast_amount, a.budget,
+                  a.ticket_id, a.ticket_reference, a.ticket_priority, a.service_level,
+                  a.sla_metric, a.sla_cycle, a.sla_target_minutes, a.sla_due_at,
+                  a.sla_expected_at, a.raised_at
            FROM alerts a JOIN rules r ON r.id = a.rule_id
            WHERE (a.raised_at, a.alert_id) > ($1, $2)
              AND ($4::uuid IS NULL OR a.contract_id = $4)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import assert_never
 from zoneinfo import ZoneInfo
 
@@ -23,8 +25,14 @@ CONSUMPTION_TRIGGERS = frozenset(
         Trigger.WORKLOG_OUTSIDE_DATES,
     }
 )
+#: what a period's statement (billing's figures, replicated from ``statement.*``) can make
+#: due; evaluated whenever the period is, from the statement last received
+BILLING_TRIGGERS = frozenset({Trigger.ALLOWANCE_REACHED, Trigger.BUDGET_EXCEEDED_FORECAST})
+#: what a ticket's announced stage (``sla.at_risk`` / ``sla.breached``) can make due: fired
+#: once per ticket, metric, cycle and stage, not per period
+SLA_TRIGGERS = frozenset({Trigger.SLA_AT_RISK, Trigger.SLA_BREACHED})
 #: what the daily clock evaluates in the period containing today
-CURRENT_PERIOD_TRIGGERS = CONSUMPTION_TRIGGERS | {Trigger.DAYS_BEFORE_END}
+CURRENT_PERIOD_TRIGGERS = CONSUMPTION_TRIGGERS | BILLING_TRIGGERS | {Trigger.DAYS_BEFORE_END}
 #: what the daily clock evaluates in periods that ended (within the catch-up window)
 ENDED_PERIOD_TRIGGERS = frozenset({Trigger.PERIOD_UNUSED})
 
@@ -34,6 +42,37 @@ class RuleSpec:
     trigger: Trigger
     stages: tuple[int, ...]
     overage: bool = False
+
+
+@dataclass(frozen=True)
+class StatementFigures:
+    """The figures of a period's statement as billing last published them."""
+
+    currency: str
+    allowance_seconds: int
+    in_allowance_seconds: int
+    charged_seconds: int
+    charged_amount: Decimal
+    forecast_amount: Decimal | None = None
+    budget: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class SlaAnnouncement:
+    """One stage of one ticket's target, as the tickets service announced it."""
+
+    breached: bool
+    #: percent of the target elapsed (100: breached)
+    percent: int
+    ticket_id: uuid.UUID
+    reference: str
+    metric: str
+    cycle: int
+    priority: str
+    level: str
+    target_minutes: int
+    due_at: dt.datetime
+    expected_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +88,10 @@ class Situation:
     now: dt.datetime
     outside_dates_seconds: int = 0
     forecast_min_elapsed_percent: int = 0
+    #: the period's statement (None: billing published none, or the contract is not billed)
+    statement: StatementFigures | None = None
+    #: the ticket stage being evaluated (SLA triggers only)
+    sla: SlaAnnouncement | None = None
 
     @property
     def today(self) -> dt.date:
@@ -111,6 +154,43 @@ def reached(rule: RuleSpec, s: Situation) -> tuple[list[str], AlertFacts]:
             )
             unused = tr.unused_seconds(s.planned_seconds, s.executed_seconds)
             return keys, AlertFacts(unused_seconds=unused)
+        case Trigger.ALLOWANCE_REACHED:
+            if s.statement is None:
+                return [], AlertFacts()
+            f = s.statement
+            keys = tr.allowance_reached(
+                f.allowance_seconds, f.in_allowance_seconds, f.charged_seconds
+            )
+            return keys, AlertFacts(
+                currency=f.currency,
+                charged_seconds=f.charged_seconds,
+                charged_amount=f.charged_amount,
+            )
+        case Trigger.BUDGET_EXCEEDED_FORECAST:
+            if s.statement is None:
+                return [], AlertFacts()
+            f = s.statement
+            keys = tr.budget_exceeded_forecast(f.forecast_amount, f.budget)
+            return keys, AlertFacts(
+                currency=f.currency, forecast_amount=f.forecast_amount, budget=f.budget
+            )
+        case Trigger.SLA_AT_RISK | Trigger.SLA_BREACHED:
+            # An at-risk rule hears only at-risk announcements (a breach is no warning
+            # any more), a breach rule only breaches.
+            a = s.sla
+            if a is None or a.breached != (rule.trigger is Trigger.SLA_BREACHED):
+                return [], AlertFacts()
+            return tr.sla_stages(rule.stages, a.percent), AlertFacts(
+                ticket_id=a.ticket_id,
+                ticket_reference=a.reference,
+                ticket_priority=a.priority,
+                service_level=a.level,
+                sla_metric=a.metric,
+                sla_cycle=a.cycle,
+                sla_target_minutes=a.target_minutes,
+                sla_due_at=a.due_at,
+                sla_expected_at=a.expected_at,
+            )
         case _:
             assert_never(rule.trigger)
 

@@ -40,6 +40,12 @@ STAGE_SPECS: dict[Trigger, StageSpec] = {
     ),
     Trigger.WORKLOG_OUTSIDE_DATES: StageSpec(0, 0, True, "one stage, 0", (0,)),
     Trigger.PERIOD_UNUSED: StageSpec(1, 100, True, "percent of the planned hours unused"),
+    Trigger.ALLOWANCE_REACHED: StageSpec(0, 0, True, "one stage, 0", (0,)),
+    Trigger.BUDGET_EXCEEDED_FORECAST: StageSpec(0, 0, True, "one stage, 0", (0,)),
+    # The tickets service announces a ticket's target at the level's at-risk percents; a
+    # stage is reached by an announcement at that percent or above (never by the breach).
+    Trigger.SLA_AT_RISK: StageSpec(1, 99, True, "percent of a ticket's target elapsed"),
+    Trigger.SLA_BREACHED: StageSpec(100, 100, True, "one stage, 100", (100,)),
 }
 
 

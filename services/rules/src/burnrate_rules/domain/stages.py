@@ -2,8 +2,10 @@
 
 A stage is named by a string: a percent stage by its number ("70"), hours remaining by
 "10h", days before the end by "30d", the overage stage by ``"overage"`` (``"overage+10"``:
-10 % above plan), a worklog outside the dates by ``"outside_dates"``. All arithmetic is on
-integer seconds, so 28 h of 40 h is exactly 70 %.
+10 % above plan), a worklog outside the dates by ``"outside_dates"``, the allowance used
+up by ``"allowance"``, a forecast over budget by ``"budget"``, a ticket's target at risk or
+breached by its percent ("75", "100"). All arithmetic is on integer seconds, so 28 h of
+40 h is exactly 70 %.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from burnrate_common.events import Trigger
 
 OVERAGE = "overage"
 OUTSIDE_DATES = "outside_dates"
+#: the one stage of ``allowance_reached`` and of ``budget_exceeded_forecast``
+ALLOWANCE = "allowance"
+BUDGET = "budget"
 #: The trigger an alert for the overage stage names (the rule's own trigger for the others).
 OVERAGE_TRIGGER = Trigger.OVERAGE
 
@@ -29,6 +34,10 @@ def stage_name(trigger: Trigger, value: int) -> str:
             return OVERAGE if value == 0 else f"{OVERAGE}+{value}"
         case Trigger.WORKLOG_OUTSIDE_DATES:
             return OUTSIDE_DATES
+        case Trigger.ALLOWANCE_REACHED:
+            return ALLOWANCE
+        case Trigger.BUDGET_EXCEEDED_FORECAST:
+            return BUDGET
         case _:
             return str(value)
 
@@ -72,7 +81,7 @@ def rank(stage: str) -> tuple[int, int]:
         return (1, 0)
     if stage.startswith(f"{OVERAGE}+"):
         return (1, int(stage.removeprefix(f"{OVERAGE}+")))
-    if stage == OUTSIDE_DATES:
+    if stage in (OUTSIDE_DATES, ALLOWANCE, BUDGET):
         return (0, 0)
     if stage[-1:] in ("h", "d"):
         return (0, -int(stage[:-1]))

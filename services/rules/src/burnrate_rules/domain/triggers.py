@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from burnrate_common.events import Trigger
@@ -143,3 +144,27 @@ def period_unused(
         for p in stages
         if unused * 100 >= p * planned_seconds
     ]
+
+
+def allowance_reached(
+    allowance_seconds: int, in_allowance_seconds: int, charged_seconds: int
+) -> list[str]:
+    """The statement's allowance is used up and hours beyond it are charged (an allowance
+    used up exactly, or a warn-only contract that charges nothing, is no news yet)."""
+    if charged_seconds > 0 and in_allowance_seconds >= allowance_seconds:
+        return [st.ALLOWANCE]
+    return []
+
+
+def budget_exceeded_forecast(forecast_amount: Decimal | None, budget: Decimal | None) -> list[str]:
+    """The priced forecast of the period is strictly above the customer's budget."""
+    if forecast_amount is None or budget is None or forecast_amount <= budget:
+        return []
+    return [st.BUDGET]
+
+
+def sla_stages(stages: Sequence[int], percent: int) -> list[str]:
+    """A ticket's target announced at ``percent`` elapsed reaches every stage at or below
+    it: a stage passed over (the tickets service announces only the highest after a
+    downtime) still fires, once, by the key."""
+    return [str(p) for p in stages if p <= percent]

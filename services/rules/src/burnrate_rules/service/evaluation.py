@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,12 +22,14 @@ from burnrate_common.events import AlertRaised, Audience, Envelope, EventType, T
 from burnrate_rules import store
 from burnrate_rules.domain import stages
 from burnrate_rules.domain.evaluation import (
+    BILLING_TRIGGERS,
     CONSUMPTION_TRIGGERS,
     CURRENT_PERIOD_TRIGGERS,
     ENDED_PERIOD_TRIGGERS,
     Due,
     RuleSpec,
     Situation,
+    StatementFigures,
     due,
     key_period,
 )
@@ -35,8 +37,16 @@ from burnrate_rules.domain.evaluation import (
 PRODUCER = "rules"
 
 #: "consumption": a delta or a changed plan, in the periods it touched;
+#: "statement": billing's figures of one period changed;
 #: "clock": the daily evaluation, in the period containing today and recently ended ones.
-Mode = Literal["consumption", "clock"]
+Mode = Literal["consumption", "statement", "clock"]
+
+#: (rule id, key period, stage, alert id) rows to claim → the (rule id, key period, stage)
+#: among them that were not fired before: the unique key that makes a stage fire once.
+Claim = Callable[
+    [Sequence[tuple[uuid.UUID, dt.date, str, uuid.UUID]]],
+    Awaitable[list[tuple[uuid.UUID, dt.date, str]]],
+]
 
 #: A row by column name; asyncpg.Record is no Mapping (it iterates over its values).
 Row = Mapping[str, Any] | asyncpg.Record
@@ -55,7 +65,11 @@ class Candidate:
 
 def triggers_for(mode: Mode, period: Row, today: dt.date) -> frozenset[Trigger]:
     if mode == "consumption":
-        return CONSUMPTION_TRIGGERS
+        # the statement figures held for the period are evaluated with it: a statement
+        # that arrived before its contract or its consumption is not left unheard
+        return CONSUMPTION_TRIGGERS | BILLING_TRIGGERS
+    if mode == "statement":
+        return BILLING_TRIGGERS
     if period["period_start"] <= today <= period["period_end"]:
         return CURRENT_PERIOD_TRIGGERS
     if period["period_end"] < today:
@@ -74,6 +88,22 @@ def situation(contract: Row, period: Row, now: dt.datetime, min_elapsed: int) ->
         now=now,
         outside_dates_seconds=period["outside_dates_seconds"],
         forecast_min_elapsed_percent=min_elapsed,
+        statement=statement_figures(period),
+    )
+
+
+def statement_figures(period: Row) -> StatementFigures | None:
+    """The statement figures joined into a period row (``s_*`` columns), if any."""
+    if period.get("s_currency") is None:
+        return None
+    return StatementFigures(
+        currency=period["s_currency"],
+        allowance_seconds=period["s_allowance_seconds"],
+        in_allowance_seconds=period["s_in_allowance_seconds"],
+        charged_seconds=period["s_charged_seconds"],
+        charged_amount=period["s_charged_amount"],
+        forecast_amount=period["s_forecast_amount"],
+        budget=period["s_budget"],
     )
 
 
@@ -139,14 +169,30 @@ async def evaluate(
     return events
 
 
+def period_claim(conn: Connection, contract_id: uuid.UUID) -> Claim:
+    """Stages fired once per rule and contract period (``fired_stages``)."""
+
+    async def claim(
+        rows: Sequence[tuple[uuid.UUID, dt.date, str, uuid.UUID]],
+    ) -> list[tuple[uuid.UUID, dt.date, str]]:
+        inserted = await store.insert_fired_stages(conn, contract_id, rows)
+        return [(r["rule_id"], r["period_start"], r["stage"]) for r in inserted]
+
+    return claim
+
+
 async def raise_alerts(
     conn: Connection,
     contract: Row,
     candidates: Sequence[Candidate],
     causation_id: uuid.UUID | None,
+    claim: Claim | None = None,
 ) -> list[Envelope]:
+    """One alert per (rule, key period) for the highest stage it won; ``claim``: the key
+    the stages are fired once by (default: per rule and contract period)."""
     if not candidates:
         return []
+    claim = claim or period_claim(conn, contract["id"])
     by_key = {(c.rule["id"], c.key_start): (c, uuid.uuid4()) for c in candidates}
     rows = [
         (rule_id, key, stage, alert_id)
@@ -156,8 +202,8 @@ async def raise_alerts(
     # The unique key decides what is new, whatever was read before: a racing replica or
     # tick that fired a stage first wins it, and this alert names only what this one won.
     won: dict[tuple[uuid.UUID, dt.date], list[str]] = {}
-    for r in await store.insert_fired_stages(conn, contract["id"], rows):
-        won.setdefault((r["rule_id"], r["period_start"]), []).append(r["stage"])
+    for rule_id, key_start, stage in await claim(rows):
+        won.setdefault((rule_id, key_start), []).append(stage)
     alerts, events = [], []
     for key, (c, alert_id) in by_key.items():
         if key not in won:

@@ -302,6 +302,11 @@ async def preview_rule(conn: Connection, deps: Deps, rule_id: uuid.UUID) -> Prev
                     forecast_exhaustion_date=facts.forecast_exhaustion_date,
                     unused_hours=optional_hours(facts.unused_seconds),
                     outside_dates_hours=optional_hours(facts.outside_dates_seconds),
+                    currency=facts.currency,
+                    charged_hours=optional_hours(facts.charged_seconds),
+                    charged_amount=facts.charged_amount,
+                    forecast_amount=facts.forecast_amount,
+                    budget=facts.budget,
                 )
             )
     return PreviewOut(

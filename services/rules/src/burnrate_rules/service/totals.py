@@ -40,6 +40,9 @@ async def record_contract(
         # Totals that arrived before the contract, or a plan that changed: evaluate them now.
         periods = await store.lock_periods(conn, contract.id)
         await _evaluate(conn, deps, contract.id, periods, causation_id)
+        # Statements that arrived before the contract (or before any consumption).
+        statements = await store.statement_periods(conn, contract.id)
+        await _evaluate(conn, deps, contract.id, statements, causation_id, "statement")
 
 
 async def record_consumption(
@@ -70,6 +73,7 @@ async def _evaluate(
     contract_id: uuid.UUID,
     periods: list[asyncpg.Record],
     causation_id: uuid.UUID,
+    mode: evaluation.Mode = "consumption",
 ) -> None:
     if not periods:
         return
@@ -78,7 +82,7 @@ async def _evaluate(
         return
     await evaluation.evaluate(
         conn,
-        "consumption",
+        mode,
         contract,
         periods,
         deps.clock.now(),
