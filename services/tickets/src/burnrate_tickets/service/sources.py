@@ -24,6 +24,7 @@ from burnrate_tickets.schemas import WebhookOut
 from burnrate_tickets.service import Deps
 from burnrate_tickets.service.clocks import event_row, status_kind
 from burnrate_tickets.service.tickets import attribution, create, refresh
+from burnrate_tickets.settings import TicketsSettings
 
 PRIORITY_NAMES: dict[str, Priority] = {
     "highest": "P1",
@@ -82,6 +83,19 @@ def _get(data: Any, *path: str) -> Any:
             return None
         data = data.get(key)
     return data
+
+
+def _status_row(
+    settings: TicketsSettings, source: str, event_id: str, at: dt.datetime, status: str
+) -> dict[str, Any]:
+    """A source's status change, with what that status means to the clock."""
+    return event_row(
+        event_id, "status", at, status=status, status_kind=status_kind(settings, source, status)
+    )
+
+
+def _ignored(event: object) -> WebhookOut:
+    return WebhookOut(ticket_id=None, recorded=0, ignored=f"event {event!r} does not move a clock")
 
 
 async def _ingest(
@@ -206,13 +220,7 @@ async def receive_jsm(
             if name == "status":
                 status = str(item.get("toString") or "")
                 events.append(
-                    event_row(
-                        f"{issue_id}:{change_id}:{n}",
-                        "status",
-                        at,
-                        status=status,
-                        status_kind=status_kind(settings, "jsm", status),
-                    )
+                    _status_row(settings, "jsm", f"{issue_id}:{change_id}:{n}", at, status)
                 )
             elif name == "priority":
                 events.append(
@@ -238,9 +246,7 @@ async def receive_jsm(
             )
         )
     else:
-        return WebhookOut(
-            ticket_id=None, recorded=0, ignored=f"event {event!r} does not move a clock"
-        )
+        return _ignored(event)
     return await _ingest(
         conn,
         deps,
@@ -301,15 +307,7 @@ async def receive_zendesk(
         status = str(change.get("current") or "").lower()
         if not status:
             raise Problem(422, "Invalid input", "event.current: missing", field="event.current")
-        events.append(
-            event_row(
-                str(event_id),
-                "status",
-                at,
-                status=status,
-                status_kind=status_kind(settings, "zendesk", status),
-            )
-        )
+        events.append(_status_row(settings, "zendesk", str(event_id), at, status))
     elif kind == "priority_changed":
         events.append(
             event_row(
@@ -332,9 +330,7 @@ async def receive_zendesk(
             )
         )
     else:
-        return WebhookOut(
-            ticket_id=None, recorded=0, ignored=f"event {event_type!r} does not move a clock"
-        )
+        return _ignored(event_type)
     return await _ingest(
         conn,
         deps,
