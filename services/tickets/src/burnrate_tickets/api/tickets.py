@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Response
 
 from burnrate_tickets.api import DepsDep
 from burnrate_tickets.auth import TicketsReader, TicketsWriter
+from burnrate_tickets.domain.clock import EventKind
 from burnrate_tickets.schemas import (
     EventIn,
     PriorityIn,
@@ -143,24 +144,17 @@ async def change_priority(
     )
 
 
-@router.post("/{ticket_id}/resolve", response_model=TicketOut, summary="Resolved")
-async def resolve(
-    ticket_id: uuid.UUID, body: EventIn, conn: ConnectionDep, deps: DepsDep, _: TicketsWriter
-) -> TicketOut:
-    return await service.record(
-        conn, deps, ticket_id, "resolve", event_id=body.event_id, at=body.at
-    )
+def _event(kind: EventKind, summary: str) -> None:
+    """``POST /{ticket_id}/<kind>`` with an ``EventIn`` body: the event ``kind`` recorded.
+    The route is named ``kind`` (its OpenAPI operation id); it has no description."""
+
+    @router.post(f"/{{ticket_id}}/{kind}", response_model=TicketOut, summary=summary, name=kind)
+    async def event(
+        ticket_id: uuid.UUID, body: EventIn, conn: ConnectionDep, deps: DepsDep, _: TicketsWriter
+    ) -> TicketOut:
+        return await service.record(conn, deps, ticket_id, kind, event_id=body.event_id, at=body.at)
 
 
-@router.post("/{ticket_id}/reopen", response_model=TicketOut, summary="Reopened")
-async def reopen(
-    ticket_id: uuid.UUID, body: EventIn, conn: ConnectionDep, deps: DepsDep, _: TicketsWriter
-) -> TicketOut:
-    return await service.record(conn, deps, ticket_id, "reopen", event_id=body.event_id, at=body.at)
-
-
-@router.post("/{ticket_id}/close", response_model=TicketOut, summary="Closed (final)")
-async def close(
-    ticket_id: uuid.UUID, body: EventIn, conn: ConnectionDep, deps: DepsDep, _: TicketsWriter
-) -> TicketOut:
-    return await service.record(conn, deps, ticket_id, "close", event_id=body.event_id, at=body.at)
+_event("resolve", "Resolved")
+_event("reopen", "Reopened")
+_event("close", "Closed (final)")
