@@ -1,16 +1,19 @@
 from typing import Any
 
 from burnrate_common.report_links import ReportLinkSettings
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
 
 
 def _env(name: str, default: Any, **kwargs: Any) -> Any:
-    """A setting read from ``BURNRATE_TICKETS_<NAME>`` (or passed by its field name)."""
-    alias = AliasChoices(name, f"BURNRATE_TICKETS_{name.upper()}")
-    return Field(default=default, validation_alias=alias, **kwargs)
+    """A setting read from ``BURNRATE_TICKETS_<NAME>`` only (code may pass it by field name);
+    never from a bare ``<NAME>`` another program set."""
+    return Field(default=default, validation_alias=f"BURNRATE_TICKETS_{name.upper()}", **kwargs)
 
 
 class TicketsSettings(ReportLinkSettings):
+    model_config = SettingsConfigDict(env_prefix="BURNRATE_", extra="ignore", populate_by_name=True)
+
     service_name: str = "tickets"
     port: int = Field(default=8007, validation_alias="BURNRATE_TICKETS_PORT")
     # The stage timer: it wakes when the next scheduled stage falls due, and at least this

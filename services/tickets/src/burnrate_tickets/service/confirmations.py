@@ -71,7 +71,10 @@ async def answer(conn: Connection, deps: Deps, token: str, body: ConfirmIn) -> C
             {"confirmed_at": now, "rating": body.rating, "comment": body.comment},
         )
         await store.insert_events(
-            conn, ticket["id"], ticket["source"], [event_row("confirmation:close", "close", now)]
+            conn,
+            ticket["id"],
+            ticket["source"],
+            [event_row(f"confirmation:close:{ticket['id']}", "close", now)],
         )
         ticket = await refresh(conn, deps, ticket)
         payload = TicketConfirmed(
