@@ -93,6 +93,7 @@ async def test_the_40_hour_month(rig):
         "outside_dates_seconds": None,
         # the billing and service-level facts (events.AlertFacts): none for an hours trigger
         "currency": None,
+        "allowance_seconds": None,
         "charged_seconds": None,
         "charged_amount": None,
         "forecast_amount": None,
@@ -127,6 +128,7 @@ async def test_the_40_hour_month(rig):
         "outside_dates_hours": None,
         # the billing and service-level facts: none for an hours trigger
         "currency": None,
+        "allowance_hours": None,
         "charged_hours": None,
         "charged_amount": None,
         "forecast_amount": None,

@@ -99,6 +99,7 @@ def test_billing_triggers_carry_the_statement_figures():
         H,
         Decimal("50.00"),
     )
+    assert facts.allowance_seconds == 5 * H
     assert due(rule, situation(statement=figures()), {"allowance"}) is None  # once per period
 
     budget = RuleSpec(Trigger.BUDGET_EXCEEDED_FORECAST, (0,))
@@ -238,6 +239,7 @@ async def test_allowance_reached_fires_once_per_period_with_the_charged_hour(rig
         )
         for a in alerts
     ] == [("allowance_reached", "allowance", "EUR", 1.0, "50.00", "2026-01-01")]
+    assert alerts[0]["allowance_hours"] == 5.0
     # the next period has its own
     await rig.publish(statement_event(contract_id, rig.customer_id, period=FEB, **more))
     alerts = await settled(rig, 2, contract_id=contract_id)

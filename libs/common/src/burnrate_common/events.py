@@ -291,6 +291,8 @@ class AlertFacts(Payload):
     outside_dates_seconds: int | None = None
     # Billing triggers: the statement's figures.
     currency: str | None = None
+    #: the period's allowance (planned hours, plus hours rolled over, minus debt as hours)
+    allowance_seconds: int | None = None
     charged_seconds: int | None = None
     charged_amount: Decimal | None = None
     forecast_amount: Decimal | None = None

@@ -237,6 +237,9 @@ class AlertOut(BaseModel):
     currency: str | None = Field(
         default=None, description="allowance_reached, budget_exceeded_forecast: the statement's"
     )
+    allowance_hours: Hours | None = Field(
+        default=None, description="allowance_reached: the period's allowance"
+    )
     charged_hours: Hours | None = Field(
         default=None, description="allowance_reached: hours charged beyond the allowance"
     )

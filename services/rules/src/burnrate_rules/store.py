@@ -377,6 +377,7 @@ _ALERT_COLUMNS = (
     "unused_seconds",
     "outside_dates_seconds",
     "currency",
+    "allowance_seconds",
     "charged_seconds",
     "charged_amount",
     "forecast_amount",
@@ -705,7 +706,7 @@ async def list_alerts(
                   a.period_start, a.period_end, a.stage, a.trigger, a.planned_seconds,
                   a.executed_seconds, a.days_before_end, a.forecast_seconds,
                   a.forecast_exhaustion_date, a.unused_seconds, a.outside_dates_seconds,
-                  a.currency, a.charged_seconds, a.charged_amount, a.forecast_amount, a.budget,
+                  a.currency, a.allowance_seconds, a.charged_seconds, a.charged_amount, a.forecast_amount, a.budget,
                   a.ticket_id, a.ticket_reference, a.ticket_priority, a.service_level,
                   a.sla_metric, a.sla_cycle, a.sla_target_minutes, a.sla_due_at,
                   a.sla_expected_at, a.raised_at

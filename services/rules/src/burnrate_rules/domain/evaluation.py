@@ -163,6 +163,7 @@ def reached(rule: RuleSpec, s: Situation) -> tuple[list[str], AlertFacts]:
             )
             return keys, AlertFacts(
                 currency=f.currency,
+                allowance_seconds=f.allowance_seconds,
                 charged_seconds=f.charged_seconds,
                 charged_amount=f.charged_amount,
             )

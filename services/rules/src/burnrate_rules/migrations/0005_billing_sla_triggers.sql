@@ -40,6 +40,7 @@ CREATE INDEX sla_fired_stages_contract ON sla_fired_stages (contract_id, ticket_
 -- What the new alerts say besides their stage (AlertFacts).
 ALTER TABLE alerts
     ADD COLUMN currency text,
+    ADD COLUMN allowance_seconds bigint,
     ADD COLUMN charged_seconds bigint,
     ADD COLUMN charged_amount numeric,
     ADD COLUMN forecast_amount numeric,

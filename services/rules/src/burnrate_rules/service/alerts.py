@@ -28,6 +28,7 @@ def _out(row: asyncpg.Record) -> AlertOut:
         forecast_hours=optional_hours(row["forecast_seconds"]),
         unused_hours=optional_hours(row["unused_seconds"]),
         outside_dates_hours=optional_hours(row["outside_dates_seconds"]),
+        allowance_hours=optional_hours(row["allowance_seconds"]),
         charged_hours=optional_hours(row["charged_seconds"]),
     )
 
