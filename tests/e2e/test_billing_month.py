@@ -38,11 +38,6 @@ async def ok(response: httpx.Response, status: int = 200) -> dict:
     return response.json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worklog-ingest announces worklog.recorded only for worklogs outside their "
-    "contract's dates (service.ingest.announced); billing never sees the others",
-)
 async def test_scenario5_through_the_services(stack):
     urls = {s: stack.url(s) for s in stack.ports}
     monday = first_monday_of_last_month(dt.datetime.now(AMS).date())
