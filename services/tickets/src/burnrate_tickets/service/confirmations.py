@@ -13,26 +13,21 @@ from burnrate_common.event_payloads import TicketConfirmed
 from burnrate_common.events import EventType, new_event
 
 from burnrate_tickets import store
-from burnrate_tickets.schemas import ConfirmationOut, ConfirmationPageOut, ConfirmIn
+from burnrate_tickets.schemas import ConfirmationPageOut, ConfirmIn
 from burnrate_tickets.service import Deps, links
 from burnrate_tickets.service.clocks import event_row
-from burnrate_tickets.service.tickets import refresh
+from burnrate_tickets.service.tickets import confirmation_of, refresh
 
 _EXPIRED = Problem(404, "Link expired", "This link has expired or is not valid.", field="token")
 
 
 def _page(ticket: asyncpg.Record) -> ConfirmationPageOut:
-    confirmation = None
-    if ticket["confirmed_at"] is not None:
-        confirmation = ConfirmationOut(
-            confirmed_at=ticket["confirmed_at"], rating=ticket["rating"], comment=ticket["comment"]
-        )
     return ConfirmationPageOut(
         ticket_id=ticket["id"],
         reference=ticket["reference"],
         status_kind=ticket["status_kind"],
         resolved_at=ticket["resolved_at"],
-        confirmation=confirmation,
+        confirmation=confirmation_of(ticket),
         timezone=terms["calendar"]["timezone"] if (terms := ticket["level_terms"]) else None,
     )
 

@@ -365,12 +365,16 @@ async def ticket_out(conn: Connection, deps: Deps, ticket: asyncpg.Record) -> Ti
     return _out(deps, ticket, clock)
 
 
+def confirmation_of(ticket: asyncpg.Record) -> ConfirmationOut | None:
+    """The customer's confirmation of the ticket closed, if given."""
+    if ticket["confirmed_at"] is None:
+        return None
+    return ConfirmationOut(
+        confirmed_at=ticket["confirmed_at"], rating=ticket["rating"], comment=ticket["comment"]
+    )
+
+
 def _out(deps: Deps, ticket: asyncpg.Record, clock: TicketClock) -> TicketOut:
-    confirmation = None
-    if ticket["confirmed_at"] is not None:
-        confirmation = ConfirmationOut(
-            confirmed_at=ticket["confirmed_at"], rating=ticket["rating"], comment=ticket["comment"]
-        )
     return TicketOut(
         id=ticket["id"],
         source=ticket["source"],
@@ -388,7 +392,7 @@ def _out(deps: Deps, ticket: asyncpg.Record, clock: TicketClock) -> TicketOut:
         resolved_at=ticket["resolved_at"],
         closed_at=ticket["closed_at"],
         due=due_list(clock),
-        confirmation=confirmation,
+        confirmation=confirmation_of(ticket),
         confirmation_link=links.confirmation_url(deps, ticket),
     )
 
