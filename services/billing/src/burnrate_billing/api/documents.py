@@ -11,7 +11,7 @@ from typing import Any
 from burnrate_common.deps import ConnectionDep
 from fastapi import APIRouter, Response
 
-from burnrate_billing.api import DepsDep
+from burnrate_billing.api import DepsDep, download
 from burnrate_billing.auth import BillingReader
 from burnrate_billing.service import documents
 
@@ -20,11 +20,7 @@ PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}}
 
 
 def _pdf(name: str, body: bytes) -> Response:
-    return Response(
-        body,
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
-    )
+    return download(body, "application/pdf", f"{name}.pdf", inline=True)
 
 
 @router.get(

@@ -8,7 +8,7 @@ from typing import Annotated
 from burnrate_common.deps import ConnectionDep
 from fastapi import APIRouter, Query, Response
 
-from burnrate_billing.api import DepsDep
+from burnrate_billing.api import DepsDep, download
 from burnrate_billing.auth import BillingReader, BillingWriter
 from burnrate_billing.schemas import CorrectionsOut, CreditNoteIn, InvoiceOut, ReasonRequiredIn
 from burnrate_billing.service import exports
@@ -83,11 +83,7 @@ async def credit_corrections(
 )
 async def ubl(invoice_id: uuid.UUID, conn: ConnectionDep, _: BillingReader) -> Response:
     number, xml = await exports.ubl_of(conn, invoice_id)
-    return Response(
-        xml,
-        media_type="application/xml",
-        headers={"Content-Disposition": f'attachment; filename="{number}.xml"'},
-    )
+    return download(xml, "application/xml", f"{number}.xml", inline=False)
 
 
 @router.get(
@@ -103,8 +99,4 @@ async def csv(
     layout: Annotated[str, Query(description="exact, xero or quickbooks")],
 ) -> Response:
     number, text = await exports.csv_of(conn, invoice_id, layout)
-    return Response(
-        text,
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{number}-{layout}.csv"'},
-    )
+    return download(text, "text/csv; charset=utf-8", f"{number}-{layout}.csv", inline=False)
