@@ -1,5 +1,6 @@
 from burnrate_common.report_links import ReportLinkSettings
-from pydantic import Field
+from burnrate_common.timezones import is_valid_timezone
+from pydantic import Field, field_validator
 
 
 class BillingSettings(ReportLinkSettings):
@@ -16,7 +17,18 @@ class BillingSettings(ReportLinkSettings):
     billing_seller_name: str = "Burnrate MSP"
     billing_seller_vat_id: str = "NL000099998B01"
     billing_seller_country: str = Field(default="NL", min_length=2, max_length=2)
+    #: The seller's time zone: an invoice's date, and so the year whose numbers it takes,
+    #: is the seller's calendar day (an invoice issued just after midnight on 1 January
+    #: belongs to the new year).
+    billing_seller_timezone: str = "Europe/Amsterdam"
     #: the seller's Peppol endpoint as ``scheme:id`` (0106: Dutch KvK number)
     billing_seller_endpoint: str = "0106:12345678"
     #: days from issue to the payment due date
     billing_payment_terms_days: int = Field(default=30, ge=0, le=365)
+
+    @field_validator("billing_seller_timezone")
+    @classmethod
+    def _a_zone(cls, value: str) -> str:
+        if not is_valid_timezone(value):
+            raise ValueError(f"{value!r} is not an IANA time zone")
+        return value

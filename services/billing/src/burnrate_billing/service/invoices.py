@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 from burnrate_common import outbox
@@ -96,7 +97,7 @@ async def invoice(
         await refresh(conn, deps, contract["id"], actor=actor, cause="before invoicing")
         statement = await statement_or_404(conn, statement_id, for_update=True)
         now = deps.clock.now()
-        issue_date = now.date()
+        issue_date = _seller_date(deps, now)
         fig = as_dict(statement["figures"])
         lines = await store.lines_of(conn, statement_id)
         adjustments = await store.adjustments_of(conn, [statement_id])
@@ -252,7 +253,7 @@ async def _issue_credit_note(
     """In the caller's transaction; ``amount`` None: all that is left to credit."""
     # the counter row's lock serialises credit notes of one year; the sum is then exact
     now = deps.clock.now()
-    number = await _number(conn, "credit_note", now.date().year)
+    number = await _number(conn, "credit_note", _seller_date(deps, now).year)
     left = original["subtotal"] - await store.credited_total(conn, original["id"])
     amount = left if amount is None else amount
     if amount <= 0 or amount > left:
@@ -283,8 +284,8 @@ async def _issue_credit_note(
             "customer_id": original["customer_id"],
             "currency": original["currency"],
             "issued_at": now,
-            "issue_date": now.date(),
-            "due_date": now.date(),
+            "issue_date": _seller_date(deps, now),
+            "due_date": _seller_date(deps, now),
             "vat_rate": original["vat_rate"],
             "subtotal": amount,
             "vat": vat,
@@ -419,3 +420,8 @@ async def list_invoices(
 ) -> list[InvoiceOut]:
     rows = await store.list_invoices(conn, contract_id=contract_id, customer_id=customer_id)
     return [invoice_out(r) for r in rows]
+
+
+def _seller_date(deps: Deps, now: dt.datetime) -> dt.date:
+    """The seller's calendar day of ``now``: an invoice's date and numbering year."""
+    return now.astimezone(ZoneInfo(deps.settings.billing_seller_timezone)).date()
