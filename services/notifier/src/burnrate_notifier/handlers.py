@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from burnrate_common.db import Connection
+from burnrate_common.event_payloads import StatementChanged, TicketChanged
 from burnrate_common.events import (
     AlertRaised,
     ContractChanged,
@@ -12,7 +13,7 @@ from burnrate_common.events import (
 )
 from burnrate_common.handling import EventHandlers
 
-from burnrate_notifier.service import Deps, alerts, replicas
+from burnrate_notifier.service import Deps, alerts, notices, replicas
 
 HANDLERS: EventHandlers[Deps] = EventHandlers()
 
@@ -42,4 +43,22 @@ async def on_alert_raised(
         raised_at=envelope.occurred_at,
         correlation_id=envelope.correlation_id,
         causation_id=envelope.id,
+    )
+
+
+@HANDLERS.on(EventType.STATEMENT_SENT)
+async def on_statement_sent(
+    deps: Deps, conn: Connection, envelope: Envelope, payload: StatementChanged
+) -> None:
+    await notices.deliver_statement(
+        conn, deps, payload, correlation_id=envelope.correlation_id, causation_id=envelope.id
+    )
+
+
+@HANDLERS.on(EventType.TICKET_RESOLVED)
+async def on_ticket_resolved(
+    deps: Deps, conn: Connection, envelope: Envelope, payload: TicketChanged
+) -> None:
+    await notices.deliver_confirmation(
+        conn, deps, payload, correlation_id=envelope.correlation_id, causation_id=envelope.id
     )

@@ -113,12 +113,14 @@ class ReplicatedContract:
     currency: str
     overage_rate: Decimal | None
     customer_name: str | None
+    #: the contract's IANA zone: instants in its mails are said in local time
+    timezone: str = "UTC"
 
 
 async def get_contract(conn: Connection, contract_id: uuid.UUID) -> ReplicatedContract | None:
     row = await conn.fetchrow(
         """SELECT k.id, k.customer_id, k.code, k.title, k.owner_email, k.teams, k.end_date,
-                  k.currency, k.overage_rate, c.name AS customer_name
+                  k.currency, k.overage_rate, c.name AS customer_name, k.timezone
            FROM contracts k LEFT JOIN customers c ON c.id = k.customer_id
            WHERE k.id = $1""",
         contract_id,
@@ -168,7 +170,7 @@ async def insert_deliveries(
     conn: Connection,
     *,
     alert_id: uuid.UUID,
-    rule_id: uuid.UUID,
+    rule_id: uuid.UUID | None,
     contract_id: uuid.UUID,
     period_start: dt.date,
     trigger: str,
@@ -177,9 +179,10 @@ async def insert_deliveries(
     causation_id: uuid.UUID,
     deliveries: Sequence[NewDelivery],
 ) -> int:
-    """Record the deliveries of an alert; one already recorded for this alert, channel and
-    recipient is skipped. Wakes the senders at commit when anything was queued. Returns how
-    many were queued (suppressed ones not counted).
+    """Record the deliveries of an alert (or of a notice: ``alert_id`` its own id, no
+    ``rule_id``); one already recorded for this alert, channel and recipient is skipped.
+    Wakes the senders at commit when anything was queued. Returns how many were queued
+    (suppressed ones not counted).
 
     ``created_at`` is the wall clock, not the transaction's start: the consumer handles
     several alerts in one transaction, and mails go out (and list) in the order queued."""

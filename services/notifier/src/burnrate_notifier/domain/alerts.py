@@ -11,6 +11,7 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from burnrate_common.events import AlertFacts, AlertRaised
 from burnrate_common.figures import Figures
@@ -96,6 +97,82 @@ def format_money(amount: Decimal, currency: str, language: str) -> str:
     return f"{currency} {text}"
 
 
+#: Currencies written with their symbol; any other is written with its ISO 4217 code.
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def format_amount(amount: Decimal, currency: str, language: str) -> str:
+    """An amount as a customer reads it: "€1,234.50" (nl: "€ 1.234,50"); "CHF 80.00" for a
+    currency without a symbol here. Two decimals, the language's separators."""
+    text = f"{amount.quantize(_CENT):,f}"
+    nl = supported_language(language) == "nl"
+    if nl:
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    symbol = CURRENCY_SYMBOLS.get(currency.upper())
+    if symbol is None:
+        return f"{currency} {text}"
+    return f"{symbol} {text}" if nl else f"{symbol}{text}"
+
+
+def count_hours(seconds: int, language: str) -> str:
+    """Hours as a count: "1", "1.5", "0.25" (nl: "1,5"): no ".0" on whole hours."""
+    text = format_hours(seconds, language)
+    return text[:-2] if text.endswith((".0", ",0")) else text
+
+
+def hours_phrase(seconds: int, language: str, *, additional: bool = False) -> str:
+    """ "1 additional hour", "2.5 additional hours" (nl: "1 extra uur", "2,5 extra uur")."""
+    count = count_hours(seconds, language)
+    if supported_language(language) == "nl":
+        return f"{count} extra uur" if additional else f"{count} uur"
+    unit = "hour" if count == "1" else "hours"
+    return f"{count} additional {unit}" if additional else f"{count} {unit}"
+
+
+def duration_label(minutes: int, language: str) -> str:
+    """A target: "4 hours", "1 hour", "90 minutes" (nl: "4 uur", "90 minuten")."""
+    nl = supported_language(language) == "nl"
+    if minutes % 60 == 0:
+        hours = minutes // 60
+        return f"{hours} uur" if nl else f"{hours} {'hour' if hours == 1 else 'hours'}"
+    unit = (
+        ("minuut" if minutes == 1 else "minuten")
+        if nl
+        else ("minute" if minutes == 1 else "minutes")
+    )
+    return f"{minutes} {unit}"
+
+
+def local_time(at: dt.datetime, zone: dt.tzinfo, language: str, today: dt.date | None) -> str:
+    """An instant in the contract's zone: "15:30" on ``today``, else "15:30 on 16 January"
+    (nl: "16 januari om 15:30")."""
+    local = at.astimezone(zone)
+    clock = f"{local:%H:%M}"
+    if today is not None and local.date() == today:
+        return clock
+    months = MONTHS[supported_language(language)]
+    day = f"{local.day} {months[local.month - 1]}"
+    if today is None or local.year != today.year:
+        day = f"{day} {local.year}"
+    return f"{day} om {clock}" if supported_language(language) == "nl" else f"{clock} on {day}"
+
+
+def zone_of(name: str | None) -> dt.tzinfo:
+    """The contract's zone; UTC when it is unknown here (the time then says so)."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            pass
+    return dt.UTC
+
+
+METRICS = {
+    "en": {"resolution": "resolved", "first_response": "answered"},
+    "nl": {"resolution": "opgelost", "first_response": "beantwoord"},
+}
+
+
 def _number(text: str, language: str) -> str:
     return text.replace(".", ",") if supported_language(language) == "nl" else text
 
@@ -149,8 +226,13 @@ def alert_mail_context(
     for_owner: bool = False,
     report_url: str | None = None,
     unsubscribe_url: str | None = None,
+    timezone: str | None = None,
+    raised_at: dt.datetime | None = None,
 ) -> dict[str, object]:
     """The variables of the alert templates, every figure already formatted for ``language``.
+
+    Instants (a ticket's due and expected times) are said in the contract's ``timezone``,
+    as a time of day when they fall on the day the alert was raised (``raised_at``).
 
     ``internal`` is passed only when the reader may see internal facts; ``for_owner`` picks
     what the mail asks its reader to do (the MSP's owner, or the customer's side).
@@ -179,7 +261,55 @@ def alert_mail_context(
         if over > 0:
             amount = Decimal(over) / 3600 * internal.overage_rate
             extra_cost = format_money(amount, internal.currency, language)
+    zone = zone_of(timezone)
+    today = raised_at.astimezone(zone).date() if raised_at is not None else None
+    currency = facts.currency or "EUR"
+
+    def money(value: Decimal | None) -> str | None:
+        return None if value is None else format_amount(value, currency, language)
+
+    def instant(value: dt.datetime | None) -> str | None:
+        return None if value is None else local_time(value, zone, language, today)
+
     return {
+        # billing triggers
+        "allowance": (
+            None
+            if facts.allowance_seconds is None
+            else count_hours(facts.allowance_seconds, language)
+        ),
+        "charged_hours": (
+            None
+            if facts.charged_seconds is None
+            else hours_phrase(facts.charged_seconds, language, additional=True)
+        ),
+        "charged_verb": (
+            "has"
+            if facts.charged_seconds is not None
+            and count_hours(facts.charged_seconds, language) == "1"
+            else "have"
+        ),
+        "charged_amount": money(facts.charged_amount),
+        "forecast_amount": money(facts.forecast_amount),
+        "budget": money(facts.budget),
+        "budget_excess": (
+            money(facts.forecast_amount - facts.budget)
+            if facts.forecast_amount is not None and facts.budget is not None
+            else None
+        ),
+        # service-level triggers
+        "ticket": facts.ticket_reference,
+        "priority": facts.ticket_priority,
+        "level": facts.service_level,
+        "metric": facts.sla_metric,
+        "metric_done": METRICS[language].get(facts.sla_metric or "", facts.sla_metric),
+        "target": (
+            None
+            if facts.sla_target_minutes is None
+            else duration_label(facts.sla_target_minutes, language)
+        ),
+        "due_at": instant(facts.sla_due_at),
+        "expected_at": instant(facts.sla_expected_at),
         "language": language,
         "name": recipient_name or None,
         "code": contract_code,
@@ -248,8 +378,42 @@ def alert_facts(
         ),
         "unused_seconds": alert.unused_seconds,
         "outside_dates_seconds": alert.outside_dates_seconds,
+        "currency": alert.currency,
+        "allowance_seconds": alert.allowance_seconds,
+        "charged_seconds": alert.charged_seconds,
+        "charged_amount": _decimal(alert.charged_amount),
+        "forecast_amount": _decimal(alert.forecast_amount),
+        "budget": _decimal(alert.budget),
+        "ticket": (
+            {
+                "id": str(alert.ticket_id) if alert.ticket_id else None,
+                "reference": alert.ticket_reference,
+                "priority": alert.ticket_priority,
+                "level": alert.service_level,
+            }
+            if alert.ticket_reference is not None
+            else None
+        ),
+        "sla": (
+            {
+                "metric": alert.sla_metric,
+                "cycle": alert.sla_cycle,
+                "target_minutes": alert.sla_target_minutes,
+                "due_at": alert.sla_due_at.isoformat() if alert.sla_due_at else None,
+                "expected_at": (
+                    alert.sla_expected_at.isoformat() if alert.sla_expected_at else None
+                ),
+            }
+            if alert.sla_metric is not None
+            else None
+        ),
     }
     facts.update({k: v for k, v in optional.items() if v is not None})
     if include_internal:
         facts["rule_name"] = alert.rule_name
     return facts
+
+
+def _decimal(value: Decimal | None) -> str | None:
+    """Money as JSON: the exact decimal as a string (a float would round it)."""
+    return None if value is None else str(value)

@@ -32,22 +32,24 @@ def decide_mails(
     *,
     opted_out: Collection[str],
     mails_so_far: Mapping[str, int],
-    limit: int,
+    limit: int | None,
     mails_today: Mapping[str, int] | None = None,
     daily_limit: int | None = None,
 ) -> list[MailDecision]:
     """One decision per recipient, in order. Addresses compare case-insensitively:
     ``opted_out``, ``mails_so_far`` and ``mails_today`` are keyed by the casefolded address.
     ``mails_so_far`` counts the mails already queued or sent (not suppressed ones) to that
-    address for this contract, rule and period; ``mails_today`` those of the last 24 hours,
-    every rule's, capped by ``daily_limit`` (None: no daily cap)."""
+    address for this contract, rule and period, capped by ``limit`` (None: no such cap —
+    alerts of one ticket each, fired once per ticket stage by rules); ``mails_today``
+    those of the last 24 hours, every rule's, capped by ``daily_limit`` (None: no daily
+    cap)."""
     today = mails_today or {}
     decisions = []
     for recipient in recipients:
         key = recipient.address.casefold()
         if key in opted_out:
             decisions.append(MailDecision(recipient, Suppressed.OPTED_OUT))
-        elif mails_so_far.get(key, 0) >= limit:
+        elif limit is not None and mails_so_far.get(key, 0) >= limit:
             decisions.append(MailDecision(recipient, Suppressed.MAIL_LIMIT))
         elif daily_limit is not None and today.get(key, 0) >= daily_limit:
             decisions.append(MailDecision(recipient, Suppressed.ADDRESS_DAILY_LIMIT))

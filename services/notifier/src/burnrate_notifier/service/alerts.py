@@ -60,7 +60,7 @@ async def deliver_alert(
             if found is None:
                 raise ReplicaBehind(f"customer {contract.customer_id} is not replicated yet")
             contacts = found
-        render = _Renderer(deps.templates, alert, contract)
+        render = _Renderer(deps.templates, alert, contract, raised_at)
 
         deliveries = await _mails(conn, deps, alert, contract, contacts, render, raised_at)
         if alert.audience.webhook_url:
@@ -96,6 +96,7 @@ class _Renderer:
     templates: Templates
     alert: AlertRaised
     contract: store.ReplicatedContract
+    raised_at: dt.datetime
 
     def __call__(
         self,
@@ -132,6 +133,8 @@ class _Renderer:
                 for_owner=for_owner,
                 report_url=report_url,
                 unsubscribe_url=unsubscribe_url,
+                timezone=contract.timezone,
+                raised_at=self.raised_at,
             )
         )
 
@@ -156,16 +159,24 @@ async def _mails(
     )
     if not recipients:
         return []
-    await store.lock_mail_limit(conn, alert.contract_id, alert.rule_id, alert.period_start)
     addresses = [r.address for r in recipients]
+    # An alert of one ticket (a service-level stage) is fired once per ticket stage by
+    # rules: a busy month's tickets must not use up the rule's mails for the period; the
+    # address's daily cap still holds.
+    per_ticket = alert.ticket_id is not None
+    mails_so_far: dict[str, int] = {}
+    if not per_ticket:
+        await store.lock_mail_limit(conn, alert.contract_id, alert.rule_id, alert.period_start)
     await store.lock_addresses(conn, addresses)
+    if not per_ticket:
+        mails_so_far = await store.mails_so_far(
+            conn, alert.contract_id, alert.rule_id, alert.period_start, addresses
+        )
     decisions = decide_mails(
         recipients,
         opted_out=await store.opted_out(conn, addresses),
-        mails_so_far=await store.mails_so_far(
-            conn, alert.contract_id, alert.rule_id, alert.period_start, addresses
-        ),
-        limit=deps.max_mails_per_rule_period,
+        mails_so_far=mails_so_far,
+        limit=None if per_ticket else deps.max_mails_per_rule_period,
         mails_today=await store.mails_today(conn, addresses),
         daily_limit=deps.max_mails_per_address_per_day,
     )
