@@ -48,6 +48,10 @@ test-unit: install ## Unit tests only: pure domain, no servers, seconds (pytest 
 test-integration: install services browser ## The other tests: PostgreSQL, RabbitMQ, the services as processes
 	bash scripts/test-tiers.sh integration $(PYTEST_ARGS)
 
+.PHONY: test-scale
+test-scale: install services ## Scale-out tests: every service as replicas, a 3-node RabbitMQ cluster (~8 min)
+	bash scripts/test-tiers.sh scale $(PYTEST_ARGS)
+
 .PHONY: lint
 lint: install ## Lint (.pre-commit-config.yaml): ruff, ruff format, mypy strict, docs/asyncapi.yaml fresh
 	$(UV) run --frozen pre-commit run --all-files

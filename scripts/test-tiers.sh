@@ -2,10 +2,13 @@
 # The test tiers (the markers are set by the burnrate_testing plugin, see libs/testing):
 #
 #   unit         the tests that use no server: pure domain, no I/O, seconds
-#   integration  every other test: PostgreSQL, RabbitMQ, the services as processes
+#   integration  every other test: PostgreSQL, RabbitMQ, the services as processes (but the
+#                scale tests)
+#   scale        many replicas and a RabbitMQ cluster of their own: minutes each
 #   all          unit first (a failure stops there), then integration: every test once
 #
-# Usage: scripts/test-tiers.sh unit|integration|all [pytest arguments...]
+# Usage: scripts/test-tiers.sh unit|integration|scale|all [pytest arguments...]
+# (`all` is unit then integration: the scale tests run only when asked for by name)
 #
 # pytest exits 5 when it selects no test. The two tiers together are the whole suite, so
 # for `all` one empty tier loses nothing (the other holds every test) and is not an error;
@@ -34,13 +37,14 @@ what=${1:-}
 shift || true
 case $what in
   unit) tier unit unit no "$@" ;;
-  integration) tier integration "not unit" no "$@" ;;
+  integration) tier integration "not unit and not scale" no "$@" ;;
+  scale) tier scale scale no "$@" ;;
   all)
     tier unit unit yes "$@"
-    tier integration "not unit" yes "$@"
+    tier integration "not unit and not scale" yes "$@"
     if [ $ran = 0 ]; then
       echo "no test ran in either tier" >&2
       exit 5
     fi ;;
-  *) echo "usage: $0 unit|integration|all [pytest arguments...]" >&2; exit 2 ;;
+  *) echo "usage: $0 unit|integration|scale|all [pytest arguments...]" >&2; exit 2 ;;
 esac

@@ -33,7 +33,7 @@ from replicated_stack import (
     spread_checks,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.scale]
 
 PLAN = Plan(
     contracts=9,
