@@ -3,7 +3,19 @@
 Each delivery is settled in its own transaction, its row locked (``FOR UPDATE SKIP LOCKED``)
 from claim to commit, and the ``notification.*`` event goes to the outbox in that same
 transaction. So two replicas never send the same mail, and a crash between the SMTP
-server's "250" and the commit costs at most one resend of one mail, with its Message-ID.
+server's "250" and the commit costs at most one resend per mail in flight, with its
+Message-ID: one mail per SMTP connection the sender had open.
+
+A mail is recorded as sent only after the server accepted it, so a mail recorded as sent
+was sent. The mail sender's commits do not wait for the disk (``synchronous_commit =
+off``): a crash of PostgreSQL may lose the last fraction of a second of them, and those
+mails are sent once more, with the same Message-ID — the same bound, once per crash, as a
+crash of the sender itself. Waiting for each commit's fsync made every mail wait for the
+disk (and for the WAL of everything else the server writes), one after the other.
+
+Under a backlog the sender works over several SMTP connections at once (one per
+``send_batch_size`` mails due, up to :data:`SMTP_CONNECTIONS`), and keeps its connections
+open between rounds, so a mail does not wait for a connect, EHLO and QUIT either.
 
 An SMTP server that cannot be reached (refused, timed out, failed greeting, STARTTLS or
 login) is an outage, not a failure of any mail: no attempt is spent, the due mails show
@@ -111,6 +123,25 @@ def classify(exc: BaseException) -> SendFailure:
     return SendFailure(False, True, f"{type(exc).__name__}: {exc}")
 
 
+async def _answers(smtp: aiosmtplib.SMTP) -> bool:
+    """Whether a kept connection still works (the server may have dropped it meanwhile);
+    one that does not is closed."""
+    if smtp.is_connected:
+        try:
+            await smtp.noop()
+            return True
+        except Exception as exc:
+            log.info("a kept SMTP connection no longer answers", extra={"error": str(exc)})
+    smtp.close()
+    return False
+
+
+async def _quit(smtp: aiosmtplib.SMTP) -> None:
+    with contextlib.suppress(Exception):
+        await smtp.quit()
+    smtp.close()
+
+
 class ListenerLost(ConnectionError):
     """The connection that LISTENs for new deliveries is gone: listen again."""
 
@@ -178,12 +209,20 @@ async def work_through(
     handle: HandleOne,
     settle: Settle,
     metrics: NotifierMetrics,
+    *,
+    commit_without_waiting: bool = False,
 ) -> int:
     """Claim and handle due deliveries of ``channel``, one per transaction, up to ``limit``;
     returns how many were settled.
 
     A delivery whose handling raises anything but a lost database is set aside
-    (:meth:`Settle.set_aside`) and the round goes on: it can never hold up the queue."""
+    (:meth:`Settle.set_aside`) and the round goes on: it can never hold up the queue.
+
+    ``commit_without_waiting``: each transaction commits without waiting for its WAL to
+    reach the disk (``synchronous_commit = off``). Its rows stay locked until the commit all
+    the same, and what it records stays true; only a crash of PostgreSQL itself may lose the
+    last such commits (a fraction of a second of them), and their deliveries are tried
+    again — for a mail: sent once more, with the same Message-ID, once per crash."""
     settled = 0
     async with pool.acquire() as conn:
         while settled < limit:
@@ -191,16 +230,34 @@ async def work_through(
             row: asyncpg.Record | None = None
             try:
                 async with conn.transaction():
+                    if commit_without_waiting:
+                        await conn.execute("SET LOCAL synchronous_commit = off")
                     rows = await store.claim_due(conn, channel, 1)
                     if not rows:
                         break
                     row = rows[0]
-                    stop = await handle(conn, row)
+                    try:
+                        stop = await handle(conn, row)
+                    except TRANSIENT_ERRORS:
+                        raise
+                    except Exception as exc:
+                        if conn.is_closed():
+                            raise
+                        # Set aside while the row is still claimed, so no other sender (nor
+                        # another connection of this one) takes it and sends it again —
+                        # unless the failure aborted the transaction.
+                        try:
+                            await settle.set_aside(conn, row, exc, metrics)
+                        except asyncpg.InFailedSQLTransactionError:
+                            raise exc from None
+                        stop = False
             except TRANSIENT_ERRORS:
                 raise
             except Exception as exc:
                 if row is None or conn.is_closed():
                     raise  # the claim failed, or the database went: not this delivery's fault
+                # The transaction was aborted (or its commit failed): set the delivery aside
+                # in a transaction of its own.
                 await settle.set_aside(conn, row, exc, metrics)
                 stop = False
             settled += 1
@@ -218,8 +275,11 @@ class Settle:
         self._jitter = jitter
 
     async def sent(self, conn: Connection, row: asyncpg.Record, metrics: NotifierMetrics) -> None:
-        attempts = await store.mark_sent(conn, row["id"])
-        await outbox.add(conn, [self._outcome(EventType.NOTIFICATION_SENT, row, attempts)])
+        # The row is locked since its claim: this try is attempt number attempts + 1.
+        attempts = row["attempts"] + 1
+        await store.mark_sent(
+            conn, row["id"], [self._outcome(EventType.NOTIFICATION_SENT, row, attempts)]
+        )
         metrics.deliveries.labels(row["channel"], DeliveryState.SENT.value).inc()
         log.info(
             "notification sent",
@@ -273,10 +333,10 @@ class Settle:
         exc: BaseException,
         metrics: NotifierMetrics,
     ) -> None:
-        """The delivery failed in a way no retry fixes: mark it failed with the reason (in a
-        transaction of its own: the one it failed in was rolled back), with its
-        ``notification.failed`` event, so the rest of the queue flows on. The retry endpoint
-        replays it once the cause is fixed."""
+        """The delivery failed in a way no retry fixes: mark it failed with the reason (in
+        the claim's transaction if the failure left it usable, else in one of its own), with
+        its ``notification.failed`` event, so the rest of the queue flows on. The retry
+        endpoint replays it once the cause is fixed."""
         error = error_text(f"set aside: {type(exc).__name__}: {exc}")
         channel = row["channel"]
         async with conn.transaction():
@@ -323,8 +383,20 @@ class Settle:
         )
 
 
+#: SMTP connections (each with a database connection) a sender uses at most at once.
+SMTP_CONNECTIONS = 4
+#: An SMTP connection idle this long is closed (servers drop idle ones after minutes).
+SMTP_KEEP_SECONDS = 10.0
+
+
 class Sender:
-    """The e-mail sender."""
+    """The e-mail sender.
+
+    Its SMTP connections outlive a round: a connection kept from an earlier round is checked
+    (NOOP) and used again, and closed once idle for :data:`SMTP_KEEP_SECONDS`. A round uses
+    one connection per ``send_batch_size`` mails due, up to ``connections``: a few mails go
+    out one after the other, a backlog over several connections at once — each mail in a
+    transaction of its own, as ever."""
 
     def __init__(
         self,
@@ -332,55 +404,122 @@ class Sender:
         transport: SmtpTransport,
         *,
         jitter: Callable[[], float] = random.random,
+        connections: int = SMTP_CONNECTIONS,
     ) -> None:
         self._settings = settings
         self._transport = transport
         self._jitter = jitter
         self._settle = Settle(settings, jitter)
+        self._connections = max(1, connections)
         # Failed connects in a row, and no connect before this (monotonic) instant.
         self._outage_rounds = 0
         self._hold_until = 0.0
+        #: open SMTP connections between rounds, with the (monotonic) instant of their last use
+        self._kept: list[tuple[aiosmtplib.SMTP, float]] = []
 
     async def run(self, runtime: Runtime[Deps]) -> None:
-        await run_loop(
-            runtime,
-            self._settings.sender_poll_seconds,
-            self.send_round,
-            self._settings.send_batch_size,
-            self.idle_seconds,
-        )
+        try:
+            await run_loop(
+                runtime,
+                self._settings.sender_poll_seconds,
+                self.send_round,
+                self._settings.send_batch_size,
+                self.idle_seconds,
+            )
+        finally:
+            # Stopping: no QUIT to wait for, the server sees the connections close.
+            for smtp, _ in self._kept:
+                smtp.close()
+            self._kept = []
 
     async def send_round(self, pool: asyncpg.Pool, metrics: NotifierMetrics) -> int:
-        """Send what is due over one SMTP connection; returns how many deliveries it settled."""
+        """Send what is due; returns how many deliveries it settled."""
         if time.monotonic() < self._hold_until:
             return 0
+        batch = self._settings.send_batch_size
         async with pool.acquire() as conn:
-            if not await store.has_due(conn, Channel.EMAIL):
-                return 0
-        smtp = self._transport.connection()
-        try:
-            # Greeting, EHLO, STARTTLS and login: anything failing here is the server's.
-            await smtp.connect()
-        except Exception as exc:
-            smtp.close()
-            await self._server_unreachable(pool, metrics, exc)
+            due = await store.due_count(conn, Channel.EMAIL, batch * self._connections)
+        if not due:
+            await self.close_connections(idle_for=SMTP_KEEP_SECONDS)
             return 0
+        sessions = await self._open(-(-due // batch), pool, metrics)
+        outcomes = await asyncio.gather(
+            *(self._send_over(smtp, pool, metrics) for smtp in sessions), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return sum(o for o in outcomes if isinstance(o, int))
+
+    async def close_connections(self, *, idle_for: float = 0.0) -> None:
+        """Close the kept SMTP connections idle for ``idle_for`` seconds or more."""
+        now = time.monotonic()
+        closing = [smtp for smtp, used in self._kept if now - used >= idle_for]
+        self._kept = [(smtp, used) for smtp, used in self._kept if now - used < idle_for]
+        for smtp in closing:
+            await _quit(smtp)
+
+    async def _open(
+        self, wanted: int, pool: asyncpg.Pool, metrics: NotifierMetrics
+    ) -> list[aiosmtplib.SMTP]:
+        """Up to ``wanted`` (at most ``connections``) SMTP connections that answer: kept ones
+        first, then new ones. None when the server cannot be reached (an outage)."""
+        wanted = min(wanted, self._connections)
+        sessions: list[aiosmtplib.SMTP] = []
+        while self._kept and len(sessions) < wanted:
+            smtp, _ = self._kept.pop()
+            if await _answers(smtp):
+                sessions.append(smtp)
+        while len(sessions) < wanted:
+            smtp = self._transport.connection()
+            try:
+                # Greeting, EHLO, STARTTLS and login: anything failing here is the server's.
+                await smtp.connect()
+            except Exception as exc:
+                smtp.close()
+                if sessions:
+                    # Enough to go on with (the server may limit connections per client).
+                    log.info("fewer SMTP connections this round", extra={"error": str(exc)})
+                    break
+                await self._server_unreachable(pool, metrics, exc)
+                return []
+            sessions.append(smtp)
         if self._outage_rounds:
             log.info("SMTP server reachable again", extra={"failed_connects": self._outage_rounds})
         self._outage_rounds = 0
         metrics.smtp_up.set(1)
+        return sessions
+
+    async def _send_over(
+        self, smtp: aiosmtplib.SMTP, pool: asyncpg.Pool, metrics: NotifierMetrics
+    ) -> int:
+        """Send due mails over ``smtp`` until none is left, ``send_batch_size`` are settled or
+        the connection is gone; keeps the connection for the next round if it still works."""
+        lost = False
 
         async def handle(conn: Connection, row: asyncpg.Record) -> bool:
-            return await self._send_one(conn, smtp, row, metrics)
+            nonlocal lost
+            lost = await self._send_one(conn, smtp, row, metrics)
+            return lost
 
         try:
-            return await work_through(
-                pool, Channel.EMAIL, self._settings.send_batch_size, handle, self._settle, metrics
+            settled = await work_through(
+                pool,
+                Channel.EMAIL,
+                self._settings.send_batch_size,
+                handle,
+                self._settle,
+                metrics,
+                commit_without_waiting=True,
             )
-        finally:
-            with contextlib.suppress(Exception):
-                await smtp.quit()
+        except BaseException:
             smtp.close()
+            raise
+        if lost or not smtp.is_connected:
+            smtp.close()
+        else:
+            self._kept.append((smtp, time.monotonic()))
+        return settled
 
     def idle_seconds(self) -> float:
         """Idle until the SMTP server is due to be tried again (during an outage), else a

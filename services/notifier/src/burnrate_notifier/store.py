@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import asyncpg
+from burnrate_common import outbox
 from burnrate_common.db import Connection
+from burnrate_common.events import Envelope
 
 from burnrate_notifier.domain.deliveries import Channel, DeliveryState
 from burnrate_notifier.domain.recipients import ContactInfo
@@ -364,6 +366,16 @@ async def has_due(conn: Connection, channel: Channel) -> bool:
     )
 
 
+async def due_count(conn: Connection, channel: Channel, at_most: int) -> int:
+    """How many deliveries of a channel are due, counting no further than ``at_most``."""
+    count: int = await conn.fetchval(
+        f"SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE {_DUE} LIMIT $2) AS due",
+        channel.value,
+        at_most,
+    )
+    return count
+
+
 async def claim_due(conn: Connection, channel: Channel, limit: int) -> list[asyncpg.Record]:
     """Lock up to ``limit`` due deliveries of a channel for the caller's transaction; rows
     another sender holds are skipped, so two replicas never send the same delivery."""
@@ -398,14 +410,20 @@ async def postpone_due(conn: Connection, channel: Channel, delay_seconds: float,
     return int(status.rsplit(" ", 1)[1])
 
 
-async def mark_sent(conn: Connection, delivery_id: uuid.UUID) -> int:
-    """Returns the attempts it took."""
-    attempts: int = await conn.fetchval(
+async def mark_sent(conn: Connection, delivery_id: uuid.UUID, events: Sequence[Envelope]) -> int:
+    """Record the delivery sent and add ``events`` to the outbox, in one statement (one round
+    trip); returns the attempts it took."""
+    row = await outbox.fetchrow_with(
+        conn,
         """UPDATE deliveries
            SET state = 'sent', attempts = attempts + 1, sent_at = now(), updated_at = now()
            WHERE id = $1 RETURNING attempts""",
-        delivery_id,
+        [delivery_id],
+        events,
     )
+    if row is None:
+        raise LookupError(f"no delivery {delivery_id} to mark sent")
+    attempts: int = row["attempts"]
     return attempts
 
 
