@@ -3,7 +3,10 @@
 #
 #   unit         the tests that use no server: pure domain, no I/O, seconds
 #   integration  every other test: PostgreSQL, RabbitMQ, the services as processes (but the
-#                scale tests)
+#                scale tests); in PYTEST_WORKERS (default 3) pytest-xdist workers, a test
+#                file each at a time: most of these tests wait (for a restart, a retry, a
+#                service to come up), so three overlap well even on two cores
+#                (PYTEST_WORKERS=0: one process, for a debugger or -x)
 #   scale        many replicas and a RabbitMQ cluster of their own: minutes each
 #   all          unit first (a failure stops there), then integration: every test once
 #
@@ -17,6 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pytest=.venv/bin/pytest
+parallel=(--numprocesses "${PYTEST_WORKERS:-3}" --dist loadfile)
 ran=0
 
 tier() {
@@ -37,11 +41,11 @@ what=${1:-}
 shift || true
 case $what in
   unit) tier unit unit no "$@" ;;
-  integration) tier integration "not unit and not scale" no "$@" ;;
+  integration) tier integration "not unit and not scale" no "${parallel[@]}" "$@" ;;
   scale) tier scale scale no "$@" ;;
   all)
     tier unit unit yes "$@"
-    tier integration "not unit and not scale" yes "$@"
+    tier integration "not unit and not scale" yes "${parallel[@]}" "$@"
     if [ $ran = 0 ]; then
       echo "no test ran in either tier" >&2
       exit 5
