@@ -3,7 +3,7 @@
 #
 #   unit         the tests that use no server: pure domain, no I/O, seconds
 #   integration  every other test: PostgreSQL, RabbitMQ, the services as processes (but the
-#                scale tests); in PYTEST_WORKERS (default 3) pytest-xdist workers, a test
+#                scale tests); in PYTEST_WORKERS (default 2) pytest-xdist workers, a test
 #                file each at a time: most of these tests wait (for a restart, a retry, a
 #                service to come up), so three overlap well even on two cores
 #                (PYTEST_WORKERS=0: one process, for a debugger or -x)
@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pytest=.venv/bin/pytest
-parallel=(--numprocesses "${PYTEST_WORKERS:-3}" --dist loadfile)
+parallel=(--numprocesses "${PYTEST_WORKERS:-2}" --dist loadfile)
 ran=0
 
 tier() {

@@ -62,6 +62,9 @@ async def stack(postgres_server_url, amqp_url, smtp_server, tmp_path: Path):
         "BURNRATE_AMQP_PREFIX": prefix,
         "BURNRATE_BOOTSTRAP_API_KEY": TEST_API_KEY,
         "BURNRATE_REPORT_LINK_SECRET": TEST_LINK_SECRET,
+        # Seven services in each of the parallel test workers share one PostgreSQL.
+        "BURNRATE_DB_POOL_MIN_SIZE": "1",
+        "BURNRATE_DB_POOL_MAX_SIZE": "3",
         "BURNRATE_SMTP_HOST": "127.0.0.1",
         "BURNRATE_SMTP_PORT": str(smtp_server.port),
         "BURNRATE_CONSUMER_RETRY_BASE_SECONDS": "0.2",

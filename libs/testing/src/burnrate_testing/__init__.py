@@ -145,6 +145,9 @@ class Isolation:
             "bootstrap_api_key": TEST_API_KEY,
             "consumer_retry_base_seconds": 0.05,
             "outbox_poll_seconds": 0.2,
+            # Tests run in parallel workers against one PostgreSQL (100 connections).
+            "db_pool_min_size": 1,
+            "db_pool_max_size": 4,
         }
         if "report_link_secret" in cls.model_fields:
             values["report_link_secret"] = TEST_LINK_SECRET
