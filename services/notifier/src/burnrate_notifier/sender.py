@@ -10,8 +10,8 @@ A mail is recorded as sent only after the server accepted it, so a mail recorded
 was sent. The mail sender's commits do not wait for the disk (``synchronous_commit =
 off``): a crash of PostgreSQL may lose the last fraction of a second of them, and those
 mails are sent once more, with the same Message-ID — the same bound, once per crash, as a
-crash of the sender itself. Waiting for each commit's fsync made every mail wait for the
-disk (and for the WAL of everything else the server writes), one after the other.
+crash of the sender itself. Waiting for each commit's fsync would make every mail wait
+for the disk (and for the WAL of everything else the server writes), one after the other.
 
 Under a backlog the sender works over several SMTP connections at once (one per
 ``send_batch_size`` mails due, up to :data:`SMTP_CONNECTIONS`), and keeps its connections
