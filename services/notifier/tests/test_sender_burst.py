@@ -317,7 +317,9 @@ async def test_a_kept_connection_is_used_again_and_a_dropped_one_costs_no_attemp
         # The server goes away and comes back: the kept connection is dead.
         smtp.stop()
         smtp.start()
-        await publish(isolation.amqp_url, isolation.amqp_prefix, alert_to(contract_id, "y@acme.example"))
+        await publish(
+            isolation.amqp_url, isolation.amqp_prefix, alert_to(contract_id, "y@acme.example")
+        )
         await eventually(lambda: accepted(smtp, 4))
         items = await settled(api, 4)
         assert [(d["state"], d["attempts"]) for d in items] == [("sent", 1)] * 4
