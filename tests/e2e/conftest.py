@@ -64,7 +64,7 @@ async def stack(postgres_server_url, amqp_url, smtp_server, tmp_path: Path):
         "BURNRATE_REPORT_LINK_SECRET": TEST_LINK_SECRET,
         # Seven services in each of the parallel test workers share one PostgreSQL.
         "BURNRATE_DB_POOL_MIN_SIZE": "1",
-        "BURNRATE_DB_POOL_MAX_SIZE": "3",
+        "BURNRATE_DB_POOL_MAX_SIZE": "5",
         "BURNRATE_SMTP_HOST": "127.0.0.1",
         "BURNRATE_SMTP_PORT": str(smtp_server.port),
         "BURNRATE_CONSUMER_RETRY_BASE_SECONDS": "0.2",

@@ -147,7 +147,7 @@ class Isolation:
             "outbox_poll_seconds": 0.2,
             # Tests run in parallel workers against one PostgreSQL (100 connections).
             "db_pool_min_size": 1,
-            "db_pool_max_size": 4,
+            "db_pool_max_size": 6,
         }
         if "report_link_secret" in cls.model_fields:
             values["report_link_secret"] = TEST_LINK_SECRET

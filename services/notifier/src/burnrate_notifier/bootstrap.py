@@ -8,7 +8,7 @@ from burnrate_notifier.api import feed, notifications, opt_outs, unsubscribe
 from burnrate_notifier.domain.unsubscribe import UnsubscribeLinks
 from burnrate_notifier.mail import Templates
 from burnrate_notifier.pages import Pages
-from burnrate_notifier.sender import Sender, SmtpTransport
+from burnrate_notifier.sender import SMTP_CONNECTIONS, Sender, SmtpTransport
 from burnrate_notifier.service import Deps
 from burnrate_notifier.settings import NotifierSettings
 from burnrate_notifier.webhook import Resolver, WebhookSender, WebhookTransport, system_resolver
@@ -22,7 +22,10 @@ def build(
 ) -> ServiceDefinition[Deps]:
     """``resolve``: how webhook hosts are looked up (tests make names resolve anywhere)."""
     settings = settings or NotifierSettings()
-    sender = Sender(settings, SmtpTransport(settings))
+    # Each SMTP connection holds a database connection while it sends: leave the pool room
+    # for the consumer, the webhook sender and /readyz.
+    connections = max(1, min(SMTP_CONNECTIONS, settings.db_pool_max_size - 3))
+    sender = Sender(settings, SmtpTransport(settings), connections=connections)
     webhooks = WebhookSender(settings, WebhookTransport(settings, resolve))
     deps = Deps(
         clock=clock or SystemClock(),
