@@ -637,9 +637,9 @@ async def test_the_pages_in_chromium(isolation, definition, chromium):
         await publish(isolation.amqp_url, isolation.amqp_prefix, *w.events())
 
         async def settled():
-            r = (
-                await api.get(f"/v1/customers/{w.acme}/review", params={"quarter": "2026-Q1"})
-            ).json()
+            answer = await api.get(f"/v1/customers/{w.acme}/review", params={"quarter": "2026-Q1"})
+            assert answer.status_code == 200, answer.text  # retried while events are projected
+            r = answer.json()
             assert r["service"]["tickets"] == 6 and r["hours"]["billed"]
             assert r["contracts"][0]["periods"][1]["statement_status"] == "approved"
             return True
