@@ -1,6 +1,6 @@
 # Burnrate — `make help` lists the targets. PYTEST_ARGS passes arguments to pytest in the
 # test targets: `make test-unit PYTEST_ARGS="-k figures -x"`; PYTEST_WORKERS the number of
-# workers of the integration tier (3; 0 runs it in one process).
+# workers of the integration tier (2; 0 runs it in one process).
 SHELL := /bin/bash
 UV_VERSION := 0.13.8
 UV := python3 -m uv
